@@ -1,0 +1,53 @@
+/// What `dsl` prints about a network: the one-line check and the summary table.
+module Dsl.Cli.Report
+
+open Dsl.Core
+open Dsl.Compiler
+open Spectre.Console
+
+let private n0 (v: int64) = v.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+
+let bytes (b: int64) =
+    let units = [| "B"; "KiB"; "MiB"; "GiB"; "TiB" |]
+    let rec go (v: float) i = if v >= 1024.0 && i < units.Length - 1 then go (v / 1024.0) (i + 1) else v, i
+    let v, i = go (float b) 0
+    if i = 0 then sprintf "%d B" b else sprintf "%.1f %s" v units[i]
+
+let private describe (l: Layer) =
+    let pairStr (a, b) = if a = b then string a else sprintf "%dx%d" a b
+    match l with
+    | Conv c ->
+        sprintf "%d filters %s/%s%s%s" c.Filters (pairStr c.Kernel) (pairStr c.Stride)
+            (if c.Pad <> (0, 0) then sprintf " pad %s" (pairStr c.Pad) else "") (if c.Groups > 1 then sprintf " groups %d" c.Groups else "")
+    | Pool p -> sprintf "%s/%s%s" (pairStr p.Size) (pairStr p.Stride) (if p.Rounding = Ceil then " ceil" else "")
+    | Lrn l -> sprintf "size %d alpha %g beta %g k %g" l.Size l.Alpha l.Beta l.K
+    | Dense d -> sprintf "%d units" d.Units
+    | Dropout r -> sprintf "rate %g" r
+    | Act (LeakyRelu s) -> sprintf "slope %g" s
+    | _ -> ""
+
+let checkLine (inf: Shapes.Inferred) =
+    let net = inf.Network
+    sprintf "ok: %s, %d layers, input %O, output %O, %s parameters, %s multiply-adds per image"
+        net.Name net.Nodes.Length net.Input (List.last inf.Layers).Output (n0 inf.TotalParams) (n0 inf.TotalMultiplyAdds)
+
+/// The Keras-style table: one row per layer with its output shape, parameters and multiply-adds.
+let summaryTable (inf: Shapes.Inferred) =
+    let t = Table().Border(TableBorder.Simple).Title(TableTitle(sprintf "network %s" inf.Network.Name, Style.Plain))
+    for h, right in [ "layer", false; "kind", false; "output", true; "parameters", true; "multiply-adds", true; "line", true ] do
+        let c = TableColumn(h)
+        t.AddColumn(if right then c.RightAligned() else c) |> ignore
+    t.AddRow("input", "", string inf.Network.Input, "", "", "") |> ignore
+    for l in inf.Layers do
+        let dash v = if v = 0L then "-" else n0 v
+        t.AddRow(Markup.Escape l.Node.Name, Markup.Escape((Layer.keyword l.Node.Layer + " " + describe l.Node.Layer).Trim()), string l.Output,
+                 dash l.Params, dash l.MultiplyAdds, (if l.Node.Pos.IsKnown then string l.Node.Pos.Line else "")) |> ignore
+    t.AddEmptyRow().AddRow("total", "", "", n0 inf.TotalParams, n0 inf.TotalMultiplyAdds, "") |> ignore
+    t
+
+let printSummary (inf: Shapes.Inferred) =
+    AnsiConsole.Write(summaryTable inf)
+    printfn "parameters: %s (%s as float32)" (n0 inf.TotalParams) (bytes (4L * inf.TotalParams))
+    printfn "multiply-adds per image (forward): %s" (n0 inf.TotalMultiplyAdds)
+    printfn "peak activation per image (largest layer input + output): %s" (bytes inf.PeakActivationBytes)
+    printfn "all activations per image (kept for training): %s" (bytes (inf.Layers |> List.sumBy (fun l -> l.ActivationBytes)))

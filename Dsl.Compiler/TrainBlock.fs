@@ -1,0 +1,194 @@
+/// Validates the `train` block's lines into a typed TrainConfig. Unknown keys and values are located errors.
+module Dsl.Compiler.TrainBlock
+
+open Dsl.Core
+open Dsl.Core.Syntax
+open Dsl.Compiler.Diagnostics
+
+let private show (t: TrainToken) =
+    match t with
+    | TWord (w, _) -> sprintf "`%s`" w
+    | TNum (v, _, _) -> sprintf "`%g`" v
+    | TStr (s, _) -> sprintf "\"%s\"" s
+    | TComma _ -> "`,`"
+
+/// A cursor over one entry's tokens.
+type private Cursor(entry: TrainEntry) =
+    let mutable rest = entry.Tokens
+    member _.Done = rest.IsEmpty
+    member _.Peek = List.tryHead rest
+    member _.Here = match rest with t :: _ -> t.Pos | [] -> entry.Pos
+    member c.Fail(msg, hint: string) = errorHint c.Here msg hint
+    member c.Next(what: string) =
+        match rest with
+        | t :: tail -> rest <- tail; t
+        | [] -> errorHint entry.Pos (sprintf "%s needs %s" entry.Key what) (sprintf "see the `%s` line in docs/language.md" entry.Key)
+    member c.Word(what: string, choices: string list) =
+        match c.Next what with
+        | TWord (w, _) when List.contains w choices -> w
+        | TWord (w, p) -> errorHint p (sprintf "%s: unknown %s `%s`" entry.Key what w) (suggestion choices w)
+        | t -> errorHint t.Pos (sprintf "%s: expected %s, got %s" entry.Key what (show t)) (sprintf "one of: %s" (String.concat ", " choices))
+    member c.Float(what: string) =
+        match c.Next what with
+        | TNum (v, _, _) -> v
+        | t -> errorHint t.Pos (sprintf "%s: %s must be a number, got %s" entry.Key what (show t)) (sprintf "write e.g. `%s 0.1`" what)
+    member c.Positive(what: string) =
+        let p = c.Here
+        let v = c.Float what
+        if v <= 0.0 then error p (sprintf "%s: %s must be positive, got %g" entry.Key what v) else v
+    member c.Int(what: string, min: int) =
+        match c.Next what with
+        | TNum (v, true, p) when v >= float min && v <= float System.Int32.MaxValue -> int v
+        | TNum (v, true, p) -> errorHint p (sprintf "%s: %s must be at least %d, got %g" entry.Key what min v) (sprintf "write `%d` or more" min)
+        | t -> errorHint t.Pos (sprintf "%s: %s must be a whole number, got %s" entry.Key what (show t)) (sprintf "write e.g. `%s 10`" what)
+    member c.Str(what: string) =
+        match c.Next what with
+        | TStr (s, _) -> s
+        | t -> errorHint t.Pos (sprintf "%s: %s must be a quoted path, got %s" entry.Key what (show t)) "write e.g. \"images/train\""
+    /// Reads `name value` options in any order until the line ends or a comma.
+    member c.Options(spec: (string * (unit -> unit)) list) =
+        let seen = System.Collections.Generic.HashSet<string>()
+        let mutable stop = false
+        while not stop do
+            match rest with
+            | [] | TComma _ :: _ -> stop <- true
+            | TWord (w, p) :: tail when List.exists (fst >> (=) w) spec ->
+                if not (seen.Add w) then errorHint p (sprintf "%s: `%s` is given twice" entry.Key w) "keep one"
+                rest <- tail
+                (spec |> List.find (fst >> (=) w) |> snd) ()
+            | TWord (w, p) :: _ -> errorHint p (sprintf "%s: unknown option `%s`" entry.Key w) (suggestion (List.map fst spec) w)
+            | t :: _ -> errorHint t.Pos (sprintf "%s: unexpected %s" entry.Key (show t)) (sprintf "options here: %s" (spec |> List.map fst |> String.concat ", "))
+    member c.End() =
+        match rest with
+        | [] -> ()
+        | t :: _ -> errorHint t.Pos (sprintf "%s: unexpected %s at the end of the line" entry.Key (show t)) "remove it"
+
+let private monitor (c: Cursor) =
+    match c.Word("monitor", [ "val-loss"; "val-accuracy"; "loss" ]) with
+    | "val-loss" -> ValLoss
+    | "val-accuracy" -> ValAccuracy
+    | _ -> TrainLoss
+
+let private data (c: Cursor) =
+    let source =
+        match c.Word("data set", [ "fashion-mnist"; "mnist"; "cifar10"; "cifar100"; "folder"; "synthetic" ]) with
+        | "fashion-mnist" -> FashionMnist
+        | "mnist" -> Mnist
+        | "cifar10" -> Cifar10
+        | "cifar100" -> Cifar100
+        | "folder" -> ImageFolder(c.Str "folder")
+        | _ -> Synthetic(c.Int("classes", 2))
+    let mutable spec = { Source = source; Resize = None; Channels = None; Validation = 0.1 }
+    c.Options
+        [ "resize", (fun () -> spec <- { spec with Resize = Some(c.Int("resize", 1)) })
+          "channels", (fun () -> spec <- { spec with Channels = Some(c.Int("channels", 1)) })
+          "validation", (fun () ->
+              let p = c.Here
+              let v = c.Float "validation"
+              if v < 0.0 || v >= 1.0 then errorHint p (sprintf "data: validation is a fraction in [0, 1), got %g" v) "write e.g. `validation 0.1`"
+              spec <- { spec with Validation = v }) ]
+    spec
+
+let private augment (c: Cursor) =
+    let one () =
+        match c.Word("augmentation", [ "crop"; "flip"; "brightness"; "contrast" ]) with
+        | "crop" ->
+            let size = c.Int("crop size", 1)
+            match c.Peek with
+            | Some (TWord ("from", _)) -> c.Next "from" |> ignore; Crop(size, c.Int("from", size))
+            | _ -> Crop(size, size)
+        | "flip" -> if c.Word("flip direction", [ "horizontal"; "vertical" ]) = "horizontal" then FlipHorizontal else FlipVertical
+        | "brightness" -> Brightness(c.Positive "brightness")
+        | _ -> Contrast(c.Positive "contrast")
+    let rec items acc =
+        let acc = one () :: acc
+        match c.Peek with
+        | Some (TComma _) -> c.Next "," |> ignore; items acc
+        | _ -> List.rev acc
+    items []
+
+let private optimizer (c: Cursor) =
+    match c.Word("optimizer", [ "sgd"; "adam"; "rmsprop" ]) with
+    | "sgd" ->
+        let mutable lr, mom, nest, wd = 0.01, 0.0, false, 0.0
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "momentum", (fun () -> mom <- c.Float "momentum")
+                    "nesterov", (fun () -> nest <- true); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        if nest && mom = 0.0 then c.Fail("optimizer: nesterov needs momentum", "add e.g. `momentum 0.9`")
+        Sgd(lr, mom, nest, wd)
+    | "adam" ->
+        let mutable lr, b1, b2, eps, wd = 0.001, 0.9, 0.999, 1e-8, 0.0
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "beta1", (fun () -> b1 <- c.Float "beta1"); "beta2", (fun () -> b2 <- c.Float "beta2")
+                    "eps", (fun () -> eps <- c.Positive "eps"); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        Adam(lr, b1, b2, eps, wd)
+    | _ ->
+        let mutable lr, rho, eps, mom, wd = 0.01, 0.99, 1e-8, 0.0, 0.0
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "rho", (fun () -> rho <- c.Float "rho"); "eps", (fun () -> eps <- c.Positive "eps")
+                    "momentum", (fun () -> mom <- c.Float "momentum"); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        RmsProp(lr, rho, eps, mom, wd)
+
+let private schedule (c: Cursor) =
+    match c.Word("schedule", [ "constant"; "step"; "exponential"; "cosine"; "reduce-on-plateau" ]) with
+    | "constant" -> Constant
+    | "step" ->
+        let mutable every, factor = 30, 0.1
+        c.Options [ "every", (fun () -> every <- c.Int("every", 1)); "factor", (fun () -> factor <- c.Positive "factor") ]
+        StepDecay(every, factor)
+    | "exponential" ->
+        let mutable gamma = 0.95
+        c.Options [ "gamma", (fun () -> gamma <- c.Positive "gamma") ]
+        Exponential gamma
+    | "cosine" ->
+        let mutable minLr = 0.0
+        c.Options [ "min-lr", (fun () -> minLr <- c.Float "min-lr") ]
+        Cosine minLr
+    | _ ->
+        let mutable m, factor, patience, minLr = ValLoss, 0.1, 10, 0.0
+        c.Options [ "monitor", (fun () -> m <- monitor c); "factor", (fun () -> factor <- c.Positive "factor")
+                    "patience", (fun () -> patience <- c.Int("patience", 0)); "min-lr", (fun () -> minLr <- c.Float "min-lr") ]
+        if factor >= 1.0 then c.Fail(sprintf "schedule: reduce-on-plateau factor must be below 1, got %g" factor, "0.1 divides the learning rate by 10")
+        ReduceOnPlateau(m, factor, patience, minLr)
+
+let private entries: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
+    [ "data", fun c t -> { t with Data = Some(data c) }
+      "augment", fun c t -> { t with Augment = augment c }
+      "normalize", fun c t ->
+          { t with Normalize = match c.Word("normalisation", [ "none"; "mean"; "mean-std" ]) with "none" -> NoNormalization | "mean" -> MeanOnly | _ -> MeanStd }
+      "batch", fun c t -> { t with Batch = c.Int("batch", 1) }
+      "optimizer", fun c t -> { t with Optimizer = optimizer c }
+      "schedule", fun c t -> { t with Schedule = schedule c }
+      "stop-early", fun c t ->
+          let mutable s = { Monitor = ValLoss; Patience = 10 }
+          c.Options [ "monitor", (fun () -> s <- { s with Monitor = monitor c }); "patience", (fun () -> s <- { s with Patience = c.Int("patience", 0) }) ]
+          { t with StopEarly = Some s }
+      "checkpoint", fun c t ->
+          match c.Word("checkpoint", [ "every"; "best" ]) with
+          | "best" -> { t with Checkpoint = Some BestOnly }
+          | _ ->
+              match c.Peek with
+              | Some (TWord ("epoch", _)) -> c.Next "epoch" |> ignore; { t with Checkpoint = Some(EveryEpochs 1) }
+              | _ ->
+                  let n = c.Int("epochs", 1)
+                  c.Word("`epochs`", [ "epochs"; "epoch" ]) |> ignore
+                  { t with Checkpoint = Some(EveryEpochs n) }
+      "epochs", fun c t -> { t with Epochs = c.Int("epochs", 1) }
+      "seed", fun c t -> { t with Seed = c.Int("seed", 0) }
+      "order", fun c t ->
+          { t with Order = match c.Word("order", [ "shuffle"; "by-class"; "by-similarity"; "hybrid" ]) with
+                           | "shuffle" -> Shuffle | "by-class" -> ByClass | "by-similarity" -> BySimilarity | _ -> Hybrid } ]
+
+let keys = entries |> List.map fst
+
+/// Reads the train block's entries in order; each key at most once.
+let validate (lines: TrainEntry list) : TrainConfig =
+    let seen = System.Collections.Generic.Dictionary<string, Pos>()
+    lines
+    |> List.fold (fun cfg e ->
+        match List.tryFind (fst >> (=) e.Key) entries with
+        | None -> errorHint e.Pos (sprintf "unknown train key `%s`" e.Key) (suggestion keys e.Key)
+        | Some (_, read) ->
+            if seen.ContainsKey e.Key then errorHint e.Pos (sprintf "`%s` is set twice (first at line %d)" e.Key seen[e.Key].Line) "keep one"
+            seen[e.Key] <- e.Pos
+            let c = Cursor e
+            let cfg = read c cfg
+            c.End()
+            cfg) TrainConfig.defaults

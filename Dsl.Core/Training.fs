@@ -1,0 +1,95 @@
+namespace Dsl.Core
+
+type DataSource =
+    | FashionMnist
+    | Mnist
+    | Cifar10
+    | Cifar100
+    | ImageFolder of path: string
+    | Synthetic of classes: int
+
+type DataSpec =
+    { Source: DataSource
+      /// Images are resized to this side before augmentation.
+      Resize: int option
+      /// Grey images are replicated to this many channels.
+      Channels: int option
+      /// Fraction of the training set held out for validation.
+      Validation: float }
+
+type Augmentation =
+    | Crop of size: int * from: int
+    | FlipHorizontal
+    | FlipVertical
+    | Brightness of float
+    | Contrast of float
+
+type Normalization =
+    | NoNormalization
+    | MeanOnly
+    | MeanStd
+
+type Optimizer =
+    | Sgd of lr: float * momentum: float * nesterov: bool * weightDecay: float
+    | Adam of lr: float * beta1: float * beta2: float * eps: float * weightDecay: float
+    | RmsProp of lr: float * rho: float * eps: float * momentum: float * weightDecay: float
+
+type Monitor =
+    | ValLoss
+    | ValAccuracy
+    | TrainLoss
+
+type Schedule =
+    | Constant
+    | StepDecay of every: int * factor: float
+    | Exponential of gamma: float
+    | Cosine of minLr: float
+    | ReduceOnPlateau of monitor: Monitor * factor: float * patience: int * minLr: float
+
+type StopEarly = { Monitor: Monitor; Patience: int }
+
+type Checkpoint =
+    | EveryEpochs of int
+    | BestOnly
+
+type SampleOrder =
+    | Shuffle
+    | ByClass
+    | BySimilarity
+    | Hybrid
+
+/// The `train` block. Every key is optional; defaults are those of the `train` block reference.
+type TrainConfig =
+    { Data: DataSpec option
+      Augment: Augmentation list
+      Normalize: Normalization
+      Batch: int
+      Optimizer: Optimizer
+      Schedule: Schedule
+      StopEarly: StopEarly option
+      Checkpoint: Checkpoint option
+      Epochs: int
+      Seed: int
+      Order: SampleOrder }
+
+module TrainConfig =
+    let defaults =
+        { Data = None
+          Augment = []
+          Normalize = NoNormalization
+          Batch = 64
+          Optimizer = Sgd(0.01, 0.9, false, 0.0)
+          Schedule = Constant
+          StopEarly = None
+          Checkpoint = None
+          Epochs = 10
+          Seed = 1
+          Order = Shuffle }
+
+    /// Number of classes a known data set has; None where it must come from elsewhere.
+    let classesOf =
+        function
+        | FashionMnist | Mnist | Cifar10 -> Some 10
+        | Cifar100 -> Some 100
+        | Synthetic n -> Some n
+        | ImageFolder _ -> None

@@ -1,0 +1,155 @@
+using System;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>A unit of parallel work over the index range [begin, end); a struct so dispatch never allocates.</summary>
+public interface IParallelJob
+{
+    /// <summary>Processes indices [begin, end).</summary>
+    void Run(int begin, int end);
+}
+
+/// <summary>Fixed pool of worker threads that runs statically partitioned loops (deterministic chunking).</summary>
+public static unsafe class CpuThreads
+{
+    private static int _count = Environment.ProcessorCount;
+    private static readonly object Gate = new();
+    private static readonly object SleepLock = new();
+    private static Thread[] _workers = [];
+    private static int[] _assigned = []; // generation each worker must run; other workers ignore the dispatch
+
+    // The job currently dispatched; written by the dispatching thread before the generation bump.
+    private static void* _job;
+    private static delegate*<void*, int, int, void> _invoke;
+    private static int _total, _parts;
+    private static int _generation, _pending, _sleepers;
+    private static Exception? _error;
+
+    // Set on workers and on a dispatcher while it runs its own chunk: nested loops run serially.
+    [ThreadStatic] private static bool t_busy;
+
+    /// <summary>Number of threads used by kernels (the caller's thread included); default Environment.ProcessorCount.</summary>
+    public static int Count
+    {
+        get => _count;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _count = value;
+        }
+    }
+
+    /// <summary>Chunk [begin, end) of part <paramref name="part"/> when <paramref name="total"/> items are split into <paramref name="parts"/> parts.</summary>
+    public static (int Begin, int End) Chunk(int total, int parts, int part) =>
+        ((int)((long)total * part / parts), (int)((long)total * (part + 1) / parts));
+
+    /// <summary>Runs job over [0, total) split into equal static chunks of at least <paramref name="grain"/> items, one per thread.</summary>
+    public static void For<T>(int total, int grain, ref T job) where T : unmanaged, IParallelJob
+    {
+        if (total <= 0) return;
+        int parts = (int)Math.Min(_count, ((long)total + grain - 1) / Math.Max(1, grain));
+        if (parts <= 1 || t_busy || !Monitor.TryEnter(Gate))
+        {
+            job.Run(0, total);
+            return;
+        }
+        try
+        {
+            EnsureWorkers(parts - 1);
+            _job = Unsafe.AsPointer(ref job);
+            _invoke = &Invoke<T>;
+            _total = total;
+            _parts = parts;
+            _error = null;
+            Volatile.Write(ref _pending, parts - 1);
+            int generation = _generation + 1;
+            for (int i = 0; i < parts - 1; i++) _assigned[i] = generation;
+            Interlocked.Exchange(ref _generation, generation);
+            if (Volatile.Read(ref _sleepers) > 0)
+                lock (SleepLock) Monitor.PulseAll(SleepLock);
+
+            t_busy = true;
+            try
+            {
+                var (b, e) = Chunk(total, parts, 0);
+                job.Run(b, e);
+            }
+            finally
+            {
+                t_busy = false;
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            }
+            if (_error is { } err) throw new AggregateException(err);
+        }
+        finally
+        {
+            _job = null;
+            Monitor.Exit(Gate);
+        }
+    }
+
+    private static void Invoke<T>(void* job, int begin, int end) where T : unmanaged, IParallelJob =>
+        ((T*)job)->Run(begin, end);
+
+    private static void EnsureWorkers(int needed)
+    {
+        if (_workers.Length >= needed) return;
+        var grown = new Thread[needed];
+        Array.Copy(_workers, grown, _workers.Length);
+        var assigned = new int[needed];
+        Array.Copy(_assigned, assigned, _assigned.Length);
+        _assigned = assigned;
+        for (int i = _workers.Length; i < needed; i++)
+        {
+            int part = i + 1, seen = _generation;
+            grown[i] = new Thread(() => WorkerLoop(part, seen)) { IsBackground = true, Name = $"dsl-cpu-{part}" };
+            grown[i].Start();
+        }
+        _workers = grown;
+    }
+
+    private static void WorkerLoop(int part, int seen)
+    {
+        t_busy = true;
+        // Spin briefly after each job (kernels come in bursts), then sleep so an idle pool costs nothing.
+        long spinTicks = Stopwatch.Frequency / 5000;
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref _generation) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - start < spinTicks)
+                {
+                    Thread.SpinWait(16);
+                    continue;
+                }
+                lock (SleepLock)
+                {
+                    Interlocked.Increment(ref _sleepers);
+                    while (Volatile.Read(ref _generation) == seen) Monitor.Wait(SleepLock);
+                    Interlocked.Decrement(ref _sleepers);
+                }
+            }
+            seen = Volatile.Read(ref _generation);
+            // The dispatch stays valid until this worker reports back, so its fields are stable here.
+            if (Volatile.Read(ref _assigned[part - 1]) != seen) continue;
+            try
+            {
+                var (b, e) = Chunk(_total, _parts, part);
+                _invoke(_job, b, e);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _error, ex, null);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>Bias and activation applied to each finished tile of C while it is still in cache.</summary>
+internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Activation act, float actParam)
+{
+    public readonly float* RowBias = rowBias, ColBias = colBias;
+    public readonly Activation Act = act;
+    public readonly float ActParam = actParam;
+    public bool IsNone => RowBias == null && ColBias == null && Act == Activation.None;
+
+    public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* ci = c + (long)i * ldc;
+            if (RowBias != null)
+            {
+                float bias = RowBias[i0 + i];
+                for (int j = 0; j < cols; j++) ci[j] += bias;
+            }
+            if (ColBias != null)
+                for (int j = 0; j < cols; j++) ci[j] += ColBias[j0 + j];
+            if (Act != Activation.None) Activations.Apply(Act, ActParam, ci, ci, cols);
+        }
+    }
+}
+
+/// <summary>Single-precision matrix multiply (row-major), packed and cache-blocked, parallel over tiles of C.</summary>
+public static unsafe class Gemm
+{
+    // Zen 4 blocking: a KC x NC block of B stays in L2 (~480 KiB), an MR x KC sliver of A in L1.
+    private const int KcMax = 320;
+    private const int McMax = 1024;
+    private static readonly int NcMax = GemmMicroKernel.NR * 8;
+
+    // Below this many flops per thread the dispatch costs more than it saves.
+    private const double MinFlopsPerThread = 2e6;
+
+    [ThreadStatic] private static float[]? t_packA, t_packB;
+
+    /// <summary>C = alpha * op(A) * op(B) + beta * C, all row-major; beta == 0 never reads C.</summary>
+    public static void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
+        float* A, int lda, float* B, int ldb, float beta, float* C, int ldc) =>
+        Run(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, default);
+
+    internal static void Run(bool transA, bool transB, int M, int N, int K, float alpha,
+        float* A, int lda, float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue)
+    {
+        if (M <= 0 || N <= 0) return;
+        var job = new GemmJob
+        {
+            TransA = transA, TransB = transB, M = M, N = N, K = K, Alpha = alpha,
+            A = A, Lda = lda, B = B, Ldb = ldb, Beta = beta, C = C, Ldc = ldc, Epilogue = epilogue,
+        };
+        int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
+        int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
+        // Split the dimension with more tiles; each thread owns whole tiles of C, so summation order
+        // (and hence every bit of the result) is independent of the thread count.
+        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count;
+        int tiles = job.SplitN ? nTiles : mTiles;
+        double flops = 2.0 * M * N * Math.Max(K, 1);
+        int grain = (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
+        CpuThreads.For(tiles, grain, ref job);
+    }
+
+    private struct GemmJob : IParallelJob
+    {
+        public bool TransA, TransB, SplitN;
+        public int M, N, K, Lda, Ldb, Ldc;
+        public float Alpha, Beta;
+        public float* A, B, C;
+        public GemmEpilogue Epilogue;
+
+        public void Run(int begin, int end)
+        {
+            if (SplitN)
+            {
+                int nr = GemmMicroKernel.NR;
+                Block(ref this, 0, M, begin * nr, Math.Min(end * nr, N));
+            }
+            else
+            {
+                int mr = GemmMicroKernel.MR;
+                Block(ref this, begin * mr, Math.Min(end * mr, M), 0, N);
+            }
+        }
+    }
+
+    private static void Block(ref GemmJob g, int m0, int m1, int n0, int n1)
+    {
+        int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
+        if (g.K == 0 || g.Alpha == 0f)
+        {
+            ScaleOnly(ref g, m0, m1, n0, n1);
+            return;
+        }
+        // Equal K blocks (not KcMax + remainder) keep the panels balanced; they depend only on K.
+        int kBlocks = (g.K + KcMax - 1) / KcMax;
+        int kcMax = (g.K + kBlocks - 1) / kBlocks;
+        int mcMax = Math.Min(RoundUp(m1 - m0, mr), McMax);
+        int ncMax = Math.Min(RoundUp(n1 - n0, nr), NcMax);
+        float* packA = Scratch(ref t_packA, (long)mcMax * kcMax);
+        float* packB = Scratch(ref t_packB, (long)ncMax * kcMax);
+        bool epilogue = !g.Epilogue.IsNone;
+
+        for (int k0 = 0; k0 < g.K; k0 += kcMax)
+        {
+            int kc = Math.Min(kcMax, g.K - k0);
+            float beta = k0 == 0 ? g.Beta : 1f;
+            bool last = k0 + kc == g.K;
+            for (int i0 = m0; i0 < m1; i0 += McMax)
+            {
+                int mc = Math.Min(McMax, m1 - i0);
+                GemmPack.PackA(g.TransA, g.A, g.Lda, i0, mc, k0, kc, packA, mr);
+                for (int j0 = n0; j0 < n1; j0 += ncMax)
+                {
+                    int nc = Math.Min(ncMax, n1 - j0);
+                    GemmPack.PackB(g.TransB, g.B, g.Ldb, k0, kc, j0, nc, packB, nr);
+                    for (int ir = 0; ir < mc; ir += mr)
+                    {
+                        int rows = Math.Min(mr, mc - ir);
+                        float* pa = packA + (long)ir * kc;
+                        float* crow = g.C + (long)(i0 + ir) * g.Ldc;
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int cols = Math.Min(nr, nc - jr);
+                            float* c = crow + j0 + jr;
+                            GemmMicroKernel.Tile(kc, pa, packB + (long)jr * kc, c, g.Ldc, g.Alpha, beta, rows, cols);
+                            if (last && epilogue) g.Epilogue.Apply(c, g.Ldc, i0 + ir, j0 + jr, rows, cols);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void ScaleOnly(ref GemmJob g, int m0, int m1, int n0, int n1)
+    {
+        for (int i = m0; i < m1; i++)
+        {
+            float* c = g.C + (long)i * g.Ldc;
+            for (int j = n0; j < n1; j++) c[j] = g.Beta == 0f ? 0f : g.Beta * c[j];
+        }
+        if (!g.Epilogue.IsNone) g.Epilogue.Apply(g.C + (long)m0 * g.Ldc + n0, g.Ldc, m0, n0, m1 - m0, n1 - n0);
+    }
+
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>Thread-local 64-byte-aligned scratch from the pinned heap, grown (never shrunk) on demand.</summary>
+    internal static float* Scratch(ref float[]? buffer, long floats)
+    {
+        if (buffer == null || buffer.Length < floats + 16)
+            buffer = GC.AllocateUninitializedArray<float>((int)Math.Max(floats + 16, (buffer?.Length ?? 0) * 5L / 4), pinned: true);
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((p + 63) & ~(nint)63);
+    }
+}
