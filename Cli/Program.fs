@@ -4,6 +4,7 @@ open System
 open Argu
 open Dsl.Core
 open Dsl.Compiler
+open Dsl.Runtime
 
 type ModelArgs =
     | [<MainCommand; Mandatory>] File of path: string
@@ -17,11 +18,32 @@ type ModelArgs =
 type RunArgs =
     | [<MainCommand; Mandatory>] File of path: string
     | Classes of int
+    | Device of string
+    | Epochs of int
+    | Batch of int
+    | Limit of int
+    | Seed of int
+    | Out of dir: string
+    | Threads of int
+    | Init of InitChoice
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes, where the data set does not say"
+            | Device _ -> "cpu (default: auto, the fastest present)"
+            | Epochs _ -> "epochs to train (default: the train block's)"
+            | Batch _ -> "batch size (default: the train block's)"
+            | Limit _ -> "train on at most this many images"
+            | Seed _ -> "seed for initialisation, order, dropout and augmentation"
+            | Out _ -> "run folder (default runs/NAME-TIMESTAMP)"
+            | Threads _ -> "CPU threads (default: all cores)"
+            | Init _ -> "weight initialisation: he (default), glorot or paper"
+
+and InitChoice =
+    | He
+    | Glorot
+    | Paper
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<ModelArgs>
@@ -33,6 +55,9 @@ type Command =
             | Check _ -> "parse a model file, infer its shapes and say ok or what is wrong"
             | Summary _ -> "print a model's layers with output shapes, parameters and multiply-adds"
             | Run _ -> "train a model as its train block says"
+
+/// A command-line value that parses but makes no sense (a batch of 0).
+exception UsageError of string
 
 /// Exit codes: 0 success, 1 other failure, 2 a bad model file or bad usage.
 let private compile path classes =
@@ -48,9 +73,30 @@ let private run (cmd: Command) =
         Report.printSummary (compile (a.GetResult ModelArgs.File) (a.TryGetResult ModelArgs.Classes))
         0
     | Run a ->
-        Report.printSummary (compile (a.GetResult RunArgs.File) (a.TryGetResult RunArgs.Classes))
-        eprintfn "dsl run: training arrives in a later version; the model above checks out."
-        1
+        let file = a.GetResult RunArgs.File
+        let positive name (v: int option) =
+            match v with
+            | Some n when n < 1 -> raise (UsageError(sprintf "--%s must be at least 1, got %d" name n))
+            | v -> v
+        let epochs = a.TryGetResult RunArgs.Epochs
+        match epochs with
+        | Some e when e < 0 -> raise (UsageError(sprintf "--epochs must not be negative, got %d" e))
+        | _ -> ()
+        let name = IO.Path.GetFileNameWithoutExtension file
+        let out = a.TryGetResult RunArgs.Out |> Option.defaultWith (fun () -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss")))
+        Training.run
+            { File = file
+              Classes = a.TryGetResult RunArgs.Classes
+              Device = a.GetResult(RunArgs.Device, "auto")
+              Threads = positive "threads" (a.TryGetResult RunArgs.Threads)
+              Options =
+                TrainOptions(
+                    OutputDirectory = out,
+                    Epochs = Option.toNullable epochs,
+                    Batch = Option.toNullable (positive "batch" (a.TryGetResult RunArgs.Batch)),
+                    Limit = Option.toNullable (positive "limit" (a.TryGetResult RunArgs.Limit)),
+                    Seed = Option.toNullable (a.TryGetResult RunArgs.Seed),
+                    Init = (match a.GetResult(RunArgs.Init, He) with He -> InitScheme.He | Glorot -> InitScheme.Glorot | Paper -> InitScheme.Paper)) }
 
 [<EntryPoint>]
 let main argv =
@@ -68,6 +114,18 @@ let main argv =
         try
             run cmd
         with
+        | UsageError message ->
+            eprintfn "dsl: %s" message
+            2
+        | :? DataException as e ->
+            eprintfn "data: %s" e.Message
+            1
+        | :? DeviceException as e ->
+            eprintfn "device: %s" e.Message
+            1
+        | :? TrainingDivergedException as e ->
+            eprintfn "training stopped: %s" e.Message
+            1
         | ModelFileError errors ->
             let source = errors |> List.tryHead |> Option.map (fun e -> e.Pos.File) |> Option.filter IO.File.Exists |> Option.map IO.File.ReadAllText |> Option.defaultValue ""
             eprintfn "%s" (Frontend.renderErrors source errors)

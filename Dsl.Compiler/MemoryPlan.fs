@@ -1,0 +1,73 @@
+/// Stage 6: places every per-step buffer in one arena, reusing space between buffers whose lifetimes
+/// (first to last kernel that touches them) do not overlap. Parameters live outside the arena.
+module Dsl.Compiler.MemoryPlan
+
+open Dsl.Core
+
+/// The buffers a kernel reads or writes.
+let touches (k: Kernel) : int list =
+    match k with
+    | ConvForward (_, x, w, b, y, _) -> [ x; w; y ] @ Option.toList b
+    | ConvBackwardData (_, dy, w, dx) -> [ dy; w; dx ]
+    | ConvBackwardFilter (_, x, dy, dw, db) -> [ x; dy; dw ] @ Option.toList db
+    | DenseForward (_, _, _, x, w, b, y, _) -> [ x; w; y ] @ Option.toList b
+    | DenseBackwardData (_, _, _, dy, w, dx) -> [ dy; w; dx ]
+    | DenseBackwardWeights (_, _, _, x, dy, dw, db) -> [ x; dy; dw ] @ Option.toList db
+    | ActivationForward (_, _, x, y) -> [ x; y ]
+    | ActivationBackward (_, _, y, dy, dx) -> [ y; dy; dx ]
+    | MaxPoolForward (_, x, y, a) -> [ x; y; a ]
+    | MaxPoolBackward (_, dy, a, dx) -> [ dy; a; dx ]
+    | AvgPoolForward (_, x, y) -> [ x; y ]
+    | AvgPoolBackward (_, dy, dx) -> [ dy; dx ]
+    | LrnForward (_, _, _, _, _, x, y, s) -> [ x; y; s ]
+    | LrnBackward (_, _, _, _, _, x, y, s, dy, dx) -> [ x; y; s; dy; dx ]
+    | DropoutForward (_, _, _, x, y, m) -> [ x; y; m ]
+    | DropoutBackward (_, m, dy, dx) -> [ m; dy; dx ]
+    | BatchNormForward (_, _, _, _, _, x, g, b, y, m, s, rm, rv) -> [ x; g; b; y; m; s; rm; rv ]
+    | BatchNormBackward (_, _, _, x, dy, g, m, s, dx, dg, db) -> [ x; dy; g; m; s; dx; dg; db ]
+    | SoftmaxCrossEntropy (_, _, l, lab, p, d) -> [ l; lab; p ] @ Option.toList d
+
+let private inArena (b: Buffer) =
+    match b.Kind with
+    | Parameter | ParameterGrad | RunningStat -> false
+    | _ -> true
+
+/// 64-byte alignment, so vector loads never straddle a cache line at a buffer's start.
+let private align (floats: int64) = (floats + 15L) / 16L * 16L
+
+let plan (p: Plan) : Plan =
+    let count = p.Kernels.Length
+    let first = Array.create p.Buffers.Length System.Int32.MaxValue
+    let last = Array.create p.Buffers.Length -1
+    p.Kernels |> List.iteri (fun i k -> for id in touches k do first[id] <- min first[id] i; last[id] <- max last[id] i)
+    // Inputs are written before the first kernel and probabilities read after the last.
+    for id in [ p.Images; p.Labels ] do first[id] <- -1
+    first[p.Probs] <- min first[p.Probs] (count - 1)
+    last[p.Probs] <- count
+    let live = p.Buffers |> Array.filter (fun b -> inArena b && last[b.Id] >= first[b.Id])
+    // Largest first, each at the lowest offset free over its whole lifetime.
+    let placed = ResizeArray<int64 * int64 * int * int>()
+    let offsets =
+        live
+        |> Array.sortBy (fun b -> -b.Floats, b.Id)
+        |> Array.map (fun b ->
+            let size = align b.Floats
+            let clashes =
+                placed
+                |> Seq.filter (fun (_, _, f, l) -> f <= last[b.Id] && first[b.Id] <= l)
+                |> Seq.map (fun (o, s, _, _) -> o, o + s)
+                |> Seq.sortBy fst
+            let offset = clashes |> Seq.fold (fun o (s, e) -> if o + size <= s then o else max o e) 0L
+            placed.Add(offset, size, first[b.Id], last[b.Id])
+            b.Id, offset)
+        |> Map.ofArray
+    let arena = placed |> Seq.map (fun (o, s, _, _) -> o + s) |> Seq.fold max 0L
+    { p with Offsets = offsets; ArenaFloats = arena }
+
+/// The bytes one step needs on a device: the arena plus parameters, their gradients and running statistics.
+let deviceBytes (p: Plan) =
+    let persistent = p.Buffers |> Array.filter (inArena >> not) |> Array.sumBy (fun b -> b.Floats)
+    4L * (p.ArenaFloats + persistent)
+
+/// Compiles an inferred network to a planned step.
+let compile mode batch inf = Lowering.lower mode batch inf |> plan

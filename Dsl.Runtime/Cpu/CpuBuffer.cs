@@ -1,0 +1,37 @@
+using System.Runtime.InteropServices;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>64-byte aligned native memory: it never moves, so kernels take raw pointers without pinning.</summary>
+public sealed unsafe class CpuBuffer : IDeviceBuffer
+{
+    readonly CpuDevice owner;
+    float* data;
+
+    internal CpuBuffer(CpuDevice owner, long floats, string name)
+    {
+        this.owner = owner;
+        Name = name;
+        Floats = floats;
+        var bytes = (nuint)Math.Max(1, floats) * sizeof(float);
+        try { data = (float*)NativeMemory.AlignedAlloc(bytes, 64); }
+        catch (OutOfMemoryException e) { throw new DeviceException($"out of host memory allocating {name} ({bytes / (1 << 20)} MiB)", e); }
+        NativeMemory.Clear(data, bytes);
+    }
+
+    public string Name { get; }
+    public long Floats { get; }
+    public float* Pointer => data != null ? data : throw new ObjectDisposedException(Name);
+    public Span<float> Span => new(Pointer, checked((int)Floats));
+
+    public void Upload(ReadOnlySpan<float> source, long offset = 0) => source.CopyTo(new Span<float>(Pointer + offset, source.Length));
+    public void Download(Span<float> destination, long offset = 0) => new ReadOnlySpan<float>(Pointer + offset, destination.Length).CopyTo(destination);
+
+    public void Dispose()
+    {
+        if (data == null) return;
+        NativeMemory.AlignedFree(data);
+        data = null;
+        owner.Released();
+    }
+}

@@ -1,0 +1,169 @@
+using Dsl.Core;
+using Act = Dsl.Runtime.Cpu.Activation;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>Runs a plan's kernels on the CPU over one preallocated arena: nothing is allocated per step.</summary>
+sealed unsafe class CpuStepRunner : IStepRunner
+{
+    readonly CpuBuffer arena, workspace;
+    readonly float*[] pointers;
+    readonly ulong seed;
+    readonly List<ParamUpdate> updates = new();
+    readonly List<CpuBuffer> state = new();
+
+    public CpuStepRunner(CpuDevice device, Plan plan, ParameterSet parameters)
+    {
+        Plan = plan;
+        seed = (ulong)parameters.Seed;
+        arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
+        long work = plan.Kernels.Select(k => k switch
+        {
+            Kernel.ConvForward c => Conv.WorkspaceFloats(Geometry(c.G)),
+            Kernel.ConvBackwardData c => Conv.WorkspaceFloats(Geometry(c.G)),
+            Kernel.ConvBackwardFilter c => Conv.WorkspaceFloats(Geometry(c.G)),
+            _ => 0L,
+        }).DefaultIfEmpty(0L).Max();
+        workspace = (CpuBuffer)device.Allocate(work, plan.Network + ".workspace");
+        pointers = new float*[plan.Buffers.Length];
+        foreach (var b in plan.Buffers)
+        {
+            if (plan.Offsets.TryFind(b.Id) is { } offset) pointers[b.Id] = arena.Pointer + offset.Value;
+            else if (parameters.Contains(b.Name)) pointers[b.Id] = ((CpuBuffer)parameters[b.Name]).Pointer;
+        }
+        if (plan.Mode.IsTraining)
+            foreach (var p in plan.Params)
+            {
+                // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
+                var n = plan.Buffers[p.Value].Floats;
+                var s1 = (CpuBuffer)device.Allocate(n, plan.Buffers[p.Value].Name + ".state1");
+                var s2 = (CpuBuffer)device.Allocate(n, plan.Buffers[p.Value].Name + ".state2");
+                state.Add(s1);
+                state.Add(s2);
+                updates.Add(new ParamUpdate(pointers[p.Value], pointers[p.Grad], n, s1.Pointer, s2.Pointer));
+            }
+    }
+
+    public void Update(Optimizer optimizer, double learningRate, long t)
+    {
+        float lr = (float)learningRate;
+        foreach (var u in updates)
+        {
+            float* w = u.W, g = u.G, s1 = u.S1, s2 = u.S2;
+            long n = u.N;
+            switch (optimizer)
+            {
+                case Optimizer.Sgd o: Optimizers.Sgd(n, w, g, s1, lr, (float)o.momentum, (float)o.weightDecay, o.nesterov); break;
+                case Optimizer.Adam o: Optimizers.Adam(n, w, g, s1, s2, lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay, t); break;
+                case Optimizer.RmsProp o: Optimizers.RmsProp(n, w, g, s1, lr, (float)o.rho, (float)o.eps, (float)o.weightDecay, (float)o.momentum, s2); break;
+            }
+        }
+    }
+
+    public Plan Plan { get; }
+
+    public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
+    {
+        images.CopyTo(new Span<float>(pointers[Plan.Images], images.Length));
+        labels.CopyTo(new Span<int>(pointers[Plan.Labels], labels.Length));
+    }
+
+    public void ReadProbabilities(Span<float> destination) =>
+        new ReadOnlySpan<float>(pointers[Plan.Probs], destination.Length).CopyTo(destination);
+
+    float* P(int id) => pointers[id];
+    float* P(Microsoft.FSharp.Core.FSharpOption<int>? id) => id is null ? null : pointers[id.Value];
+
+    public double Run(long step)
+    {
+        double loss = double.NaN;
+        float* ws = workspace.Pointer;
+        foreach (var kernel in Plan.Kernels)
+        {
+            switch (kernel)
+            {
+                case Kernel.ConvForward k:
+                    var (fa, fp) = Fused(k.Act);
+                    Conv.Forward(Geometry(k.G), P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws);
+                    break;
+                case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws); break;
+                case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws); break;
+                case Kernel.DenseForward k:
+                    var (da, dp) = Fused(k.Act);
+                    Dense.Forward(k.N, k.In, k.Out, P(k.X), P(k.W), P(k.Bias), P(k.Y), da, dp);
+                    break;
+                case Kernel.DenseBackwardData k: Dense.BackwardData(k.N, k.In, k.Out, P(k.Dy), P(k.W), P(k.Dx)); break;
+                case Kernel.DenseBackwardWeights k: Dense.BackwardWeights(k.N, k.In, k.Out, P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias)); break;
+                case Kernel.ActivationForward k:
+                    var (aa, ap) = Map(k.Act);
+                    Activations.Forward(aa, ap, P(k.X), P(k.Y), k.Count);
+                    break;
+                case Kernel.ActivationBackward k:
+                    var (ba, bp) = Map(k.Act);
+                    Activations.Backward(ba, bp, P(k.Y), P(k.Dy), P(k.Dx), k.Count);
+                    break;
+                case Kernel.MaxPoolForward k: Pool.MaxForward(Geometry(k.P), P(k.X), P(k.Y), (int*)P(k.Argmax)); break;
+                case Kernel.MaxPoolBackward k: Pool.MaxBackward(Geometry(k.P), P(k.Dy), (int*)P(k.Argmax), P(k.Dx)); break;
+                case Kernel.AvgPoolForward k: Pool.AvgForward(Geometry(k.P), P(k.X), P(k.Y)); break;
+                case Kernel.AvgPoolBackward k: Pool.AvgBackward(Geometry(k.P), P(k.Dy), P(k.Dx)); break;
+                case Kernel.LrnForward k:
+                    Lrn.Forward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K, P(k.X), P(k.Y), P(k.Scale));
+                    break;
+                case Kernel.LrnBackward k:
+                    Lrn.Backward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K,
+                        P(k.X), P(k.Y), P(k.Scale), P(k.Dy), P(k.Dx));
+                    break;
+                case Kernel.DropoutForward k:
+                    Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask));
+                    break;
+                case Kernel.DropoutBackward k: Dropout.Backward(k.Count, P(k.Mask), P(k.Dy), P(k.Dx)); break;
+                case Kernel.BatchNormForward k when k.Training:
+                    BatchNorm.ForwardTraining(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.Mean), P(k.InvStd),
+                        P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps);
+                    break;
+                case Kernel.BatchNormForward k:
+                    BatchNorm.ForwardInference(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Eps);
+                    break;
+                case Kernel.BatchNormBackward k:
+                    BatchNorm.Backward(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta));
+                    break;
+                case Kernel.SoftmaxCrossEntropy k:
+                    loss = SoftmaxCrossEntropy.Forward(k.N, k.Classes, P(k.Logits), (int*)P(k.Labels), null, P(k.Probs));
+                    if (k.Dlogits is not null) SoftmaxCrossEntropy.Backward(k.N, k.Classes, P(k.Probs), (int*)P(k.Labels), null, P(k.Dlogits));
+                    break;
+                default: throw new NotSupportedException($"the CPU device has no implementation of {kernel.GetType().Name}");
+            }
+        }
+        return loss;
+    }
+
+    static (Act, float) Map(Core.Activation a) => a switch
+    {
+        { IsRelu: true } => (Act.Relu, 0f),
+        Core.Activation.LeakyRelu l => (Act.LeakyRelu, (float)l.slope),
+        { IsTanh: true } => (Act.Tanh, 0f),
+        _ => (Act.Sigmoid, 0f),
+    };
+
+    static (Act, float) Fused(Microsoft.FSharp.Core.FSharpOption<Core.Activation>? a) => a is null ? (Act.None, 0f) : Map(a.Value);
+
+    static ConvGeometry Geometry(ConvGeom g) =>
+        new(g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.StrideH, g.StrideW, g.PadH, g.PadW, g.Groups, g.Ho, g.Wo);
+
+    static PoolGeometry Geometry(PoolGeom g) =>
+        new(g.N, g.C, g.H, g.W, g.R, g.S, g.StrideH, g.StrideW, g.PadH, g.PadW, g.Ho, g.Wo);
+
+    public void Dispose()
+    {
+        arena.Dispose();
+        workspace.Dispose();
+        foreach (var b in state) b.Dispose();
+    }
+}
+
+/// <summary>A trainable tensor, its gradient and its optimiser state, as pointers.</summary>
+readonly unsafe struct ParamUpdate(float* w, float* g, long n, float* s1, float* s2)
+{
+    public readonly float* W = w, G = g, S1 = s1, S2 = s2;
+    public readonly long N = n;
+}

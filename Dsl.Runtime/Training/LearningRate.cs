@@ -1,0 +1,40 @@
+using Dsl.Core;
+
+namespace Dsl.Runtime;
+
+/// <summary>The learning rate epoch by epoch, as the train block's `schedule` says.</summary>
+public sealed class LearningRate(double initial, Schedule schedule, int epochs)
+{
+    double plateauBest = double.PositiveInfinity;
+    int plateauWait;
+
+    public double Current { get; private set; } = initial;
+#pragma warning disable CS9124 // the initial rate is kept: every schedule is a function of it
+
+    /// <summary>Called after epoch <paramref name="epoch"/> (from 1) with the monitored value (lower is better); sets the next epoch's rate.</summary>
+#pragma warning restore CS9124
+    public void EndEpoch(int epoch, double monitored)
+    {
+        switch (schedule)
+        {
+            case Schedule.StepDecay s:
+                Current = initial * Math.Pow(s.factor, epoch / s.every);
+                break;
+            case Schedule.Exponential e:
+                Current = initial * Math.Pow(e.gamma, epoch);
+                break;
+            case Schedule.Cosine c:
+                Current = c.minLr + (initial - c.minLr) * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(epoch, epochs) / epochs));
+                break;
+            case Schedule.ReduceOnPlateau p:
+                // As Keras and PyTorch: a value counts as better only when it improves on the best so far.
+                if (monitored < plateauBest) { plateauBest = monitored; plateauWait = 0; }
+                else if (++plateauWait > p.patience)
+                {
+                    Current = Math.Max(p.minLr, Current * p.factor);
+                    plateauWait = 0;
+                }
+                break;
+        }
+    }
+}
