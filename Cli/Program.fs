@@ -15,6 +15,17 @@ type ModelArgs =
             | File _ -> "the model file"
             | Classes _ -> "number of classes, where the data set does not say"
 
+type SummaryArgs =
+    | [<MainCommand; Mandatory>] File of path: string
+    | Classes of int
+    | Batch of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | File _ -> "the model file"
+            | Classes _ -> "number of classes, where the data set does not say"
+            | Batch _ -> "also plan a training step's memory at this batch size"
+
 type RunArgs =
     | [<MainCommand; Mandatory>] File of path: string
     | Classes of int
@@ -47,7 +58,7 @@ and InitChoice =
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<ModelArgs>
-    | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<ModelArgs>
+    | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunArgs>
     interface IArgParserTemplate with
         member a.Usage =
@@ -70,7 +81,12 @@ let private run (cmd: Command) =
         printfn "%s" (Report.checkLine (compile (a.GetResult ModelArgs.File) (a.TryGetResult ModelArgs.Classes)))
         0
     | Summary a ->
-        Report.printSummary (compile (a.GetResult ModelArgs.File) (a.TryGetResult ModelArgs.Classes))
+        let inf = compile (a.GetResult SummaryArgs.File) (a.TryGetResult SummaryArgs.Classes)
+        Report.printSummary inf
+        match a.TryGetResult SummaryArgs.Batch with
+        | Some b when b < 1 -> raise (UsageError(sprintf "--batch must be at least 1, got %d" b))
+        | Some b -> Report.printMemory inf b
+        | None -> ()
         0
     | Run a ->
         let file = a.GetResult RunArgs.File

@@ -45,6 +45,14 @@ let summaryTable (inf: Shapes.Inferred) =
     t.AddEmptyRow().AddRow("total", "", "", n0 inf.TotalParams, n0 inf.TotalMultiplyAdds, "") |> ignore
     t
 
+/// The memory plan of a training step at a batch size: what the device must hold.
+let printMemory (inf: Shapes.Inferred) (batch: int) =
+    let plan = MemoryPlan.compile PlanMode.Training batch inf
+    let arena = 4L * plan.ArenaFloats
+    let unplanned = plan.Buffers |> Array.filter (fun b -> plan.Offsets.ContainsKey b.Id) |> Array.sumBy (fun b -> 4L * b.Floats)
+    printfn "training step at batch %d: %d kernels; activations, gradients and saved values %s in one arena (%s without reuse); with parameters and gradients %s"
+        batch plan.Kernels.Length (bytes arena) (bytes unplanned) (bytes (MemoryPlan.deviceBytes plan))
+
 let printSummary (inf: Shapes.Inferred) =
     AnsiConsole.Write(summaryTable inf)
     printfn "parameters: %s (%s as float32)" (n0 inf.TotalParams) (bytes (4L * inf.TotalParams))

@@ -20,8 +20,8 @@ public sealed class BatchPipeline : IDisposable
     readonly CancellationTokenSource stop = new();
     Exception? failure;
 
-    /// <param name="order">The images of this pass, in order.</param>
-    /// <param name="augmentSeed">Seeds random crops and flips; null for evaluation.</param>
+    /// <summary>Starts preparing the images of <paramref name="order"/>, in that order; <paramref name="augmentSeed"/>
+    /// seeds random crops and flips, null for evaluation (centre crops).</summary>
     public BatchPipeline(ImageSet set, Transform transform, int batchSize, int imageFloats, IReadOnlyList<int> order, bool dropLast, ulong? augmentSeed)
     {
         for (int i = 0; i < 3; i++) free.Add(new Batch(batchSize, imageFloats));

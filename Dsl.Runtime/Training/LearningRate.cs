@@ -3,16 +3,15 @@ using Dsl.Core;
 namespace Dsl.Runtime;
 
 /// <summary>The learning rate epoch by epoch, as the train block's `schedule` says.</summary>
-public sealed class LearningRate(double initial, Schedule schedule, int epochs)
+public sealed class LearningRate(double initialRate, Schedule schedule, int epochs)
 {
+    readonly double initial = initialRate;
     double plateauBest = double.PositiveInfinity;
     int plateauWait;
 
-    public double Current { get; private set; } = initial;
-#pragma warning disable CS9124 // the initial rate is kept: every schedule is a function of it
+    public double Current { get; private set; } = initialRate;
 
     /// <summary>Called after epoch <paramref name="epoch"/> (from 1) with the monitored value (lower is better); sets the next epoch's rate.</summary>
-#pragma warning restore CS9124
     public void EndEpoch(int epoch, double monitored)
     {
         switch (schedule)

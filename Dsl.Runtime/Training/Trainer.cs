@@ -114,7 +114,6 @@ public sealed class Trainer : IDisposable
             foreach (var b in pipe.Read())
             {
                 train.SetBatch(b.Images, b.Labels);
-                pipe.Release(b);
                 double loss = train.Run(t);
                 if (!double.IsFinite(loss))
                 {
@@ -125,7 +124,8 @@ public sealed class Trainer : IDisposable
                 }
                 train.Update(optimizer, lr.Current, ++t);
                 train.ReadProbabilities(probs);
-                correct += Correct(probs, train.Plan.Batch, classes, LabelsOf(b), 1);
+                correct += Correct(probs, train.Plan.Batch, classes, b.Labels, 1);
+                pipe.Release(b);
                 seen += batch;
                 lossSum += loss;
                 step++;
@@ -158,8 +158,6 @@ public sealed class Trainer : IDisposable
         { IsTrainLoss: true } => r.TrainLoss,
         _ => double.IsNaN(r.ValLoss) ? r.TrainLoss : r.ValLoss,
     };
-
-    static int[] LabelsOf(Batch b) => b.Labels;
 
     /// <summary>How many of the first <paramref name="count"/> examples have their label among the k most probable classes.</summary>
     static long Correct(float[] probs, int count, int classes, int[] labels, int k)

@@ -46,7 +46,8 @@ public static unsafe class CpuThreads
     public static (int Begin, int End) Chunk(int total, int parts, int part) =>
         ((int)((long)total * part / parts), (int)((long)total * (part + 1) / parts));
 
-    /// <summary>Runs job over [0, total) split into equal static chunks of at least <paramref name="grain"/> items, one per thread.</summary>
+    /// <summary>Runs job over [0, total) split into equal static chunks of at least <paramref name="grain"/> items, one per thread.
+    /// The job must be a stack local: workers reach it through a pointer until this call returns.</summary>
     public static void For<T>(int total, int grain, ref T job) where T : unmanaged, IParallelJob
     {
         if (total <= 0) return;

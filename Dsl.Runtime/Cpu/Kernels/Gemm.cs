@@ -4,35 +4,10 @@ using System.Runtime.InteropServices;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>Bias and activation applied to each finished tile of C while it is still in cache.</summary>
-internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Activation act, float actParam)
-{
-    public readonly float* RowBias = rowBias, ColBias = colBias;
-    public readonly Activation Act = act;
-    public readonly float ActParam = actParam;
-    public bool IsNone => RowBias == null && ColBias == null && Act == Activation.None;
-
-    public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
-    {
-        for (int i = 0; i < rows; i++)
-        {
-            float* ci = c + (long)i * ldc;
-            if (RowBias != null)
-            {
-                float bias = RowBias[i0 + i];
-                for (int j = 0; j < cols; j++) ci[j] += bias;
-            }
-            if (ColBias != null)
-                for (int j = 0; j < cols; j++) ci[j] += ColBias[j0 + j];
-            if (Act != Activation.None) Activations.Apply(Act, ActParam, ci, ci, cols);
-        }
-    }
-}
-
 /// <summary>Single-precision matrix multiply (row-major), packed and cache-blocked, parallel over tiles of C.</summary>
 public static unsafe class Gemm
 {
-    // Zen 4 blocking: a KC x NC block of B stays in L2 (~480 KiB), an MR x KC sliver of A in L1.
+    // Zen 4/5 blocking: a KC x NC block of B stays in L2 (~480 KiB), an MR x KC sliver of A in L1.
     private const int KcMax = 320;
     private const int McMax = 1024;
     private static readonly int NcMax = GemmMicroKernel.NR * 8;

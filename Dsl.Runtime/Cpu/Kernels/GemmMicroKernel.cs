@@ -17,6 +17,7 @@ internal static unsafe class GemmMicroKernel
     private const int MaxTile = 8 * 48;
 
     /// <summary>Computes an mr x nr tile (mr &lt;= MR, nr &lt;= NR); beta == 0 never reads C.</summary>
+    [SkipLocalsInit]
     public static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
     {
         if (mr == MR && nr == NR)
@@ -24,17 +25,75 @@ internal static unsafe class GemmMicroKernel
             Full(kc, a, b, c, ldc, alpha, beta);
             return;
         }
-        // Edge tile: the packed panels are zero-padded, so compute a full tile aside and merge the valid part.
         float* t = stackalloc float[MaxTile];
+        if (Avx512F.IsSupported)
+        {
+            // Narrow edge: 16-column slices of the zero-padded panel, so at most 15 columns are wasted.
+            for (int j = 0; j < nr; j += 16)
+            {
+                int w = Math.Min(16, nr - j);
+                if (mr == MR && w == 16) Kernel8x16(kc, a, b + j, c + j, ldc, alpha, beta);
+                else
+                {
+                    Kernel8x16(kc, a, b + j, t, 16, alpha, 0f);
+                    Merge(t, 16, c + j, ldc, beta, mr, w);
+                }
+            }
+            return;
+        }
+        // Other ISAs: the panels are zero-padded, so compute a full tile aside and merge the valid part.
         Full(kc, a, b, t, NR, alpha, 0f);
+        Merge(t, NR, c, ldc, beta, mr, nr);
+    }
+
+    private static void Merge(float* t, int ldt, float* c, int ldc, float beta, int mr, int nr)
+    {
         for (int i = 0; i < mr; i++)
         {
-            float* ci = c + (long)i * ldc, ti = t + i * NR;
+            float* ci = c + (long)i * ldc, ti = t + i * ldt;
             if (beta == 0f)
                 for (int j = 0; j < nr; j++) ci[j] = ti[j];
             else
                 for (int j = 0; j < nr; j++) ci[j] = ti[j] + beta * ci[j];
         }
+    }
+
+    /// <summary>8 rows x 16 columns read from a 48-wide packed panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            var v = Avx512F.LoadVector512(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), v, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), v, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), v, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), v, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), v, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), v, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), v, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), v, c7);
+            a += 8;
+            b += 48;
+        }
+        var va = Vector512.Create(alpha);
+        var vb = Vector512.Create(beta);
+        bool readC = beta != 0f;
+        Store16(c, va, vb, readC, c0); c += ldc;
+        Store16(c, va, vb, readC, c1); c += ldc;
+        Store16(c, va, vb, readC, c2); c += ldc;
+        Store16(c, va, vb, readC, c3); c += ldc;
+        Store16(c, va, vb, readC, c4); c += ldc;
+        Store16(c, va, vb, readC, c5); c += ldc;
+        Store16(c, va, vb, readC, c6); c += ldc;
+        Store16(c, va, vb, readC, c7);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store16(float* c, Vector512<float> va, Vector512<float> vb, bool readC, Vector512<float> r)
+    {
+        Avx512F.Store(c, readC ? Avx512F.FusedMultiplyAdd(va, r, vb * Avx512F.LoadVector512(c)) : r * va);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,6 +17,11 @@ internal static unsafe class GemmPack
             {
                 // op(A)(i,k) = A[k*lda + i]: each k contributes mr contiguous floats.
                 float* src = a + (long)k0 * lda + i0 + p;
+                if (rows == 8 && mr == 8)
+                {
+                    for (int k = 0; k < kc; k++, src += lda) Vector256.Store(Vector256.Load(src), dst + k * 8);
+                    continue;
+                }
                 for (int k = 0; k < kc; k++, src += lda)
                 {
                     float* d = dst + k * mr;

@@ -46,6 +46,13 @@ public static unsafe class Ops
         ForChunks(n, Grain, ref job);
     }
 
+    /// <summary>y[i] = a[i] * b[i]; y may alias a or b.</summary>
+    public static void Multiply(float* a, float* b, float* y, long n)
+    {
+        var job = new MultiplyJob { A = a, B = b, Y = y };
+        ForChunks(n, Grain, ref job);
+    }
+
     /// <summary>y[i] = alpha * x[i]; y may alias x.</summary>
     public static void Scale(float alpha, float* x, float* y, long n)
     {
@@ -84,6 +91,13 @@ public static unsafe class Ops
         public float* A, B, Y;
         public void Run(long begin, int count) =>
             TensorPrimitives.Add(new ReadOnlySpan<float>(A + begin, count), new ReadOnlySpan<float>(B + begin, count), new Span<float>(Y + begin, count));
+    }
+
+    private struct MultiplyJob : IChunkJob
+    {
+        public float* A, B, Y;
+        public void Run(long begin, int count) =>
+            TensorPrimitives.Multiply(new ReadOnlySpan<float>(A + begin, count), new ReadOnlySpan<float>(B + begin, count), new Span<float>(Y + begin, count));
     }
 
     private struct ScaleJob : IChunkJob

@@ -1,0 +1,135 @@
+using System;
+using System.Runtime.Intrinsics;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>Batch normalisation per channel over x[N, C, HW] (HW = 1 for [N, F]); statistics accumulate in double.</summary>
+public static unsafe class BatchNorm
+{
+    /// <summary>Normalises with batch statistics, saves mean and 1/sqrt(var+eps), and updates running stats (unbiased variance) PyTorch-style.</summary>
+    public static void ForwardTraining(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
+        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps)
+    {
+        var job = new Job { Mode = Op.Train, N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y, Mean = saveMean, InvStd = saveInvStd,
+            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps };
+        CpuThreads.For(C, 1, ref job);
+    }
+
+    /// <summary>y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.</summary>
+    public static void ForwardInference(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
+        float* runningMean, float* runningVar, float eps)
+    {
+        var job = new Job { Mode = Op.Infer, N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y,
+            RunningMean = runningMean, RunningVar = runningVar, Eps = eps };
+        CpuThreads.For(C, 1, ref job);
+    }
+
+    /// <summary>dx, dgamma, dbeta (all overwritten) from dy and the saved batch statistics.</summary>
+    public static void Backward(int N, int C, int HW, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+        float* dx, float* dgamma, float* dbeta)
+    {
+        var job = new Job { Mode = Op.Grad, N = N, C = C, HW = HW, X = x, Dy = dy, Gamma = gamma, Mean = saveMean, InvStd = saveInvStd,
+            Dx = dx, DGamma = dgamma, DBeta = dbeta };
+        CpuThreads.For(C, 1, ref job);
+    }
+
+    private enum Op { Train, Infer, Grad }
+
+    private struct Job : IParallelJob
+    {
+        public Op Mode;
+        public int N, C, HW;
+        public float Momentum, Eps;
+        public float* X, Y, Dy, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
+
+        public void Run(int begin, int end)
+        {
+            for (int c = begin; c < end; c++)
+            {
+                if (Mode == Op.Train) Train(c);
+                else if (Mode == Op.Infer) Affine(c, RunningMean[c], 1f / MathF.Sqrt(RunningVar[c] + Eps));
+                else Grad(c);
+            }
+        }
+
+        private readonly float* Plane(float* p, int n, int c) => p + ((long)n * C + c) * HW;
+
+        private readonly void Train(int c)
+        {
+            long count = (long)N * HW;
+            double sum = 0;
+            for (int n = 0; n < N; n++) sum += Sum(Plane(X, n, c), HW, null, 0f);
+            float mean = (float)(sum / count);
+            double sq = 0;
+            for (int n = 0; n < N; n++) sq += SumSquaredDeviation(Plane(X, n, c), HW, mean);
+            double variance = sq / count;
+            float invStd = (float)(1.0 / Math.Sqrt(variance + Eps));
+            Mean[c] = mean;
+            InvStd[c] = invStd;
+            if (RunningMean != null) RunningMean[c] = (1f - Momentum) * RunningMean[c] + Momentum * mean;
+            if (RunningVar != null)
+                RunningVar[c] = (float)((1.0 - Momentum) * RunningVar[c] + Momentum * (count > 1 ? sq / (count - 1) : variance));
+            Affine(c, mean, invStd);
+        }
+
+        private readonly void Affine(int c, float mean, float invStd)
+        {
+            float a = Gamma[c] * invStd, b = Beta[c] - mean * a;
+            for (int n = 0; n < N; n++)
+            {
+                float* x = Plane(X, n, c), y = Plane(Y, n, c);
+                for (int i = 0; i < HW; i++) y[i] = MathF.FusedMultiplyAdd(x[i], a, b);
+            }
+        }
+
+        // dx = gamma*invStd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x - mean)*invStd
+        private readonly void Grad(int c)
+        {
+            float mean = Mean[c], invStd = InvStd[c];
+            double sdy = 0, sdyx = 0;
+            for (int n = 0; n < N; n++)
+            {
+                sdy += Sum(Plane(Dy, n, c), HW, null, 0f);
+                sdyx += Sum(Plane(Dy, n, c), HW, Plane(X, n, c), mean);
+            }
+            float dbeta = (float)sdy, dgamma = (float)(sdyx * invStd);
+            DBeta[c] = dbeta;
+            DGamma[c] = dgamma;
+            long count = (long)N * HW;
+            float k = Gamma[c] * invStd, meanDy = dbeta / count, xCoef = dgamma * invStd / count;
+            for (int n = 0; n < N; n++)
+            {
+                float* x = Plane(X, n, c), dy = Plane(Dy, n, c), dx = Plane(Dx, n, c);
+                for (int i = 0; i < HW; i++) dx[i] = k * (dy[i] - meanDy - (x[i] - mean) * xCoef);
+            }
+        }
+
+        // sum of p[i] * (q == null ? 1 : q[i] - qShift), vectorised with a fixed lane order.
+        private static double Sum(float* p, int n, float* q, float qShift)
+        {
+            var acc = Vector256<float>.Zero;
+            var shift = Vector256.Create(qShift);
+            int i = 0;
+            for (; i <= n - 8; i += 8)
+                acc += q == null ? Vector256.Load(p + i) : Vector256.Load(p + i) * (Vector256.Load(q + i) - shift);
+            double s = Vector256.Sum(acc);
+            for (; i < n; i++) s += q == null ? p[i] : p[i] * (q[i] - qShift);
+            return s;
+        }
+
+        private static double SumSquaredDeviation(float* p, int n, float mean)
+        {
+            var acc = Vector256<float>.Zero;
+            var m = Vector256.Create(mean);
+            int i = 0;
+            for (; i <= n - 8; i += 8)
+            {
+                var d = Vector256.Load(p + i) - m;
+                acc += d * d;
+            }
+            double s = Vector256.Sum(acc);
+            for (; i < n; i++) s += (p[i] - mean) * (double)(p[i] - mean);
+            return s;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System;
+using System.Numerics.Tensors;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>Fully connected layer y[n,outF] = act(x[n,inF] * w[outF,inF]^T + bias).</summary>
+public static unsafe class Dense
+{
+    /// <summary>y = act(x * w^T + bias); bias may be null.</summary>
+    public static void Forward(int n, int inF, int outF, float* x, float* w, float* bias, float* y, Activation act, float actParam) =>
+        Gemm.Run(false, true, n, outF, inF, 1f, x, inF, w, inF, 0f, y, outF, new GemmEpilogue(null, bias, act, actParam));
+
+    /// <summary>dx = dy * w (overwrites dx).</summary>
+    public static void BackwardData(int n, int inF, int outF, float* dy, float* w, float* dx) =>
+        Gemm.Sgemm(false, false, n, inF, outF, 1f, dy, outF, w, inF, 0f, dx, inF);
+
+    /// <summary>dw = dy^T * x and dbias = column sums of dy (both overwritten; dbias may be null).</summary>
+    public static void BackwardWeights(int n, int inF, int outF, float* x, float* dy, float* dw, float* dbias)
+    {
+        Gemm.Sgemm(true, false, outF, inF, n, 1f, dy, outF, x, inF, 0f, dw, inF);
+        if (dbias == null) return;
+        var db = new Span<float>(dbias, outF);
+        db.Clear();
+        for (int i = 0; i < n; i++)
+            TensorPrimitives.Add(db, new ReadOnlySpan<float>(dy + (long)i * outF, outF), db);
+    }
+}

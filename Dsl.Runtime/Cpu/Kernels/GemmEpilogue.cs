@@ -1,0 +1,43 @@
+using System;
+using System.Runtime.Intrinsics;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>Bias and activation applied to each finished tile of C while it is still in cache.</summary>
+internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Activation act, float actParam)
+{
+    public readonly float* RowBias = rowBias, ColBias = colBias;
+    public readonly Activation Act = act;
+    public readonly float ActParam = actParam;
+    public bool IsNone => RowBias == null && ColBias == null && Act == Activation.None;
+
+    public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
+    {
+        const int W = 8;
+        bool fused = Act is Activation.None or Activation.Relu or Activation.LeakyRelu;
+        var slope = Vector256.Create(Act == Activation.LeakyRelu ? ActParam : 1f);
+        bool relu = Act == Activation.Relu;
+        for (int i = 0; i < rows; i++)
+        {
+            float* ci = c + (long)i * ldc;
+            float* cb = ColBias == null ? null : ColBias + j0;
+            var rb = Vector256.Create(RowBias == null ? 0f : RowBias[i0 + i]);
+            // One pass over the cache-hot tile: bias, then the rectifier (a sign select; slope 1 is identity).
+            int j = 0;
+            for (; j <= cols - W; j += W)
+            {
+                var v = Vector256.Load(ci + j) + rb;
+                if (cb != null) v += Vector256.Load(cb + j);
+                if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+                else if (fused) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * slope);
+                Vector256.Store(v, ci + j);
+            }
+            for (; j < cols; j++)
+            {
+                float v = ci[j] + rb.ToScalar() + (cb == null ? 0f : cb[j]);
+                ci[j] = relu ? MathF.Max(v, 0f) : fused && !(v > 0f) ? v * slope.ToScalar() : v;
+            }
+            if (!fused) Activations.Apply(Act, ActParam, ci, ci, cols);
+        }
+    }
+}

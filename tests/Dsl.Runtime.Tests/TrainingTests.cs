@@ -1,0 +1,80 @@
+using Dsl.Compiler;
+using Dsl.Core;
+using Dsl.Runtime.Cpu;
+using Dsl.Runtime.Data;
+using Xunit;
+
+namespace Dsl.Runtime.Tests;
+
+public class TrainingTests
+{
+    static Optimizer Sgd(double lr) => Optimizer.NewSgd(lr, 0.9, false, 0.0);
+
+    [Fact]
+    public void AlexNetMemorisesOneBatchOfEightInTwentySteps()
+    {
+        var net = Networks.Model("alexnet.model", 10);
+        using var device = new CpuDevice();
+        var plan = MemoryPlan.compile(PlanMode.Training, 8, net);
+        using var parameters = new ParameterSet(device, plan, seed: 3);
+        parameters.Initialize(InitScheme.He);
+        using var runner = device.Load(plan, parameters);
+        var (images, labels) = Networks.RandomBatch(plan, 11);
+        runner.SetBatch(images, labels);
+        double first = runner.Run(0), last = first;
+        for (int t = 1; t <= 20; t++)
+        {
+            runner.Update(Optimizer.NewAdam(1e-4, 0.9, 0.999, 1e-8, 0.0), 1e-4, t);
+            last = runner.Run(t);
+        }
+        Assert.True(last < first / 10, $"loss went from {first} to {last} in 20 steps");
+    }
+
+    [Fact]
+    public void LenetLearnsFashionMnistSubsetWellAboveChance()
+    {
+        var net = Networks.Model("lenet.model", 10);
+        var (train, test) = DataSources.Load(DataSource.FashionMnist, net.Network.Input, 1);
+        using var device = new CpuDevice();
+        var dir = Directory.CreateTempSubdirectory("dsl-lenet-").FullName;
+        using var trainer = new Trainer(net, net.Network.Train!.Value, device,
+            new TrainOptions { OutputDirectory = dir, Epochs = 2, Limit = 2000, Seed = 1 });
+        var result = trainer.Run(train, test.Take(2000, 1));
+        // Chance is 10%; a 2-conv network sees 4,000 images here.
+        Assert.True(result.Test.Accuracy > 0.65, $"test accuracy {result.Test.Accuracy}");
+        Assert.True(File.Exists(Path.Combine(dir, "metrics.csv")));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Length);
+        Assert.Contains("lenet", File.ReadAllText(Path.Combine(dir, "weights.safetensors"))[..200]);
+    }
+
+    [Fact]
+    public void ADivergingLossStopsWithWhereItHappenedAndKeepsWeights()
+    {
+        var net = Networks.Model("lenet.model", 10);
+        var (train, test) = DataSources.Synthetic(10, 1, 28, 28, 512, 64, 1);
+        var config = net.Network.Train!.Value;
+        var huge = new TrainConfig(config.Data, config.Augment, config.Normalize, 32, Sgd(1e9), config.Schedule, config.StopEarly,
+            config.Checkpoint, 2, config.Seed, config.Order);
+        using var device = new CpuDevice();
+        var dir = Directory.CreateTempSubdirectory("dsl-nan-").FullName;
+        using var trainer = new Trainer(net, huge, device, new TrainOptions { OutputDirectory = dir });
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run(train, test));
+        Assert.Matches(@"epoch \d+, step \d+", e.Message);
+        Assert.True(File.Exists(Path.Combine(dir, "weights.safetensors")));
+        Assert.All(SafeTensors.Load(Path.Combine(dir, "weights.safetensors")).Values, t => Assert.All(t, v => Assert.True(float.IsFinite(v))));
+    }
+
+    [Fact]
+    public void AMissingDataSetSaysHowToGetIt()
+    {
+        var old = Environment.GetEnvironmentVariable("DSL_DATA");
+        try
+        {
+            Environment.SetEnvironmentVariable("DSL_DATA", Directory.CreateTempSubdirectory().FullName);
+            var e = Assert.Throws<DataException>(() => DataSources.Load(DataSource.Mnist, Shape.NewChw(1, 28, 28), 1));
+            Assert.Contains("DSL_DATA", e.Message);
+            Assert.Contains("apt-get", e.Message);
+        }
+        finally { Environment.SetEnvironmentVariable("DSL_DATA", old); }
+    }
+}
