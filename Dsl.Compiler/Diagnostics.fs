@@ -35,14 +35,15 @@ let suggestion (candidates: string list) (word: string) =
 
 /// Renders an error as a compiler would: location, message, the line, a caret under the column, a hint.
 let render (source: string) (e: ModelError) =
-    let lines = source.Replace("\r\n", "\n").Split('\n')
+    // Line breaks as the parser counts them: \r\n, \n or a lone \r.
+    let lines = source.Replace("\r\n", "\n").Replace('\r', '\n').Split('\n')
     let sb = Text.StringBuilder()
     sb.AppendFormat("{0}: error: {1}", e.Pos, e.Message) |> ignore
     if e.Pos.Line >= 1 && e.Pos.Line <= lines.Length then
         let line = lines[e.Pos.Line - 1]
         let gutter = sprintf "%4d | " e.Pos.Line
         // Keep tabs under tabs so the caret lines up in any terminal.
-        let lead = line.Substring(0, min line.Length (e.Pos.Col - 1)) |> String.map (fun c -> if c = '\t' then '\t' else ' ')
+        let lead = line.Substring(0, max 0 (min line.Length (e.Pos.Col - 1))) |> String.map (fun c -> if c = '\t' then '\t' else ' ')
         sb.AppendLine().Append(gutter).Append(line).AppendLine()
           .Append(String(' ', gutter.Length - 2)).Append("| ").Append(lead).Append('^') |> ignore
     e.Hint |> Option.iter (fun h -> sb.AppendLine().Append("  hint: ").Append(h) |> ignore)

@@ -15,10 +15,14 @@ let private inputShape (m: ModelFile) env =
                 match Expand.eval env w.Expr with
                 | Expand.I v when v >= 1 -> v
                 | v -> errorHint w.Pos (sprintf "input sizes are whole numbers of at least 1, got %O" v) "write e.g. `input 3 x 227 x 227`")
-        match dims with
-        | [ c; h; w ] -> Chw(c, h, w)
-        | [ n ] -> Flat n
-        | _ -> errorHint p (sprintf "input has %d dimensions" dims.Length) "write `input C x H x W` for images or `input N` for vectors"
+        let shape =
+            match dims with
+            | [ c; h; w ] -> Chw(c, h, w)
+            | [ n ] -> Flat n
+            | _ -> errorHint p (sprintf "input has %d dimensions" dims.Length) "write `input C x H x W` for images or `input N` for vectors"
+        if (Shapes.elements shape).IsNone then
+            errorHint p (sprintf "the input %O has more than %d elements" shape Shapes.maxElements) "use a smaller input"
+        shape
 
 /// Builds the network a parsed file describes. `classes` overrides the data set's class count.
 let elaborate (classes: int option) (m: ModelFile) : Network =

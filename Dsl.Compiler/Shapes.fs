@@ -4,6 +4,8 @@ module Dsl.Compiler.Shapes
 
 open Dsl.Core
 open Dsl.Compiler.Diagnostics
+// Parameter and multiply-add counts are checked: an overflow is a located error, not a negative count.
+open Microsoft.FSharp.Core.Operators.Checked
 
 type LayerInfo =
     { Node: Node
@@ -31,24 +33,33 @@ let private chw (n: Node) (s: Shape) =
         errorHint n.Pos (sprintf "%s expects a CxHxW input, got the flat vector %d" (Layer.keyword n.Layer) k)
             (sprintf "move %s before flatten" (Layer.keyword n.Layer))
 
+/// The most elements one activation may have (one example); sizes are ints throughout the compiler and runtime.
+let maxElements = int64 System.Int32.MaxValue
+
 /// Output length along one axis, rounded as the layer says; None for rounding means it must come out whole.
-let private outSize (n: Node) axis input kernel stride pad (rounding: Rounding option) ceilClamp =
-    let span = input + 2 * pad - kernel
+/// Computed in 64 bits: `pad` and `kernel` may each be up to 2^31 - 1.
+let private outSize (n: Node) axis (input: int) (kernel: int) (stride: int) (pad: int) (rounding: Rounding option) ceilClamp : int =
+    let input, kernel, stride, pad = int64 input, int64 kernel, int64 stride, int64 pad
+    let span = input + 2L * pad - kernel
     if span < 0 then
         errorHint n.Pos (sprintf "%s window %d is larger than its %s input %d%s" (Layer.keyword n.Layer) kernel axis input
                             (if pad > 0 then sprintf " padded by %d on each side" pad else ""))
             "use a smaller kernel, more padding, or remove a pooling layer before it"
-    match rounding with
-    | None when span % stride <> 0 ->
-        errorHint n.Pos
-            (sprintf "%s output %s (%d + 2*%d - %d) / %d + 1 = %.2f is not a whole number" (Layer.keyword n.Layer) axis input pad kernel stride
-                 (float span / float stride + 1.0))
-            "change pad or kernel so that it divides, or add `floor` or `ceil` to choose the rounding"
-    | None | Some Floor -> span / stride + 1
-    | Some Ceil ->
-        let o = (span + stride - 1) / stride + 1
-        // As Caffe and PyTorch: the last window must start inside the input or its left padding.
-        if ceilClamp && (o - 1) * stride >= input + pad then o - 1 else o
+    let whole =
+        match rounding with
+        | None when span % stride <> 0L ->
+            errorHint n.Pos
+                (sprintf "%s output %s (%d + 2*%d - %d) / %d + 1 = %.2f is not a whole number" (Layer.keyword n.Layer) axis input pad kernel stride
+                     (float span / float stride + 1.0))
+                "change pad or kernel so that it divides, or add `floor` or `ceil` to choose the rounding"
+        | None | Some Floor -> span / stride + 1L
+        | Some Ceil ->
+            let o = (span + stride - 1L) / stride + 1L
+            // As Caffe and PyTorch: the last window must start inside the input or its left padding.
+            if ceilClamp && (o - 1L) * stride >= input + pad then o - 1L else o
+    if whole > maxElements then
+        errorHint n.Pos (sprintf "%s output %s would be %d, too large" (Layer.keyword n.Layer) axis whole) "use less padding"
+    int whole
 
 let private infer1 (isLast: bool) (n: Node) (input: Shape) : Shape * int64 * int64 =
     match n.Layer with
@@ -85,17 +96,35 @@ let private infer1 (isLast: bool) (n: Node) (input: Shape) : Shape * int64 * int
         | Flat _ -> input, 0L, 0L
         | s -> errorHint n.Pos (sprintf "softmax expects a flat input, got %O" s) "add `flatten` and a `dense` layer before it"
 
+/// Elements of a shape without wrapping around: None when it does not fit an int.
+let elements (s: Shape) =
+    let n = match s with Chw (c, h, w) -> float c * float h * float w | Flat k -> float k
+    if n > float maxElements then None else Some(int64 n)
+
+let private tooLarge (n: Node) what =
+    errorHint n.Pos (sprintf "%s: the %s is too large to count" n.Name what) "use fewer or smaller layers"
+
 /// Infers every layer's shape; raises ModelFileError at the first layer that cannot take its input.
 let infer (net: Network) : Inferred =
+    if (elements net.Input).IsNone then
+        let p = match net.Nodes with n :: _ -> n.Pos | [] -> Pos.None
+        errorHint p (sprintf "the input %O has more than %d elements" net.Input maxElements) "use a smaller input"
     let count = net.Nodes.Length
     let layers, _ =
         net.Nodes
         |> List.mapi (fun i n -> i, n)
         |> List.mapFold (fun input (i, n) ->
-            let output, ps, macs = infer1 (i = count - 1) n input
+            let output, ps, macs =
+                try infer1 (i = count - 1) n input
+                with :? System.OverflowException -> tooLarge n "parameter or multiply-add count"
+            if (elements output).IsNone then
+                errorHint n.Pos (sprintf "%s output %O has more than %d elements" (Layer.keyword n.Layer) output maxElements) "use fewer filters or a larger stride"
             { Node = n; Input = input; Output = output; Params = ps; MultiplyAdds = macs; ActivationBytes = 4L * int64 output.Elements }, output) net.Input
+    let total f =
+        layers |> List.fold (fun (acc: int64) l ->
+            try Checked.(+) acc (f l) with :? System.OverflowException -> tooLarge l.Node "network's total parameter or multiply-add count") 0L
     { Network = net
       Layers = layers
-      TotalParams = layers |> List.sumBy (fun l -> l.Params)
-      TotalMultiplyAdds = layers |> List.sumBy (fun l -> l.MultiplyAdds)
+      TotalParams = total (fun l -> l.Params)
+      TotalMultiplyAdds = total (fun l -> l.MultiplyAdds)
       PeakActivationBytes = layers |> List.map (fun l -> 4L * int64 l.Input.Elements + l.ActivationBytes) |> List.fold max (4L * int64 net.Input.Elements) }

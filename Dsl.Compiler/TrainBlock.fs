@@ -12,6 +12,20 @@ let private show (t: TrainToken) =
     | TStr (s, _) -> sprintf "\"%s\"" s
     | TComma _ -> "`,`"
 
+/// A complete line for each key, for hints where a value is missing.
+let private examples =
+    Map [ "data", "data fashion-mnist validation 0.1"
+          "augment", "augment crop 28 from 32, flip horizontal"
+          "normalize", "normalize mean-std"
+          "batch", "batch 64"
+          "optimizer", "optimizer sgd lr 0.01 momentum 0.9"
+          "schedule", "schedule step every 30 factor 0.1"
+          "stop-early", "stop-early monitor val-loss patience 10"
+          "checkpoint", "checkpoint every epoch"
+          "epochs", "epochs 10"
+          "seed", "seed 1"
+          "order", "order shuffle" ]
+
 /// A cursor over one entry's tokens.
 type private Cursor(entry: TrainEntry) =
     let mutable rest = entry.Tokens
@@ -22,7 +36,10 @@ type private Cursor(entry: TrainEntry) =
     member c.Next(what: string) =
         match rest with
         | t :: tail -> rest <- tail; t
-        | [] -> errorHint entry.Pos (sprintf "%s needs %s" entry.Key what) (sprintf "see the `%s` line in docs/language.md" entry.Key)
+        | [] ->
+            let message = if what = entry.Key then sprintf "`%s` needs a value" what else sprintf "%s: %s is missing at the end of the line" entry.Key what
+            let hint = examples.TryFind entry.Key |> Option.map (sprintf "write e.g. `%s`") |> Option.defaultValue "the line ends too early"
+            errorHint entry.Pos message hint
     member c.Word(what: string, choices: string list) =
         match c.Next what with
         | TWord (w, _) when List.contains w choices -> w
@@ -30,6 +47,7 @@ type private Cursor(entry: TrainEntry) =
         | t -> errorHint t.Pos (sprintf "%s: expected %s, got %s" entry.Key what (show t)) (sprintf "one of: %s" (String.concat ", " choices))
     member c.Float(what: string) =
         match c.Next what with
+        | TNum (v, _, p) when not (System.Double.IsFinite v) -> errorHint p (sprintf "%s: %s is too large" entry.Key what) (sprintf "write e.g. `%s 0.1`" what)
         | TNum (v, _, _) -> v
         | t -> errorHint t.Pos (sprintf "%s: %s must be a number, got %s" entry.Key what (show t)) (sprintf "write e.g. `%s 0.1`" what)
     member c.Positive(what: string) =
@@ -39,7 +57,9 @@ type private Cursor(entry: TrainEntry) =
     member c.Int(what: string, min: int) =
         match c.Next what with
         | TNum (v, true, p) when v >= float min && v <= float System.Int32.MaxValue -> int v
-        | TNum (v, true, p) -> errorHint p (sprintf "%s: %s must be at least %d, got %g" entry.Key what min v) (sprintf "write `%d` or more" min)
+        | TNum (v, true, p) when v > float System.Int32.MaxValue ->
+            errorHint p (sprintf "%s: %s is too large, got %.0f" entry.Key what v) (sprintf "at most %d" System.Int32.MaxValue)
+        | TNum (v, true, p) -> errorHint p (sprintf "%s: %s must be at least %d, got %.0f" entry.Key what min v) (sprintf "write `%d` or more" min)
         | t -> errorHint t.Pos (sprintf "%s: %s must be a whole number, got %s" entry.Key what (show t)) (sprintf "write e.g. `%s 10`" what)
     member c.Str(what: string) =
         match c.Next what with
