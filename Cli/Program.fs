@@ -56,16 +56,37 @@ and InitChoice =
     | Glorot
     | Paper
 
+type BenchArgs =
+    | [<MainCommand; Mandatory>] File of path: string
+    | Classes of int
+    | Device of string
+    | Batch of int
+    | Steps of int
+    | Warmup of int
+    | Threads of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | File _ -> "the model file"
+            | Classes _ -> "number of classes (default: the data set's, else 1000)"
+            | Device _ -> "cpu (default: auto, the fastest present)"
+            | Batch _ -> "batch size (default 32)"
+            | Steps _ -> "timed steps (default 10)"
+            | Warmup _ -> "untimed steps first (default 2)"
+            | Threads _ -> "CPU threads (default: all cores)"
+
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<ModelArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Check _ -> "parse a model file, infer its shapes and say ok or what is wrong"
             | Summary _ -> "print a model's layers with output shapes, parameters and multiply-adds"
             | Run _ -> "train a model as its train block says"
+            | Bench _ -> "time training and inference steps on synthetic data, with a per-kernel table"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -88,6 +109,22 @@ let private run (cmd: Command) =
         | Some b -> Report.printMemory inf b
         | None -> ()
         0
+    | Bench a ->
+        let positive name (v: int) = if v < 1 then raise (UsageError(sprintf "--%s must be at least 1, got %d" name v)) else v
+        let file = a.GetResult BenchArgs.File
+        // Classes from the data set where the file names one, else ImageNet's 1000 (a broken file fails again below, with its error).
+        let classes =
+            match a.TryGetResult BenchArgs.Classes with
+            | Some c -> Some c
+            | None -> try compile file None |> ignore; None with ModelFileError _ -> Some 1000
+        use dev = Training.device (a.GetResult(BenchArgs.Device, "auto")) (a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads"))
+        Bench.run
+            { File = file
+              Classes = classes
+              Batch = positive "batch" (a.GetResult(BenchArgs.Batch, 32))
+              Steps = positive "steps" (a.GetResult(BenchArgs.Steps, 10))
+              Warmup = a.GetResult(BenchArgs.Warmup, 2)
+              Device = dev }
     | Run a ->
         let file = a.GetResult RunArgs.File
         let positive name (v: int option) =

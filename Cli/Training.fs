@@ -16,7 +16,7 @@ type RunSettings =
       Options: TrainOptions
       Threads: int option }
 
-let private device (name: string) (threads: int option) : IDevice =
+let device (name: string) (threads: int option) : IDevice =
     match name with
     | "cpu" | "auto" -> new Cpu.CpuDevice(Option.toNullable threads)
     | other -> raise (DeviceException(sprintf "device `%s` is not available in this version; use --device cpu" other))

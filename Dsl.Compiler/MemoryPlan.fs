@@ -27,6 +27,19 @@ let touches (k: Kernel) : int list =
     | BatchNormBackward (_, _, _, x, dy, g, m, s, dx, dg, db) -> [ x; dy; g; m; s; dx; dg; db ]
     | SoftmaxCrossEntropy (_, _, l, lab, p, d) -> [ l; lab; p ] @ Option.toList d
 
+/// A kernel for people: its kind and the buffer it produces (`ConvForward conv1+relu`).
+let describe (p: Plan) (k: Kernel) =
+    let kind = (sprintf "%A" k).Split([| ' '; '\n'; '(' |], System.StringSplitOptions.RemoveEmptyEntries)[0]
+    let out =
+        match k with
+        | ConvForward (Y = y) | DenseForward (Y = y) | ActivationForward (Y = y) | MaxPoolForward (Y = y) | AvgPoolForward (Y = y)
+        | LrnForward (Y = y) | DropoutForward (Y = y) | BatchNormForward (Y = y) -> y
+        | ConvBackwardData (Dx = d) | DenseBackwardData (Dx = d) | ActivationBackward (Dx = d) | MaxPoolBackward (Dx = d)
+        | AvgPoolBackward (Dx = d) | LrnBackward (Dx = d) | DropoutBackward (Dx = d) | BatchNormBackward (Dx = d) -> d
+        | ConvBackwardFilter (Dw = d) | DenseBackwardWeights (Dw = d) -> d
+        | SoftmaxCrossEntropy (Probs = pr) -> pr
+    kind + " " + p.Buffers[out].Name
+
 let private inArena (b: Buffer) =
     match b.Kind with
     | Parameter | ParameterGrad | RunningStat -> false
@@ -40,8 +53,11 @@ let plan (p: Plan) : Plan =
     let first = Array.create p.Buffers.Length System.Int32.MaxValue
     let last = Array.create p.Buffers.Length -1
     p.Kernels |> List.iteri (fun i k -> for id in touches k do first[id] <- min first[id] i; last[id] <- max last[id] i)
-    // Inputs are written before the first kernel and probabilities read after the last.
-    for id in [ p.Images; p.Labels ] do first[id] <- -1
+    // Inputs are written before the first kernel and kept whole, so a batch can be run again;
+    // probabilities are read after the last kernel.
+    for id in [ p.Images; p.Labels ] do
+        first[id] <- -1
+        last[id] <- count
     first[p.Probs] <- min first[p.Probs] (count - 1)
     last[p.Probs] <- count
     let live = p.Buffers |> Array.filter (fun b -> inArena b && last[b.Id] >= first[b.Id])

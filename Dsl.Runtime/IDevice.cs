@@ -43,6 +43,9 @@ public interface IStepRunner : IDisposable
     /// <paramref name="t"/> counts updates from 1 (Adam's bias correction).</summary>
     void Update(Optimizer optimizer, double learningRate, long t);
 
+    /// <summary>When set, <see cref="Run"/> waits for each kernel and adds its time here, by kernel index in the plan.</summary>
+    double[]? KernelSeconds { get; set; }
+
     /// <summary>Copies the batch's class probabilities (N x classes) to the host.</summary>
     void ReadProbabilities(Span<float> destination);
 }

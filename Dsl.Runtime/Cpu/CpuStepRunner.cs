@@ -61,6 +61,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     }
 
     public Plan Plan { get; }
+    public double[]? KernelSeconds { get; set; }
 
     public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
@@ -78,8 +79,17 @@ sealed unsafe class CpuStepRunner : IStepRunner
     {
         double loss = double.NaN;
         float* ws = workspace.Pointer;
+        int index = 0;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         foreach (var kernel in Plan.Kernels)
         {
+            if (KernelSeconds is { } times)
+            {
+                long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (index > 0) times[index - 1] += (now - started) / (double)System.Diagnostics.Stopwatch.Frequency;
+                started = now;
+            }
+            index++;
             switch (kernel)
             {
                 case Kernel.ConvForward k:
@@ -134,6 +144,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 default: throw new NotSupportedException($"the CPU device has no implementation of {kernel.GetType().Name}");
             }
         }
+        if (KernelSeconds is { } last && index > 0)
+            last[index - 1] += (System.Diagnostics.Stopwatch.GetTimestamp() - started) / (double)System.Diagnostics.Stopwatch.Frequency;
         return loss;
     }
 

@@ -1,0 +1,57 @@
+/// `dsl bench`: times training steps (forward, backward, update) and inference on synthetic batches.
+module Dsl.Cli.Bench
+
+open System
+open System.Diagnostics
+open Dsl.Core
+open Dsl.Compiler
+open Dsl.Runtime
+
+type BenchSettings = { File: string; Classes: int option; Batch: int; Steps: int; Warmup: int; Device: IDevice }
+
+let private randomBatch (plan: Plan) =
+    let rng = Random 1
+    let images = Array.init (int plan.Buffers[plan.Images].Floats) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+    images, Array.init plan.Batch (fun _ -> rng.Next plan.Classes)
+
+/// Runs `steps` timed steps after `warmup`; returns seconds per step and per-kernel seconds per step.
+let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup steps =
+    use runner = dev.Load(plan, parameters)
+    let images, labels = randomBatch plan
+    runner.SetBatch(ReadOnlySpan images, ReadOnlySpan labels)
+    let optimizer = Sgd(0.001, 0.9, false, 5e-4)
+    let step t =
+        runner.Run t |> ignore
+        if plan.Mode = Training then runner.Update(optimizer, 0.001, t + 1L)
+    for t in 1 .. warmup do step (int64 t)
+    let clock = Stopwatch.StartNew()
+    for t in 1 .. steps do step (int64 t)
+    let perStep = clock.Elapsed.TotalSeconds / float steps
+    // A separate profiled pass: timing each kernel adds waits that the plain timing must not include.
+    runner.KernelSeconds <- Array.zeroCreate plan.Kernels.Length
+    for t in 1 .. max 1 (steps / 2) do step (int64 t)
+    perStep, runner.KernelSeconds |> Array.map (fun s -> s / float (max 1 (steps / 2)))
+
+let run (s: BenchSettings) =
+    let inf, _ = Frontend.compileFile s.File s.Classes
+    let train = MemoryPlan.compile Training s.Batch inf
+    let infer = MemoryPlan.compile Inference s.Batch inf
+    use parameters = new ParameterSet(s.Device, train, 1)
+    parameters.Initialize InitScheme.He
+    let compile = Stopwatch.StartNew()
+    use _ = s.Device.Load(train, parameters)
+    let loadSeconds = compile.Elapsed.TotalSeconds
+    let trainStep, kernels = time s.Device parameters train s.Warmup s.Steps
+    let inferStep, _ = time s.Device parameters infer s.Warmup s.Steps
+    printfn "%s on %s, batch %d, %d timed steps after %d warm-up" inf.Network.Name s.Device.Name s.Batch s.Steps s.Warmup
+    printfn "load (plan to runnable): %.3f s" loadSeconds
+    printfn "training:  %8.1f images/s  (%.1f ms per step)" (float s.Batch / trainStep) (1000.0 * trainStep)
+    printfn "inference: %8.1f images/s  (%.1f ms per batch)" (float s.Batch / inferStep) (1000.0 * inferStep)
+    printfn "device memory for a training step: %s" (Report.bytes (MemoryPlan.deviceBytes train))
+    printfn "\nper kernel (training step, profiled):"
+    let total = Array.sum kernels
+    train.Kernels
+    |> List.mapi (fun i k -> MemoryPlan.describe train k, kernels[i])
+    |> List.sortByDescending snd
+    |> List.iter (fun (name, sec) -> printfn "  %-44s %8.2f ms  %5.1f%%" name (1000.0 * sec) (100.0 * sec / total))
+    0
