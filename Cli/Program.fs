@@ -99,7 +99,9 @@ let private compile path classes =
 let private run (cmd: Command) =
     match cmd with
     | Check a ->
-        printfn "%s" (Report.checkLine (compile (a.GetResult ModelArgs.File) (a.TryGetResult ModelArgs.Classes)))
+        let clock = Diagnostics.Stopwatch.StartNew()
+        let inf = compile (a.GetResult ModelArgs.File) (a.TryGetResult ModelArgs.Classes)
+        printfn "%s (read, parsed and inferred in %.1f ms)" (Report.checkLine inf) clock.Elapsed.TotalMilliseconds
         0
     | Summary a ->
         let inf = compile (a.GetResult SummaryArgs.File) (a.TryGetResult SummaryArgs.Classes)

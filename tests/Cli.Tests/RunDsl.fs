@@ -1,0 +1,29 @@
+/// Runs the `dsl` program as a user would: a separate process, its exit code, what it printed.
+module Dsl.Cli.Tests.RunDsl
+
+open System.Diagnostics
+open System.IO
+
+let repoRoot =
+    let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then d.FullName else up d.Parent
+    up (DirectoryInfo System.AppContext.BaseDirectory)
+
+type Result = { Code: int; Out: string; Err: string }
+
+let dsl (args: string list) =
+    let psi = ProcessStartInfo("dotnet", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
+    psi.ArgumentList.Add(Path.Combine(System.AppContext.BaseDirectory, "dsl.dll"))
+    args |> List.iter psi.ArgumentList.Add
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    p.WaitForExit()
+    { Code = p.ExitCode; Out = out.Result; Err = err.Result }
+
+let model name = Path.Combine("Models", name)
+
+/// Writes a model file to a temporary folder and returns its path.
+let tempModel (text: string) =
+    let path = Path.Combine(Directory.CreateTempSubdirectory("dsl-cli-").FullName, "test.model")
+    File.WriteAllText(path, text)
+    path
