@@ -53,7 +53,7 @@ let private exprDepth (e: Expr) =
     deepest
 
 let private sym s: P<unit> = skipString s >>. ws
-let private keyword s: P<unit> = attempt (skipString s >>. notFollowedBy (satisfy (fun c -> isAsciiLetter c || isDigit c || c = '_' || c = '-'))) >>. ws <?> sprintf "`%s`" s
+let private keyword s: P<unit> = attempt (skipString s >>. notFollowedBy (satisfy (fun c -> isAsciiLetter c || isDigit c || c = '_' || c = '-'))) >>. ws <?> "`" + s + "`"
 
 let private rawName: P<string> = regex "[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z][A-Za-z0-9_]*)*" <?> "a name"
 

@@ -5,7 +5,7 @@ type Shape =
     | Chw of c: int * h: int * w: int
     | Flat of int
     member s.Elements = match s with Chw (c, h, w) -> c * h * w | Flat n -> n
-    override s.ToString() = match s with Chw (c, h, w) -> sprintf "%dx%dx%d" c h w | Flat n -> string n
+    override s.ToString() = match s with Chw (c, h, w) -> $"{c}x{h}x{w}" | Flat n -> string n
 
 /// A layer in an expanded network, with the name it is known by (conv1, pool2...) and where it was written.
 type Node = { Layer: Layer; Name: string; Pos: Pos }
@@ -25,7 +25,7 @@ module Network =
         |> List.mapFold (fun (counts: Map<string, int>) (l, p) ->
             let s = stem l
             let n = (counts |> Map.tryFind s |> Option.defaultValue 0) + 1
-            { Layer = l; Name = sprintf "%s%d" s n; Pos = p }, counts |> Map.add s n) Map.empty
+            { Layer = l; Name = s + string n; Pos = p }, counts |> Map.add s n) Map.empty
         |> fst
 
     let create name input layers train =
