@@ -172,6 +172,9 @@ let main argv =
         | UsageError message ->
             eprintfn "dsl: %s" message
             2
+        | :? ArgumentException as e ->
+            eprintfn "dsl: %s" e.Message
+            1
         | :? DataException as e ->
             eprintfn "data: %s" e.Message
             1

@@ -45,7 +45,7 @@ public sealed class ImageSet
     public (ImageSet train, ImageSet validation) Split(double validation, int seed)
     {
         var order = Enumerable.Range(0, Count).ToArray();
-        new Random(seed).Shuffle(order);
+        new Random(Seeds.Int(seed, 0x5917)).Shuffle(order);
         int v = (int)Math.Round(Count * validation);
         return (Subset(order[v..]), Subset(order[..v]));
     }
@@ -55,7 +55,7 @@ public sealed class ImageSet
     {
         if (n >= Count) return this;
         var order = Enumerable.Range(0, Count).ToArray();
-        new Random(seed ^ 0x5eed).Shuffle(order);
+        new Random(Seeds.Int(seed, 0x5eed)).Shuffle(order);
         return Subset(order[..n]);
     }
 }

@@ -67,7 +67,7 @@ public sealed class ParameterSet : IDisposable
             var values = new float[spec.Floats];
             var role = name[(name.LastIndexOf('.') + 1)..];
             var layer = name[..name.LastIndexOf('.')];
-            var rng = new Random(HashCode.Combine(Seed, StableHash(name)));
+            var rng = new Random(Seeds.Int(Seed, Seeds.Of(name)));
             switch (role)
             {
                 case "weight":
@@ -95,16 +95,6 @@ public sealed class ParameterSet : IDisposable
     static bool PaperOneBias(string layer) => layer is "conv2" or "conv4" or "conv5" or "dense1" or "dense2";
 
     static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
-
-    static int StableHash(string s)
-    {
-        unchecked
-        {
-            int h = (int)2166136261;
-            foreach (var c in s) h = (h ^ c) * 16777619;
-            return h;
-        }
-    }
 
     public void Dispose()
     {

@@ -57,6 +57,8 @@ public sealed class Trainer : IDisposable
         seed = options.Seed ?? config.Seed;
         if (batch < 1) throw new ArgumentException("batch must be at least 1");
         if (epochs < 0) throw new ArgumentException("epochs must not be negative");
+        if (!config.Order.IsShuffle)
+            throw new ArgumentException($"sample order `{config.Order}` is not supported in this version; remove the `order` line or use `order shuffle`");
         if (!network.Layers.Last().Node.Layer.IsSoftmax)
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
@@ -106,8 +108,8 @@ public sealed class Trainer : IDisposable
         {
             var clock = Stopwatch.StartNew();
             var order = Enumerable.Range(0, fit.Count).ToArray();
-            new Random(HashCode.Combine(seed, epoch)).Shuffle(order);
-            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: (ulong)HashCode.Combine(seed, epoch, 17));
+            new Random(Seeds.Int(seed, epoch)).Shuffle(order);
+            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17));
             double lossSum = 0;
             long correct = 0, seen = 0;
             int step = 0;
@@ -140,6 +142,7 @@ public sealed class Trainer : IDisposable
                 result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))) + "\n");
             progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, seen / clock.Elapsed.TotalSeconds, result));
             lastGood = Snapshot();
+            SaveCheckpoint(epoch, result);
             double monitored = Monitored(config.StopEarly?.Value.Monitor ?? Monitor.ValLoss, result);
             lr.EndEpoch(epoch, Monitored(config.Schedule is Schedule.ReduceOnPlateau p ? p.monitor : Monitor.ValLoss, result));
             if (config.StopEarly?.Value is { } se)
@@ -195,6 +198,23 @@ public sealed class Trainer : IDisposable
             pipe.Release(b);
         }
         return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count);
+    }
+
+    double bestCheckpoint = double.PositiveInfinity;
+
+    /// <summary>Weights at an epoch's end, as the train block's `checkpoint` says: every N epochs, or the best by validation loss.</summary>
+    void SaveCheckpoint(int epoch, EpochResult result)
+    {
+        switch (config.Checkpoint?.Value)
+        {
+            case Checkpoint.EveryEpochs e when epoch % e.Item == 0:
+                SaveWeights(Path.Combine(options.OutputDirectory, $"checkpoint-epoch{epoch:D3}.safetensors"), Snapshot());
+                break;
+            case { IsBestOnly: true } when Monitored(Monitor.ValLoss, result) < bestCheckpoint:
+                bestCheckpoint = Monitored(Monitor.ValLoss, result);
+                SaveWeights(Path.Combine(options.OutputDirectory, "best.safetensors"), Snapshot());
+                break;
+        }
     }
 
     List<(string, float[])> Snapshot() => parameters.Persistent.Select(name => (name, parameters.Read(name))).ToList();

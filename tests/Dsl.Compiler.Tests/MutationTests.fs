@@ -133,8 +133,8 @@ let ``the worst nesting the limits allow compiles on a small stack`` () =
     let deep = sprintf "network t\n  input 3 x 32 x 32\n  %sf1%s\n  flatten\n  dense 10\n  softmax\n" (String('(', 32)) (String(')', 32))
     let source = String.concat "\n" lets + "\n" + deep
     let mutable result = Unchecked.defaultof<Result<Shapes.Inferred, exn>>
-    // 256 KiB: a sixth of a .NET thread's default stack on Linux.
-    let t = Threading.Thread((fun () -> result <- (try Ok(Frontend.compileText "deep.model" (Some 10) source) with ex -> Error ex)), 256 * 1024)
+    // 1 MiB: below a .NET thread's default stack on Linux (1.5 MiB); Debug builds use larger frames than Release.
+    let t = Threading.Thread((fun () -> result <- (try Ok(Frontend.compileText "deep.model" (Some 10) source) with ex -> Error ex)), 1024 * 1024)
     t.Start()
     t.Join()
     match result with

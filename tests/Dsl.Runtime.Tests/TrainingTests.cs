@@ -65,6 +65,35 @@ public class TrainingTests
     }
 
     [Fact]
+    public void TheSameSeedGivesBitIdenticalWeights()
+    {
+        var net = Networks.Text("""
+            network tiny
+              input 1 x 12 x 12
+              conv 4 kernel 3 |> relu
+              maxpool 2
+              flatten
+              dense 16 |> relu |> dropout 0.3
+              dense classes
+              softmax
+            """, 4);
+        var (train, test) = DataSources.Synthetic(4, 1, 12, 12, 256, 64, 9);
+        Dictionary<string, float[]> Train()
+        {
+            using var device = new CpuDevice();
+            var dir = Directory.CreateTempSubdirectory("dsl-seed-").FullName;
+            var config = TrainConfigModule.defaults;
+            using var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = dir, Epochs = 2, Batch = 16, Seed = 42 });
+            trainer.Run(train, test);
+            return SafeTensors.Load(Path.Combine(dir, "weights.safetensors"));
+        }
+        var a = Train();
+        var b = Train();
+        Assert.Equal(a.Keys, b.Keys);
+        foreach (var k in a.Keys) Assert.Equal(a[k], b[k]);
+    }
+
+    [Fact]
     public void AMissingDataSetSaysHowToGetIt()
     {
         var old = Environment.GetEnvironmentVariable("DSL_DATA");
