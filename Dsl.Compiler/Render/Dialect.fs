@@ -1,0 +1,65 @@
+/// What differs between CUDA C and OpenCL C, as data: the renderer writes every kernel once and asks
+/// the dialect for qualifiers, indices, barriers, local memory, math names and vector loads.
+module Dsl.Compiler.Render.Dialect
+
+type Dialect =
+    { Name: string
+      /// Opens a kernel function, given its fixed work-group size (x, y, z), up to and including the return type.
+      KernelPrefix: int * int * int -> string
+      /// Opens a helper function callable from kernels, up to the return type.
+      FunctionPrefix: string
+      /// Address space of buffer pointers, in parameters and in the body ("" where pointers are flat).
+      Global: string
+      /// Declares an array in work-group (shared) memory.
+      Local: string
+      /// Waits for every item of the work-group and makes its local-memory writes visible.
+      Barrier: string
+      LocalId: int -> string
+      GroupId: int -> string
+      /// Unsigned 64-bit integer type and a literal of it.
+      ULong: string
+      ULongLiteral: uint64 -> string
+      /// A float math function by its C99 root name: OpenCL overloads `exp`, CUDA needs `expf`.
+      Math: string -> string
+      /// Type of `width` floats; loads and stores vector `index` of a float pointer (index counts vectors).
+      Vector: int -> string
+      VectorLoad: int -> string -> string -> string
+      VectorStore: int -> string -> string -> string -> string }
+
+let private axis d = [| "x"; "y"; "z" |][d]
+
+/// OpenCL C 1.2: address-space qualifiers on every pointer, a required work-group size so the
+/// compiler can size local arrays and unroll, and vloadN/vstoreN which need only float alignment.
+let opencl =
+    { Name = "OpenCL C 1.2"
+      KernelPrefix = fun (x, y, z) -> sprintf "__kernel __attribute__((reqd_work_group_size(%d, %d, %d))) void" x y z
+      FunctionPrefix = "static inline"
+      Global = "__global "
+      Local = "__local"
+      Barrier = "barrier(CLK_LOCAL_MEM_FENCE);"
+      LocalId = sprintf "(int)get_local_id(%d)"
+      GroupId = sprintf "(int)get_group_id(%d)"
+      ULong = "ulong"
+      ULongLiteral = sprintf "0x%XUL"
+      Math = id
+      Vector = sprintf "float%d"
+      VectorLoad = fun w p i -> sprintf "vload%d(%s, %s)" w i p
+      VectorStore = fun w p i v -> sprintf "vstore%d(%s, %s, %s);" w v i p }
+
+/// CUDA C++ as NVRTC compiles it: unmangled names so the driver finds kernels by name, launch bounds from
+/// the block size, flat pointers; floatN accesses need N-float alignment, which the renderer checks.
+let cuda =
+    { Name = "CUDA C"
+      KernelPrefix = fun (x, y, z) -> sprintf "extern \"C\" __global__ void __launch_bounds__(%d)" (x * y * z)
+      FunctionPrefix = "__device__ static inline"
+      Global = ""
+      Local = "__shared__"
+      Barrier = "__syncthreads();"
+      LocalId = fun d -> sprintf "(int)threadIdx.%s" (axis d)
+      GroupId = fun d -> sprintf "(int)blockIdx.%s" (axis d)
+      ULong = "unsigned long long"
+      ULongLiteral = sprintf "0x%XULL"
+      Math = fun f -> f + "f"
+      Vector = sprintf "float%d"
+      VectorLoad = fun w p i -> sprintf "((const float%d*)(%s))[%s]" w p i
+      VectorStore = fun w p i v -> sprintf "((float%d*)(%s))[%s] = %s;" w p i v }

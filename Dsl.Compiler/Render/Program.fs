@@ -1,0 +1,106 @@
+/// Stage 7: renders a planned step (or an optimizer's updates) as one source file in a dialect, with the
+/// launches that run each plan kernel. Shapes, strides, buffer offsets and fused epilogues are constants
+/// in the source, so the device compiler sees fixed loop bounds.
+module Dsl.Compiler.Render.Program
+
+open Dsl.Core
+open Dsl.Compiler.Render.CStyle
+open Dsl.Compiler.Render.Dialect
+
+/// A whole file of kernels and, for each plan kernel in order, the launches that run it.
+type Source =
+    { Dialect: string
+      Text: string
+      Launches: Launch list array }
+
+/// Kernel function names: position in the plan and kind, readable in build logs and profiles.
+let private kindName (k: Kernel) =
+    match k with
+    | ConvForward _ -> "conv_forward"
+    | ConvBackwardData _ -> "conv_backward_data"
+    | ConvBackwardFilter _ -> "conv_backward_filter"
+    | DenseForward _ -> "dense_forward"
+    | DenseBackwardData _ -> "dense_backward_data"
+    | DenseBackwardWeights _ -> "dense_backward_weights"
+    | ActivationForward _ -> "activation_forward"
+    | ActivationBackward _ -> "activation_backward"
+    | MaxPoolForward _ -> "maxpool_forward"
+    | MaxPoolBackward _ -> "maxpool_backward"
+    | AvgPoolForward _ -> "avgpool_forward"
+    | AvgPoolBackward _ -> "avgpool_backward"
+    | LrnForward _ -> "lrn_forward"
+    | LrnBackward _ -> "lrn_backward"
+    | DropoutForward _ -> "dropout_forward"
+    | DropoutBackward _ -> "dropout_backward"
+    | BatchNormForward _ -> "batchnorm_forward"
+    | BatchNormBackward _ -> "batchnorm_backward"
+    | SoftmaxCrossEntropy _ -> "softmax_cross_entropy"
+
+let private combine (parts: Rendered list) =
+    { Source = parts |> List.map (fun r -> r.Source) |> String.concat "\n"
+      Launches = parts |> List.collect (fun r -> r.Launches)
+      Helpers = parts |> List.collect (fun r -> r.Helpers) }
+
+/// The kernels of one plan kernel; the loss reads the plan's class weights, where it has them.
+let private kernel (c: Ctx) (classWeights: int option) (index: int) (k: Kernel) : Rendered =
+    let name = sprintf "k%02d_%s" index (kindName k)
+    match k with
+    | ConvForward (g, x, w, bias, y, act) -> ConvKernels.forward c name g x w bias y act
+    | ConvBackwardData (g, dy, w, dx) -> ConvKernels.backwardData c name g dy w dx
+    | ConvBackwardFilter (g, x, dy, dw, dbias) ->
+        combine
+            [ ConvKernels.backwardFilter c name g x dy dw
+              yield! dbias |> Option.map (fun db -> ReduceKernels.biasGrad c (name + "_bias") g.N g.K (g.Ho * g.Wo) dy db) |> Option.toList ]
+    | DenseForward (n, inF, outF, x, w, bias, y, act) -> GemmKernels.denseForward c name n inF outF x w bias y act
+    | DenseBackwardData (n, inF, outF, dy, w, dx) -> GemmKernels.denseBackwardData c name n inF outF dy w dx
+    | DenseBackwardWeights (n, inF, outF, x, dy, dw, dbias) ->
+        combine
+            [ GemmKernels.denseBackwardWeights c name n inF outF x dy dw
+              yield! dbias |> Option.map (fun db -> ReduceKernels.biasGrad c (name + "_bias") n outF 1 dy db) |> Option.toList ]
+    | ActivationForward (a, count, x, y) -> ElementwiseKernels.activationForward c name a count x y
+    | ActivationBackward (a, count, y, dy, dx) -> ElementwiseKernels.activationBackward c name a count y dy dx
+    | MaxPoolForward (g, x, y, arg) -> PoolKernels.maxForward c name g x y arg
+    | MaxPoolBackward (g, dy, arg, dx) -> PoolKernels.maxBackward c name g dy arg dx
+    | AvgPoolForward (g, x, y) -> PoolKernels.avgForward c name g x y
+    | AvgPoolBackward (g, dy, dx) -> PoolKernels.avgBackward c name g dy dx
+    | LrnForward (n, ch, h, w, spec, x, y, scale) -> NormKernels.lrnForward c name n ch h w spec x y scale
+    | LrnBackward (n, ch, h, w, spec, x, y, scale, dy, dx) -> NormKernels.lrnBackward c name n ch h w spec x y scale dy dx
+    | DropoutForward (count, rate, layer, x, y, mask) -> ElementwiseKernels.dropoutForward c name count rate layer x y mask
+    | DropoutBackward (count, mask, dy, dx) -> ElementwiseKernels.dropoutBackward c name count mask dy dx
+    | BatchNormForward (n, ch, hw, spec, true, x, gamma, beta, y, mean, invStd, rm, rv) ->
+        NormKernels.batchNormTraining c name n ch hw spec x gamma beta y mean invStd rm rv
+    | BatchNormForward (n, ch, hw, spec, false, x, gamma, beta, y, _, _, rm, rv) ->
+        ElementwiseKernels.batchNormInference c name n ch hw spec x gamma beta y rm rv
+    | BatchNormBackward (n, ch, hw, x, dy, gamma, mean, invStd, dx, dgamma, dbeta) ->
+        NormKernels.batchNormBackward c name n ch hw x dy gamma mean invStd dx dgamma dbeta
+    | SoftmaxCrossEntropy (n, classes, logits, labels, probs, dlogits) ->
+        LossKernels.softmaxCrossEntropy c name n classes logits labels probs dlogits classWeights
+
+let private file (d: Dialect) (header: string) (parts: Rendered list) =
+    let helpers = parts |> List.collect (fun r -> r.Helpers) |> List.distinct
+    [ yield sprintf "// %s, generated by dsl (%s); do not edit." header d.Name
+      yield! helpers
+      yield! parts |> List.map (fun r -> r.Source) ]
+    |> String.concat "\n"
+
+let private context d tuning (offsets: Map<int, int64>) (buffers: Buffer array) =
+    for b in buffers do checkIndex b.Name b.Floats
+    { D = d; T = tuning; Offset = fun id -> Map.tryFind id offsets |> Option.defaultValue 0L }
+
+/// Every kernel of a plan in one file.
+let plan (d: Dialect) (tuning: Tuning) (p: Plan) : Source =
+    let c = context d tuning p.Offsets p.Buffers
+    let parts = p.Kernels |> List.mapi (kernel c p.ClassWeights)
+    { Dialect = d.Name
+      Text = file d (sprintf "%s, %A step, batch %d" p.Network p.Mode p.Batch) parts
+      Launches = parts |> List.map (fun r -> r.Launches) |> Array.ofList }
+
+/// An optimizer's update kernels, one per distinct tensor size in `counts`; Launches follow `counts`.
+let updates (d: Dialect) (tuning: Tuning) (optimizer: Optimizer) (counts: int64 list) : Source =
+    let c = { D = d; T = tuning; Offset = fun _ -> 0L }
+    let sizes = List.distinct counts
+    let parts = sizes |> List.map (OptimizerKernels.render c optimizer)
+    let byCount = List.zip sizes parts |> Map.ofList
+    { Dialect = d.Name
+      Text = file d (sprintf "%A updates" optimizer) parts
+      Launches = counts |> List.map (fun n -> byCount[n].Launches) |> Array.ofList }

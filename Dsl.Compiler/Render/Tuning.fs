@@ -1,0 +1,45 @@
+/// Work-group and tile sizes for a target: the compiler's choice, and the checks an override must pass.
+module Dsl.Compiler.Render.Tuning
+
+open Dsl.Core
+
+let private isPow2 n = n > 0 && (n &&& (n - 1)) = 0
+
+let rec private floorPow2 n = if n <= 1 then 1 else 2 * floorPow2 (n / 2)
+
+/// Items of one GEMM work-group.
+let gemmItems (t: Tuning) = (t.TileM / t.WorkM) * (t.TileN / t.WorkN)
+
+/// Bytes of local memory one GEMM work-group uses: a TileK-deep slice of A and of B.
+let gemmLocalBytes (t: Tuning) = int64 (4 * t.TileK * (t.TileM + t.TileN))
+
+/// GPUs get 64x64 tiles with 4x4 outputs per item (256 items, 8 KiB of local memory), enough work per
+/// item to hide latency; CPUs and small devices get 32x32 (64 items), since a CPU runs a work-group's
+/// items as a loop on one core and wants many groups rather than wide ones. Vector width follows the
+/// device's preferred float width, capped at 4 (float4 is the widest type both dialects share).
+let choose (target: Target) : Tuning =
+    let items = floorPow2 (min target.MaxWorkGroupSize 256)
+    let big = target.Kind = GpuTarget && items >= 256 && target.LocalMemoryBytes >= 8192L
+    let tile = if big then 64 else 32
+    let work = if items >= 64 then 4 else 8
+    { WorkGroup = if target.Kind = CpuTarget then min items 64 else items
+      TileM = tile
+      TileN = tile
+      TileK = 16
+      WorkM = work
+      WorkN = work
+      Vector = min 4 (floorPow2 (max 1 target.VectorWidth)) }
+
+/// Why a tuning cannot run on a target, or None when it can.
+let problem (target: Target) (t: Tuning) : string option =
+    if not (isPow2 t.WorkGroup) then Some(sprintf "work-group size %d is not a power of two" t.WorkGroup)
+    elif t.WorkGroup > target.MaxWorkGroupSize then Some(sprintf "work-group size %d exceeds the device's %d" t.WorkGroup target.MaxWorkGroupSize)
+    elif t.TileM % t.WorkM <> 0 || t.TileN % t.WorkN <> 0 then
+        Some(sprintf "tile %dx%d is not a multiple of the %dx%d outputs per item" t.TileM t.TileN t.WorkM t.WorkN)
+    elif t.TileK < 1 then Some "tile depth must be at least 1"
+    elif gemmItems t > target.MaxWorkGroupSize then
+        Some(sprintf "GEMM work-groups of %d items exceed the device's %d" (gemmItems t) target.MaxWorkGroupSize)
+    elif gemmLocalBytes t > target.LocalMemoryBytes then
+        Some(sprintf "GEMM tiles need %d bytes of local memory, the device has %d" (gemmLocalBytes t) target.LocalMemoryBytes)
+    elif not (List.contains t.Vector [ 1; 2; 4 ]) then Some(sprintf "vector width %d is not 1, 2 or 4" t.Vector)
+    else None

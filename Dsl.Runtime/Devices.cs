@@ -1,0 +1,64 @@
+using Dsl.Runtime.Cpu;
+using Dsl.Runtime.OpenCl;
+
+namespace Dsl.Runtime;
+
+/// <summary>Finding devices and opening one by the name a user gives: cpu, opencl (the first OpenCL GPU, else the
+/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda, or auto.</summary>
+public static class Devices
+{
+    public const string Names = "cpu, opencl, opencl:N, cuda or auto";
+    public const string CudaStatus = "CUDA: not implemented in this version";
+
+    /// <summary>The OpenCL devices present, and why there are none where there are none.</summary>
+    public static IReadOnlyList<OpenClDeviceInfo> OpenCl(out string? problem) => Platforms.List(out problem);
+
+    /// <summary>What auto picks: an OpenCL GPU where there is one; otherwise the CPU device, which outruns OpenCL
+    /// drivers on the CPU such as PoCL. Null means the CPU device.</summary>
+    public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
+
+    /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it fell back to the CPU.</summary>
+    public static IDevice Open(string name, int? threads = null, Action<string>? say = null)
+    {
+        switch (name)
+        {
+            case "cpu":
+                return new CpuDevice(threads);
+            case "auto":
+            {
+                var found = OpenCl(out _);
+                if (AutoChoice(found) is { } gpu)
+                {
+                    try
+                    {
+                        var d = new OpenClDevice(gpu);
+                        say?.Invoke($"auto: {d.Name}");
+                        return d;
+                    }
+                    catch (DeviceException e) { say?.Invoke($"auto: {gpu.Name} could not be opened ({e.Message}); using the CPU"); }
+                }
+                var cpu = new CpuDevice(threads);
+                say?.Invoke($"auto: {cpu.Name}");
+                return cpu;
+            }
+            case "opencl":
+            {
+                var found = OpenCl(out var problem);
+                var pick = found.FirstOrDefault(d => d.Kind.IsGpuTarget) ?? found.FirstOrDefault(d => d.Kind.IsAcceleratorTarget) ?? found.FirstOrDefault();
+                return pick is null ? throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu") : new OpenClDevice(pick);
+            }
+            case "cuda":
+                throw new DeviceException($"{CudaStatus}; use --device opencl or --device cpu");
+            default:
+                if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))
+                {
+                    var found = OpenCl(out var problem);
+                    if (found.Count == 0) throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu");
+                    if (index < 0 || index >= found.Count)
+                        throw new DeviceException($"there is no OpenCL device {index}; `dsl devices` lists {found.Count} (opencl:0 to opencl:{found.Count - 1})");
+                    return new OpenClDevice(found[index]);
+                }
+                throw new DeviceException($"unknown device `{name}`; use {Names}");
+        }
+    }
+}
