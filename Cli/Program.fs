@@ -42,7 +42,7 @@ type RunArgs =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes, where the data set does not say"
-            | Device _ -> "cpu (default: auto, the fastest present)"
+            | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
             | Epochs _ -> "epochs to train (default: the train block's)"
             | Batch _ -> "batch size (default: the train block's)"
             | Limit _ -> "train on at most this many images"
@@ -69,7 +69,7 @@ type BenchArgs =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes (default: the data set's, else 1000)"
-            | Device _ -> "cpu (default: auto, the fastest present)"
+            | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
             | Batch _ -> "batch size (default 32)"
             | Steps _ -> "timed steps (default 10)"
             | Warmup _ -> "untimed steps first (default 2)"
@@ -80,6 +80,8 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Devices
+    | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -87,6 +89,8 @@ type Command =
             | Summary _ -> "print a model's layers with output shapes, parameters and multiply-adds"
             | Run _ -> "train a model as its train block says"
             | Bench _ -> "time training and inference steps on synthetic data, with a per-kernel table"
+            | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
+            | Selftest _ -> "check every kernel of a device against the CPU device"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -111,6 +115,8 @@ let private run (cmd: Command) =
         | Some b -> Report.printMemory inf b
         | None -> ()
         0
+    | Devices -> Devices.run ()
+    | Selftest a -> Selftest.run a
     | Bench a ->
         let positive name (v: int) = if v < 1 then raise (UsageError(sprintf "--%s must be at least 1, got %d" name v)) else v
         let file = a.GetResult BenchArgs.File

@@ -16,10 +16,9 @@ type RunSettings =
       Options: TrainOptions
       Threads: int option }
 
+/// The device named by --device (Dsl.Runtime.Devices); says on stderr what auto chose.
 let device (name: string) (threads: int option) : IDevice =
-    match name with
-    | "cpu" | "auto" -> new Cpu.CpuDevice(Option.toNullable threads)
-    | other -> raise (DeviceException(sprintf "device `%s` is not available in this version; use --device cpu" other))
+    Devices.Open(name, Option.toNullable threads, fun line -> eprintfn "%s" line)
 
 let private pct (v: float) = if Double.IsNaN v then "  -  " else sprintf "%5.2f%%" (100.0 * v)
 let private lossStr (v: float) = if Double.IsNaN v then "-" else sprintf "%.4f" v

@@ -1,5 +1,9 @@
+using System.Runtime.CompilerServices;
 using Dsl.Core;
 using Choose = Dsl.Compiler.Render.Tuning;
+
+// The backend tests build deliberately broken source through the program cache.
+[assembly: InternalsVisibleTo("Dsl.Runtime.Tests")]
 
 namespace Dsl.Runtime.OpenCl;
 

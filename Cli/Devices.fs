@@ -1,0 +1,22 @@
+/// `dsl devices`: every device this machine offers, and which one `--device auto` takes.
+module Dsl.Cli.Devices
+
+open Dsl.Runtime
+
+let private mib (bytes: int64) = sprintf "%d MiB" (bytes / (1L <<< 20))
+
+let run () =
+    use cpu = new Cpu.CpuDevice()
+    printfn "CPU      [cpu]       %s" cpu.Name
+    let found, problem = Devices.OpenCl()
+    if not (isNull problem) then printfn "OpenCL   none: %s" problem
+    for platform, devices in found |> Seq.groupBy (fun d -> d.Platform, d.PlatformVersion) do
+        printfn "OpenCL   %s (%s)" (fst platform) (snd platform)
+        for d in devices do
+            printfn "  [opencl:%d] %s: %s, %d compute units, %s (%s per buffer), %s local, driver %s"
+                d.Index d.Name d.KindName d.ComputeUnits (mib d.GlobalMemory) (mib d.MaxAllocation) (mib d.LocalMemory) d.DriverVersion
+    printfn "%s" Devices.CudaStatus
+    match Devices.AutoChoice found with
+    | null -> printfn "auto:    the CPU device (no OpenCL GPU; OpenCL drivers on the CPU, such as PoCL, are slower than it)"
+    | gpu -> printfn "auto:    opencl:%d, %s" gpu.Index gpu.Name
+    0

@@ -1,0 +1,50 @@
+/// `dsl selftest`: the kernel harness the tests run, against the CPU device, for a user checking a new device
+/// without the SDK.
+module Dsl.Cli.Selftest
+
+open Argu
+open Dsl.Core
+open Dsl.Compiler
+open Dsl.Runtime
+open Dsl.Runtime.Checks
+
+type SelftestArgs =
+    | Device of string
+    | Seed of int
+    | Model of path: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Device _ -> sprintf "the device to check: %s (default opencl)" Devices.Names
+            | Seed _ -> "seed of the random shapes and inputs (default 1)"
+            | Model _ -> "also compare a training step (batch 2) of this model file, e.g. Models/alexnet.model"
+
+let private line (r: CheckResult) =
+    let verdict = if r.Passed then "ok  " else "FAIL"
+    printfn "  %s  %8.1e  %-72s  %s%5.2f s" verdict r.Error r.Name (if r.Passed then "" else sprintf "(worst: %s; tolerance %.0e)  " r.Worst r.Tolerance) r.Seconds
+    r.Passed
+
+let run (a: ParseResults<SelftestArgs>) =
+    let name = a.GetResult(Device, "opencl")
+    let seed = a.GetResult(Seed, 1)
+    use device = Devices.Open(name)
+    use reference = new Cpu.CpuDevice()
+    if device :? Cpu.CpuDevice then
+        printfn "the CPU device is the reference the checks compare with; choose another device (%s)" Devices.Names
+        0
+    else
+        printfn "checking %s against %s, seed %d" device.Name reference.Name seed
+        let kernels = KernelCases.All seed |> Seq.map (fun c -> line (Harness.Check(device, reference, c, seed))) |> Seq.toList
+        let step (label: string) (inf: Shapes.Inferred) batch =
+            line (Harness.Step(device, reference, label, MemoryPlan.compile PlanMode.Training batch inf, KernelCases.Float32, seed))
+        let steps =
+            [ yield step "training step of every layer kind (mixed)" (Frontend.compileText "mixed.model" (Some 10) StepCases.Mixed) 5
+              match a.TryGetResult Model with
+              | Some path ->
+                  let inf, _ = Frontend.compileFile path (Some 10)
+                  yield step (sprintf "training step of %s, batch 2" path) inf 2
+              | None -> () ]
+        let passed = List.filter id (kernels @ steps) |> List.length
+        let total = kernels.Length + steps.Length
+        printfn "%d of %d checks passed" passed total
+        if passed = total then 0 else 1
