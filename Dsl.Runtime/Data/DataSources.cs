@@ -56,13 +56,30 @@ public static class DataSources
         return (Make(trainCount), Make(testCount));
     }
 
-    public static (ImageSet train, ImageSet test) Load(DataSource source, Shape input, int seed) => source switch
+    /// <summary>The training and test sets of <paramref name="source"/>. An image folder also takes the train block's
+    /// <paramref name="spec"/> (its `resize` side and validation fraction, which also sizes the folder's test hold-out;
+    /// without one, the input's side and 0.1) and reports each file it skips to <paramref name="skipped"/>.</summary>
+    public static (ImageSet train, ImageSet test) Load(DataSource source, Shape input, int seed, DataSpec? spec = null, Action<SkippedFile>? skipped = null) => source switch
     {
         { IsFashionMnist: true } => LoadIdx("fashion-mnist", "dataset-fashion-mnist", FashionClasses),
         { IsMnist: true } => LoadIdx("mnist", "an MNIST data package", Enumerable.Range(0, 10).Select(d => d.ToString()).ToArray()),
+        { IsCifar10: true } => Cifar.Find10(),
+        { IsCifar100: true } => Cifar.Find100(),
+        DataSource.ImageFolder f => LoadFolder(f.path, input, seed, spec, skipped),
         DataSource.Synthetic s => input is Shape.Chw c
             ? Synthetic(s.classes, c.c, c.h, c.w, 2048, 512, seed)
             : Synthetic(s.classes, 1, 1, input.Elements, 2048, 512, seed),
-        _ => throw new DataException($"the data source {source} is not supported yet: this version reads fashion-mnist, mnist and synthetic data"),
+        _ => throw new DataException($"the data source {source} is not supported yet"),
     };
+
+    /// <summary>Images stored grey for a one-channel network, RGB otherwise, as squares of the `resize` side or the input's.</summary>
+    static (ImageSet train, ImageSet test) LoadFolder(string path, Shape input, int seed, DataSpec? spec, Action<SkippedFile>? skipped)
+    {
+        if (input is not Shape.Chw { c: 1 or 3 } chw)
+            throw new DataException($"an image folder feeds a network whose input is 1 or 3 channels x height x width, not {input}");
+        int side = spec?.Resize?.Value ?? Math.Max(chw.h, chw.w);
+        var (train, test, bad) = ImageFolder.LoadSplit(path, chw.c, side, spec?.Validation ?? 0.1, seed);
+        foreach (var file in bad) skipped?.Invoke(file);
+        return (train, test);
+    }
 }
