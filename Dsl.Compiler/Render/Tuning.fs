@@ -1,4 +1,6 @@
 /// Work-group and tile sizes for a target: the compiler's choice, and the checks an override must pass.
+/// (TuningModule from C#, beside Dsl.Core.Tuning.)
+[<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Dsl.Compiler.Render.Tuning
 
 open Dsl.Core
@@ -14,15 +16,17 @@ let gemmItems (t: Tuning) = (t.TileM / t.WorkM) * (t.TileN / t.WorkN)
 let gemmLocalBytes (t: Tuning) = int64 (4 * t.TileK * (t.TileM + t.TileN))
 
 /// GPUs get 64x64 tiles with 4x4 outputs per item (256 items, 8 KiB of local memory), enough work per
-/// item to hide latency; CPUs and small devices get 32x32 (64 items), since a CPU runs a work-group's
-/// items as a loop on one core and wants many groups rather than wide ones. Vector width follows the
-/// device's preferred float width, capped at 4 (float4 is the widest type both dialects share).
+/// item to hide latency, and one-dimensional groups of eight sub-groups (256 on a 32-wide warp); CPUs
+/// and small devices get 32x32 tiles (64 items) and groups of 64, since a CPU runs a work-group's items
+/// as a loop on one core and wants many groups rather than wide ones. Vector width follows the device's
+/// preferred float width, capped at 4 (float4 is the widest type both dialects share).
 let choose (target: Target) : Tuning =
     let items = floorPow2 (min target.MaxWorkGroupSize 256)
     let big = target.Kind = GpuTarget && items >= 256 && target.LocalMemoryBytes >= 8192L
     let tile = if big then 64 else 32
     let work = if items >= 64 then 4 else 8
-    { WorkGroup = if target.Kind = CpuTarget then min items 64 else items
+    let gpuGroup = floorPow2 (min target.MaxWorkGroupSize (8 * max 32 target.SubGroupWidth))
+    { WorkGroup = if target.Kind = CpuTarget then min items 64 else gpuGroup
       TileM = tile
       TileN = tile
       TileK = 16

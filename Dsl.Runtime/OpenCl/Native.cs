@@ -9,12 +9,12 @@ static unsafe partial class Native
     const string Lib = "libOpenCL.so.1";
 
     // Info and flag values from CL/cl.h.
-    public const uint PlatformVersion = 0x0901, PlatformName = 0x0902, PlatformVendor = 0x0903;
+    public const uint PlatformVersion = 0x0901, PlatformName = 0x0902;
     public const ulong DeviceTypeAll = 0xFFFFFFFF;
-    public const ulong DeviceTypeCpu = 2, DeviceTypeGpu = 4, DeviceTypeAccelerator = 8;
+    public const ulong DeviceTypeCpu = 2, DeviceTypeGpu = 4;
     public const uint DeviceType = 0x1000, DeviceMaxComputeUnits = 0x1002, DeviceMaxWorkGroupSize = 0x1004,
         DevicePreferredVectorWidthFloat = 0x100A, DeviceMaxMemAllocSize = 0x1010, DeviceGlobalMemSize = 0x101F,
-        DeviceLocalMemSize = 0x1023, DeviceAvailable = 0x1027, DeviceCompilerAvailable = 0x1028, DeviceName = 0x102B,
+        DeviceLocalMemSize = 0x1023, DeviceName = 0x102B,
         DeviceVendor = 0x102C, DriverVersion = 0x102D, DeviceVersion = 0x102F;
     public const nint ContextPlatform = 0x1084;
     public const ulong MemReadWrite = 1;

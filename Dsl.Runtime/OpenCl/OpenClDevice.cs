@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Dsl.Core;
-using Choose = Dsl.Compiler.Render.Tuning;
+using Dsl.Compiler.Render;
 
 // The backend tests build deliberately broken source through the program cache.
 [assembly: InternalsVisibleTo("Dsl.Runtime.Tests")]
@@ -17,8 +17,8 @@ public sealed unsafe class OpenClDevice : IDevice
     public OpenClDevice(OpenClDeviceInfo info, Tuning? tuning = null)
     {
         Info = info;
-        Tuning = tuning ?? Choose.choose(info.Target);
-        if (Choose.problem(info.Target, Tuning) is { } problem)
+        Tuning = tuning ?? TuningModule.choose(info.Target);
+        if (TuningModule.problem(info.Target, Tuning) is { } problem)
             throw new DeviceException($"OpenCL: the kernel sizes do not suit {info.Name}: {problem.Value}");
         nint device = info.DeviceId;
         var properties = stackalloc nint[] { Native.ContextPlatform, info.PlatformId, 0 };

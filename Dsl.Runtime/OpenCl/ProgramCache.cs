@@ -25,7 +25,7 @@ sealed unsafe partial class ProgramCache(nint context, OpenClDeviceInfo device)
     public nint Build(string source, string label)
     {
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
-            string.Join("\n", source, Options, device.Platform, device.PlatformVersion, device.Name, device.DriverVersion)))).ToLowerInvariant();
+            string.Join("\n", source, Options, device.Platform, device.PlatformVersion, device.Name, device.Version, device.DriverVersion)))).ToLowerInvariant();
         var cached = Path.Combine(Root, "opencl", key + ".bin");
         if (File.Exists(cached) && FromBinary(File.ReadAllBytes(cached)) is { } program) return program;
         program = FromSource(source, label, key);
