@@ -27,7 +27,8 @@ type SummaryArgs =
             | Batch _ -> "also plan a training step's memory at this batch size"
 
 type RunArgs =
-    | [<MainCommand; Mandatory>] File of path: string
+    | [<MainCommand>] File of path: string
+    | Resume of run_dir: string
     | Classes of int
     | Device of string
     | Epochs of int
@@ -41,6 +42,7 @@ type RunArgs =
         member a.Usage =
             match a with
             | File _ -> "the model file"
+            | Resume _ -> "continue a run from its folder's last checkpoint, with the same settings"
             | Classes _ -> "number of classes, where the data set does not say"
             | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
             | Epochs _ -> "epochs to train (default: the train block's)"
@@ -49,7 +51,7 @@ type RunArgs =
             | Seed _ -> "seed for initialisation, order, dropout and augmentation"
             | Out _ -> "run folder (default runs/NAME-TIMESTAMP)"
             | Threads _ -> "CPU threads (default: all cores)"
-            | Init _ -> "weight initialisation: he (default), glorot or paper"
+            | Init _ -> "weight initialisation: he, glorot or paper (default: the train block's, else he)"
 
 and InitChoice =
     | He
@@ -134,30 +136,31 @@ let private run (cmd: Command) =
               Warmup = a.GetResult(BenchArgs.Warmup, 2)
               Device = dev }
     | Run a ->
-        let file = a.GetResult RunArgs.File
         let positive name (v: int option) =
             match v with
             | Some n when n < 1 -> raise (UsageError(sprintf "--%s must be at least 1, got %d" name n))
             | v -> v
-        let epochs = a.TryGetResult RunArgs.Epochs
-        match epochs with
+        match a.TryGetResult RunArgs.Epochs with
         | Some e when e < 0 -> raise (UsageError(sprintf "--epochs must not be negative, got %d" e))
         | _ -> ()
-        let name = IO.Path.GetFileNameWithoutExtension file
-        let out = a.TryGetResult RunArgs.Out |> Option.defaultWith (fun () -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss")))
-        Training.run
-            { File = file
-              Classes = a.TryGetResult RunArgs.Classes
-              Device = a.GetResult(RunArgs.Device, "auto")
-              Threads = positive "threads" (a.TryGetResult RunArgs.Threads)
-              Options =
-                TrainOptions(
-                    OutputDirectory = out,
-                    Epochs = Option.toNullable epochs,
-                    Batch = Option.toNullable (positive "batch" (a.TryGetResult RunArgs.Batch)),
-                    Limit = Option.toNullable (positive "limit" (a.TryGetResult RunArgs.Limit)),
-                    Seed = Option.toNullable (a.TryGetResult RunArgs.Seed),
-                    Init = (match a.GetResult(RunArgs.Init, He) with He -> InitScheme.He | Glorot -> InitScheme.Glorot | Paper -> InitScheme.Paper)) }
+        let settings =
+            match a.TryGetResult RunArgs.Resume, a.TryGetResult RunArgs.File with
+            | Some dir, _ -> Training.resumeSettings dir (a.GetResult(RunArgs.Device, "auto")) (a.TryGetResult RunArgs.Threads)
+            | None, None -> raise (UsageError "run needs a model file, or --resume RUN_DIR")
+            | None, Some file ->
+                let name = IO.Path.GetFileNameWithoutExtension file
+                { File = file
+                  Classes = a.TryGetResult RunArgs.Classes
+                  Device = a.GetResult(RunArgs.Device, "auto")
+                  Threads = positive "threads" (a.TryGetResult RunArgs.Threads)
+                  Epochs = a.TryGetResult RunArgs.Epochs
+                  Batch = positive "batch" (a.TryGetResult RunArgs.Batch)
+                  Limit = positive "limit" (a.TryGetResult RunArgs.Limit)
+                  Seed = a.TryGetResult RunArgs.Seed
+                  Init = a.TryGetResult RunArgs.Init |> Option.map (function He -> "he" | Glorot -> "glorot" | Paper -> "paper")
+                  Out = a.TryGetResult RunArgs.Out |> Option.defaultWith (fun () -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss")))
+                  Resume = false }
+        Training.run settings
 
 [<EntryPoint>]
 let main argv =

@@ -9,12 +9,19 @@ open Dsl.Runtime
 open Dsl.Runtime.Data
 open Spectre.Console
 
+/// What `dsl run` was asked; saved as run.json in the run folder so `--resume` repeats it.
 type RunSettings =
     { File: string
       Classes: int option
       Device: string
-      Options: TrainOptions
-      Threads: int option }
+      Threads: int option
+      Epochs: int option
+      Batch: int option
+      Limit: int option
+      Seed: int option
+      Init: string option
+      Out: string
+      Resume: bool }
 
 /// The device named by --device (Dsl.Runtime.Devices); says on stderr what auto chose.
 let device (name: string) (threads: int option) : IDevice =
@@ -36,7 +43,13 @@ type private LineProgress() =
             | None -> ()
 
 let private trainLive (trainer: Trainer) trainSet testSet =
-    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, LineProgress())
+    // Ctrl-C stops after the current step and leaves a checkpoint; a second Ctrl-C kills as usual.
+    use cancel = new Threading.CancellationTokenSource()
+    use _ = Console.CancelKeyPress.Subscribe(fun e ->
+        if not cancel.IsCancellationRequested then
+            e.Cancel <- true
+            cancel.Cancel())
+    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, LineProgress(), cancel.Token)
     else
         let mutable result = Unchecked.defaultof<TrainResult>
         AnsiConsole.Progress()
@@ -51,19 +64,52 @@ let private trainLive (trainer: Trainer) trainSet testSet =
                     match Option.ofObj p.Finished with
                     | Some r -> task.Description <- Markup.Escape(epochLine r); task.StopTask()
                     | None -> task.Description <- sprintf "epoch %d/%d  loss %.4f  %.0f img/s" p.Epoch p.Epochs p.Loss p.ImagesPerSecond
-                result <- trainer.Run(trainSet, testSet, Progress.Synchronous report))
+                result <- trainer.Run(trainSet, testSet, Progress.Synchronous report, cancel.Token))
         result
 
+let private runFile = "run.json"
+let private modelCopy = "model.model"
+
+/// The settings of the run in `dir`, to continue it.
+let resumeSettings (dir: string) device threads =
+    let path = Path.Combine(dir, runFile)
+    if not (File.Exists path) then raise (DataException(sprintf "%s is not a run folder: it has no %s" dir runFile))
+    let s = Text.Json.JsonSerializer.Deserialize<RunSettings>(File.ReadAllText path)
+    { s with File = Path.Combine(dir, modelCopy); Out = dir; Device = device; Threads = threads; Resume = true }
+
+let private initScheme =
+    function
+    | Some "glorot" -> Some Glorot
+    | Some "paper" -> Some PaperInit
+    | Some _ -> Some He
+    | None -> None
+
+let private printInitReport (r: InitReport) =
+    printfn "init from file: loaded %d tensors (%s)" r.Loaded.Count (String.Join(", ", r.Loaded))
+    for s in r.Skipped do printfn "  skipped %s" s
+    if r.NotInFile.Count > 0 then printfn "  not in the file, initialised afresh: %s" (String.Join(", ", r.NotInFile))
+    if r.UnusedInFile.Count > 0 then printfn "  in the file but not in this network: %s" (String.Join(", ", r.UnusedInFile))
+
 let run (s: RunSettings) =
-    let inf, _ = Frontend.compileFile s.File s.Classes
+    let inf, source = Frontend.compileFile s.File s.Classes
+    if not s.Resume then
+        Directory.CreateDirectory s.Out |> ignore
+        File.WriteAllText(Path.Combine(s.Out, modelCopy), source)
+        File.WriteAllText(Path.Combine(s.Out, runFile), Text.Json.JsonSerializer.Serialize s)
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let data = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic 10)
     Report.printSummary inf
     use dev = device s.Device s.Threads
-    let seed = if s.Options.Seed.HasValue then s.Options.Seed.Value else config.Seed
+    let seed = s.Seed |> Option.defaultValue config.Seed
     let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed)
-    use trainer = new Trainer(inf, config, dev, s.Options)
-    printfn "training %s on %s: %d training images, batch %d, run folder %s" inf.Network.Name dev.Name trainSet.Count trainer.BatchSize s.Options.OutputDirectory
+    let options =
+        TrainOptions(
+            OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
+            Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init))
+    use trainer = new Trainer(inf, config, dev, options)
+    Option.ofObj trainer.InitReport |> Option.iter printInitReport
+    printfn "%s %s on %s: %d training images, batch %d, run folder %s" (if s.Resume then "resuming" else "training")
+        inf.Network.Name dev.Name trainSet.Count trainer.BatchSize s.Out
     let result = trainLive trainer trainSet testSet
     result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
     printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count

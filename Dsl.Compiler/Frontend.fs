@@ -32,7 +32,9 @@ let elaborate (classes: int option) (m: ModelFile) : Network =
     let input = inputShape m globals
     let layers = Expand.expand m.Lets globals m.Body
     if layers.IsEmpty then errorHint m.NamePos (sprintf "network %s has no layers" m.Name) "add layers after the input line, one per line"
-    { Name = m.Name; Input = input; Nodes = Network.nameLayers layers; Train = train }
+    let nodes = Network.nameLayers layers
+    m.Train |> Option.iter (fun (lines, _) -> TrainBlock.checkLayerNames lines (nodes |> List.map (fun n -> n.Name)))
+    { Name = m.Name; Input = input; Nodes = nodes; Train = train }
 
 /// Parses, expands and infers a model given as text.
 let compileText (file: string) (classes: int option) (source: string) : Shapes.Inferred =

@@ -18,7 +18,7 @@ type private Builder(batch: int) =
     member b.PerExample(name, (s: Shape), kind) = b.Add(name, int64 batch * int64 s.Elements, kind)
 
 /// The backward of one layer: given the buffer holding dL/dy, emits its kernels and returns dL/dx's buffer.
-type private Backward = { Emit: int -> bool -> Kernel list * int }
+type private Backward = { Emit: int -> bool -> Kernel list * int; Layer: int }
 
 let private convGeom n (inp: Shape) (out: Shape) (c: ConvSpec) : ConvGeom =
     match inp, out with
@@ -45,12 +45,21 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
     let labels = b.Add("labels", int64 n, InputLabels)
     let classes = (List.last inf.Layers).Output.Elements
     let probs = b.Add("probs", int64 n * int64 classes, Probabilities)
+    let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
+    let names = inf.Layers |> List.map (fun l -> l.Node.Name)
+    let covered ranges = ranges |> List.collect (TrainConfig.expandRange names >> Option.defaultValue []) |> Set.ofList
+    let frozen = covered config.Freeze
+    let multiplier pairs layer = pairs |> List.tryFindBack (fun (r, _) -> (covered [ r ]).Contains layer) |> Option.map snd |> Option.defaultValue 1.0
+    let indexOf = names |> List.mapi (fun i n -> n, i) |> Map.ofList
     let parms = ResizeArray<ParamRef>()
+    // A frozen layer's parameters get no update; its gradient buffers still exist for kernels that write them.
     let param (layer: string) role floats fanIn fanOut =
         let v = b.Add(layer + "." + role, floats, Parameter, fanIn, fanOut)
         let g = b.Add(layer + "." + role + ".grad", floats, ParameterGrad)
-        parms.Add { Layer = layer; Role = role; Value = v; Grad = g }
+        if not (frozen.Contains layer) then
+            parms.Add { Layer = layer; Role = role; Value = v; Grad = g; LrMult = multiplier config.LrMult layer; DecayMult = multiplier config.DecayMult layer }
         v, g
+    let classWeights = match config.ClassWeights with Uniform -> None | _ -> Some(b.Add("class_weights", int64 classes, BufferKind.Constant))
     let grad name (s: Shape) = b.PerExample(name + ".grad", s, Gradient)
 
     // Walk forward, fusing an activation into the conv/dense before it; collect each layer's backward.
@@ -59,6 +68,7 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
         | [] -> List.rev fwd, bwd, x
         | l :: rest ->
             let name = l.Node.Name
+            let at = indexOf[name]
             let fused, rest' =
                 match l.Node.Layer, rest with
                 | (Conv _ | Dense _), { Node = { Layer = Act a } } :: more -> Some a, more
@@ -74,9 +84,9 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
                 let y = b.PerExample(outName, l.Output, Activation)
                 let back dy needDx =
                     let dx = if needDx then Some(grad name l.Input) else None
-                    actBack y dy @ [ ConvBackwardFilter(g, x, dy, dw, Option.map snd bias) ]
+                    actBack y dy @ (if frozen.Contains name then [] else [ ConvBackwardFilter(g, x, dy, dw, Option.map snd bias) ])
                     @ (dx |> Option.map (fun dx -> ConvBackwardData(g, dy, w, dx)) |> Option.toList), defaultArg dx -1
-                walk rest' y (ConvForward(g, x, w, Option.map fst bias, y, fused) :: fwd) ({ Emit = back } :: bwd)
+                walk rest' y (ConvForward(g, x, w, Option.map fst bias, y, fused) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Dense d ->
                 let inF = l.Input.Elements
                 let w, dw = param name "weight" (int64 d.Units * int64 inF) inF d.Units
@@ -84,9 +94,9 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
                 let y = b.PerExample(outName, l.Output, Activation)
                 let back dy needDx =
                     let dx = if needDx then Some(grad name l.Input) else None
-                    actBack y dy @ [ DenseBackwardWeights(n, inF, d.Units, x, dy, dw, Option.map snd bias) ]
+                    actBack y dy @ (if frozen.Contains name then [] else [ DenseBackwardWeights(n, inF, d.Units, x, dy, dw, Option.map snd bias) ])
                     @ (dx |> Option.map (fun dx -> DenseBackwardData(n, inF, d.Units, dy, w, dx)) |> Option.toList), defaultArg dx -1
-                walk rest' y (DenseForward(n, inF, d.Units, x, w, Option.map fst bias, y, fused) :: fwd) ({ Emit = back } :: bwd)
+                walk rest' y (DenseForward(n, inF, d.Units, x, w, Option.map fst bias, y, fused) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Pool p ->
                 let g = poolGeom n l.Input l.Output p
                 let y = b.PerExample(name, l.Output, Activation)
@@ -94,31 +104,31 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
                 | MaxPool ->
                     let arg = b.PerExample(name + ".argmax", l.Output, Saved)
                     let back dy _ = let dx = grad name l.Input in [ MaxPoolBackward(g, dy, arg, dx) ], dx
-                    walk rest y (MaxPoolForward(g, x, y, arg) :: fwd) ({ Emit = back } :: bwd)
+                    walk rest y (MaxPoolForward(g, x, y, arg) :: fwd) ({ Emit = back; Layer = at } :: bwd)
                 | AvgPool ->
                     let back dy _ = let dx = grad name l.Input in [ AvgPoolBackward(g, dy, dx) ], dx
-                    walk rest y (AvgPoolForward(g, x, y) :: fwd) ({ Emit = back } :: bwd)
+                    walk rest y (AvgPoolForward(g, x, y) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Lrn spec ->
                 let c, h, w = chwOf l.Input
                 let y = b.PerExample(name, l.Output, Activation)
                 let scale = b.PerExample(name + ".scale", l.Output, Saved)
                 let back dy _ = let dx = grad name l.Input in [ LrnBackward(n, c, h, w, spec, x, y, scale, dy, dx) ], dx
-                walk rest y (LrnForward(n, c, h, w, spec, x, y, scale) :: fwd) ({ Emit = back } :: bwd)
+                walk rest y (LrnForward(n, c, h, w, spec, x, y, scale) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Act a ->
                 let count = int64 n * int64 l.Output.Elements
                 let y = b.PerExample(name, l.Output, Activation)
                 let back dy _ = [ ActivationBackward(a, count, y, dy, dy) ], dy
-                walk rest y (ActivationForward(a, count, x, y) :: fwd) ({ Emit = back } :: bwd)
+                walk rest y (ActivationForward(a, count, x, y) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Dropout rate when training && rate > 0.0 ->
                 let count = int64 n * int64 l.Output.Elements
                 let y = b.PerExample(name, l.Output, Activation)
                 let mask = b.PerExample(name + ".mask", l.Output, Saved)
                 let back dy _ = [ DropoutBackward(count, mask, dy, dy) ], dy
                 let layerIndex = inf.Layers |> List.findIndex (fun i -> i.Node.Name = name)
-                walk rest y (DropoutForward(count, rate, layerIndex, x, y, mask) :: fwd) ({ Emit = back } :: bwd)
+                walk rest y (DropoutForward(count, rate, layerIndex, x, y, mask) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Dropout _ | Flatten ->
                 // Dropout at inference and flatten change nothing in memory: the same buffer flows on.
-                walk rest x fwd ({ Emit = fun dy _ -> [], dy } :: bwd)
+                walk rest x fwd ({ Emit = (fun dy _ -> [], dy); Layer = at } :: bwd)
             | BatchNorm spec ->
                 let c, h, w = chwOf l.Input
                 let gamma, dgamma = param name "gamma" (int64 c) 0 0
@@ -131,7 +141,7 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
                 let back dy needDx =
                     let dx = grad name l.Input
                     [ BatchNormBackward(n, c, h * w, x, dy, gamma, mean, invStd, dx, dgamma, dbeta) ], dx
-                walk rest y (BatchNormForward(n, c, h * w, spec, training, x, gamma, beta, y, mean, invStd, rm, rv) :: fwd) ({ Emit = back } :: bwd)
+                walk rest y (BatchNormForward(n, c, h * w, spec, training, x, gamma, beta, y, mean, invStd, rm, rv) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Softmax ->
                 let dlogits = if training then Some(b.PerExample(name + ".grad", l.Input, Gradient)) else None
                 walk rest x (SoftmaxCrossEntropy(n, classes, x, labels, probs, dlogits) :: fwd) bwd
@@ -141,12 +151,15 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
         if not training then forward
         else
             let dlogits = forward |> List.pick (function SoftmaxCrossEntropy (Dlogits = Some d) -> Some d | _ -> None)
-            // backwards is already last layer first; the first layer needs no input gradient.
-            let count = backwards.Length
+            // backwards is last layer first. Below the lowest layer that trains, no gradient is needed at all,
+            // and that layer needs no input gradient: frozen feature extractors cost only their forward pass.
+            let trains (l: LayerInfo) = l.Params > 0L && not (frozen.Contains l.Node.Name)
+            let lowest = inf.Layers |> List.tryFindIndex trains |> Option.defaultValue inf.Layers.Length
             let back, _ =
-                backwards |> List.mapi (fun i bw -> i, bw) |> List.fold (fun (acc, dy) (i, bw) ->
-                    let ks, dx = bw.Emit dy (i < count - 1)
+                backwards |> List.filter (fun bw -> bw.Layer >= lowest)
+                |> List.fold (fun (acc, dy) bw ->
+                    let ks, dx = bw.Emit dy (bw.Layer > lowest)
                     acc @ ks, dx) ([], dlogits)
             forward @ back
     { Network = inf.Network.Name; Mode = mode; Batch = batch; Buffers = b.Buffers; Kernels = kernels; Params = List.ofSeq parms
-      Images = images; Labels = labels; Probs = probs; Classes = classes; Offsets = Map.empty; ArenaFloats = 0L }
+      Images = images; Labels = labels; Probs = probs; Classes = classes; ClassWeights = classWeights; Offsets = Map.empty; ArenaFloats = 0L }

@@ -42,7 +42,7 @@ let describe (p: Plan) (k: Kernel) =
 
 let private inArena (b: Buffer) =
     match b.Kind with
-    | Parameter | ParameterGrad | RunningStat -> false
+    | Parameter | ParameterGrad | RunningStat | BufferKind.Constant -> false
     | _ -> true
 
 /// 64-byte alignment, so vector loads never straddle a cache line at a buffer's start.

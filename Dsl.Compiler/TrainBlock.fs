@@ -24,7 +24,12 @@ let private examples =
           "checkpoint", "checkpoint every epoch"
           "epochs", "epochs 10"
           "seed", "seed 1"
-          "order", "order shuffle" ]
+          "order", "order shuffle"
+          "init", "init he from \"pretrained.safetensors\""
+          "freeze", "freeze conv1 to conv5"
+          "lr-mult", "lr-mult dense3 10"
+          "decay-mult", "decay-mult dense3 0"
+          "class-weights", "class-weights balanced" ]
 
 /// A cursor over one entry's tokens.
 type private Cursor(entry: TrainEntry) =
@@ -168,7 +173,7 @@ let private schedule (c: Cursor) =
         if factor >= 1.0 then c.Fail(sprintf "schedule: reduce-on-plateau factor must be below 1, got %g" factor, "0.1 divides the learning rate by 10")
         ReduceOnPlateau(m, factor, patience, minLr)
 
-let private entries: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
+let private basics: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
     [ "data", fun c t -> { t with Data = Some(data c) }
       "augment", fun c t -> { t with Augment = augment c }
       "normalize", fun c t ->
@@ -177,8 +182,9 @@ let private entries: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
       "optimizer", fun c t -> { t with Optimizer = optimizer c }
       "schedule", fun c t -> { t with Schedule = schedule c }
       "stop-early", fun c t ->
-          let mutable s = { Monitor = ValLoss; Patience = 10 }
-          c.Options [ "monitor", (fun () -> s <- { s with Monitor = monitor c }); "patience", (fun () -> s <- { s with Patience = c.Int("patience", 0) }) ]
+          let mutable s = { Monitor = ValLoss; Patience = 10; RestoreBest = false }
+          c.Options [ "monitor", (fun () -> s <- { s with Monitor = monitor c }); "patience", (fun () -> s <- { s with Patience = c.Int("patience", 0) })
+                      "restore-best", (fun () -> s <- { s with RestoreBest = true }) ]
           { t with StopEarly = Some s }
       "checkpoint", fun c t ->
           match c.Word("checkpoint", [ "every"; "best" ]) with
@@ -196,7 +202,59 @@ let private entries: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
           { t with Order = match c.Word("order", [ "shuffle"; "by-class"; "by-similarity"; "hybrid" ]) with
                            | "shuffle" -> Shuffle | "by-class" -> ByClass | "by-similarity" -> BySimilarity | _ -> Hybrid } ]
 
+let private layerRange (c: Cursor) =
+    let name what =
+        match c.Next what with
+        | TWord (w, _) -> w
+        | t -> c.Fail(sprintf "expected a layer name such as conv1, got %s" (show t), "layer names are in `dsl summary`'s first column")
+    let first = name "a layer name"
+    match c.Peek with
+    | Some (TWord ("to", _)) -> c.Next "to" |> ignore; { First = first; Last = name "the last layer of the range" }
+    | _ -> { First = first; Last = first }
+
+/// `A, B to C, ...`: comma-separated items, each read by `item`.
+let private commaList (c: Cursor) item =
+    let rec go acc =
+        let acc = item c :: acc
+        match c.Peek with
+        | Some (TComma _) -> c.Next "," |> ignore; go acc
+        | _ -> List.rev acc
+    go []
+
+let private multipliers (c: Cursor) = commaList c (fun c -> let r = layerRange c in r, c.Float "multiplier")
+
+let private extra: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
+    [ "init", fun c t ->
+          let scheme =
+              match c.Peek with
+              | Some (TWord ("from", _)) -> He
+              | _ -> match c.Word("initialisation", [ "he"; "glorot"; "paper" ]) with "he" -> He | "glorot" -> Glorot | _ -> PaperInit
+          let from =
+              match c.Peek with
+              | Some (TWord ("from", _)) -> c.Next "from" |> ignore; Some(c.Str "weights file")
+              | _ -> None
+          { t with Init = { Scheme = scheme; From = from } }
+      "freeze", fun c t -> { t with Freeze = commaList c layerRange }
+      "lr-mult", fun c t -> { t with LrMult = multipliers c }
+      "decay-mult", fun c t -> { t with DecayMult = multipliers c }
+      "class-weights", fun c t ->
+          match c.Peek with
+          | Some (TWord ("balanced", _)) -> c.Next "balanced" |> ignore; { t with ClassWeights = Balanced }
+          | _ -> { t with ClassWeights = Explicit(commaList c (fun c -> c.Positive "class weight")) } ]
+
+let private entries = basics @ extra
+
 let keys = entries |> List.map fst
+
+/// Checks that every layer the train block names exists, at the name's position.
+let checkLayerNames (lines: TrainEntry list) (names: string list) =
+    for e in lines do
+        if List.contains e.Key [ "freeze"; "lr-mult"; "decay-mult" ] then
+            for t in e.Tokens do
+                match t with
+                | TWord (w, p) when w <> "to" && not (List.contains w names) ->
+                    errorHint p (sprintf "%s: no layer is named `%s`" e.Key w) (suggestion names w)
+                | _ -> ()
 
 /// Reads the train block's entries in order; each key at most once.
 let validate (lines: TrainEntry list) : TrainConfig =

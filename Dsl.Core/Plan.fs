@@ -11,6 +11,8 @@ type BufferKind =
     | Gradient
     /// What a forward kernel keeps for its backward (argmax, dropout mask, LRN scale, batch statistics).
     | Saved
+    /// Values the trainer writes once, such as class weights.
+    | Constant
     | InputImages
     | InputLabels
     | Probabilities
@@ -62,8 +64,8 @@ type PlanMode =
     | Training
     | Inference
 
-/// A trainable tensor and its gradient.
-type ParamRef = { Layer: string; Role: string; Value: int; Grad: int }
+/// A trainable tensor, its gradient, and its factors on the learning rate and the weight decay.
+type ParamRef = { Layer: string; Role: string; Value: int; Grad: int; LrMult: float; DecayMult: float }
 
 /// Everything one step needs: the buffers, the kernels in launch order, and where each buffer sits in the arena.
 type Plan =
@@ -78,6 +80,8 @@ type Plan =
       Labels: int
       Probs: int
       Classes: int
+      /// The loss's per-class weights (a Constant buffer), when the train block asks for them.
+      ClassWeights: int option
       /// Offsets in floats of every arena buffer (activations, gradients, saved values, inputs).
       Offsets: Map<int, int64>
       ArenaFloats: int64 }

@@ -46,7 +46,24 @@ type Schedule =
     | Cosine of minLr: float
     | ReduceOnPlateau of monitor: Monitor * factor: float * patience: int * minLr: float
 
-type StopEarly = { Monitor: Monitor; Patience: int }
+type StopEarly = { Monitor: Monitor; Patience: int; RestoreBest: bool }
+
+/// How weights start: a scheme for every tensor, then (optionally) tensors loaded from a file by name.
+type InitScheme =
+    | He
+    | Glorot
+    | PaperInit
+
+type Init = { Scheme: InitScheme; From: string option }
+
+type ClassWeights =
+    | Uniform
+    /// Inverse class frequency in the training set, as scikit-learn's and Keras' "balanced".
+    | Balanced
+    | Explicit of float list
+
+/// Layers named by `freeze` or a multiplier: a single layer, or an inclusive range in network order.
+type LayerRange = { First: string; Last: string }
 
 type Checkpoint =
     | EveryEpochs of int
@@ -70,7 +87,13 @@ type TrainConfig =
       Checkpoint: Checkpoint option
       Epochs: int
       Seed: int
-      Order: SampleOrder }
+      Order: SampleOrder
+      Init: Init
+      Freeze: LayerRange list
+      /// Caffe's lr_mult and decay_mult: per-layer factors on the learning rate and the weight decay.
+      LrMult: (LayerRange * float) list
+      DecayMult: (LayerRange * float) list
+      ClassWeights: ClassWeights }
 
 module TrainConfig =
     let defaults =
@@ -84,7 +107,18 @@ module TrainConfig =
           Checkpoint = None
           Epochs = 10
           Seed = 1
-          Order = Shuffle }
+          Order = Shuffle
+          Init = { Scheme = He; From = None }
+          Freeze = []
+          LrMult = []
+          DecayMult = []
+          ClassWeights = Uniform }
+
+    /// The layer names a range covers, in network order; None if an end is not a layer name.
+    let expandRange (names: string list) (r: LayerRange) =
+        match List.tryFindIndex ((=) r.First) names, List.tryFindIndex ((=) r.Last) names with
+        | Some a, Some b -> Some(names[min a b .. max a b])
+        | _ -> None
 
     /// Number of classes a known data set has; None where it must come from elsewhere.
     let classesOf =

@@ -10,7 +10,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly float*[] pointers;
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
-    readonly List<CpuBuffer> state = new();
+    readonly float* classWeights;
 
     public CpuStepRunner(CpuDevice device, Plan plan, ParameterSet parameters)
     {
@@ -34,28 +34,26 @@ sealed unsafe class CpuStepRunner : IStepRunner
         if (plan.Mode.IsTraining)
             foreach (var p in plan.Params)
             {
-                // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
-                var n = plan.Buffers[p.Value].Floats;
-                var s1 = (CpuBuffer)device.Allocate(n, plan.Buffers[p.Value].Name + ".state1");
-                var s2 = (CpuBuffer)device.Allocate(n, plan.Buffers[p.Value].Name + ".state2");
-                state.Add(s1);
-                state.Add(s2);
-                updates.Add(new ParamUpdate(pointers[p.Value], pointers[p.Grad], n, s1.Pointer, s2.Pointer));
+                var name = plan.Buffers[p.Value].Name;
+                float* State(string slot) => ((CpuBuffer)parameters[name + slot]).Pointer;
+                updates.Add(new ParamUpdate(pointers[p.Value], pointers[p.Grad], plan.Buffers[p.Value].Floats,
+                    State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1]), (float)p.LrMult, (float)p.DecayMult));
             }
+        classWeights = plan.ClassWeights is null ? null : pointers[plan.ClassWeights.Value];
     }
 
     public void Update(Optimizer optimizer, double learningRate, long t)
     {
-        float lr = (float)learningRate;
         foreach (var u in updates)
         {
             float* w = u.W, g = u.G, s1 = u.S1, s2 = u.S2;
             long n = u.N;
+            float lr = (float)learningRate * u.LrMult;
             switch (optimizer)
             {
-                case Optimizer.Sgd o: Optimizers.Sgd(n, w, g, s1, lr, (float)o.momentum, (float)o.weightDecay, o.nesterov); break;
-                case Optimizer.Adam o: Optimizers.Adam(n, w, g, s1, s2, lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay, t); break;
-                case Optimizer.RmsProp o: Optimizers.RmsProp(n, w, g, s1, lr, (float)o.rho, (float)o.eps, (float)o.weightDecay, (float)o.momentum, s2); break;
+                case Optimizer.Sgd o: Optimizers.Sgd(n, w, g, s1, lr, (float)o.momentum, (float)o.weightDecay * u.DecayMult, o.nesterov); break;
+                case Optimizer.Adam o: Optimizers.Adam(n, w, g, s1, s2, lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay * u.DecayMult, t); break;
+                case Optimizer.RmsProp o: Optimizers.RmsProp(n, w, g, s1, lr, (float)o.rho, (float)o.eps, (float)o.weightDecay * u.DecayMult, (float)o.momentum, s2); break;
             }
         }
     }
@@ -138,8 +136,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     BatchNorm.Backward(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta));
                     break;
                 case Kernel.SoftmaxCrossEntropy k:
-                    loss = SoftmaxCrossEntropy.Forward(k.N, k.Classes, P(k.Logits), (int*)P(k.Labels), null, P(k.Probs));
-                    if (k.Dlogits is not null) SoftmaxCrossEntropy.Backward(k.N, k.Classes, P(k.Probs), (int*)P(k.Labels), null, P(k.Dlogits));
+                    loss = SoftmaxCrossEntropy.Forward(k.N, k.Classes, P(k.Logits), (int*)P(k.Labels), classWeights, P(k.Probs));
+                    if (k.Dlogits is not null) SoftmaxCrossEntropy.Backward(k.N, k.Classes, P(k.Probs), (int*)P(k.Labels), classWeights, P(k.Dlogits));
                     break;
                 default: throw new NotSupportedException($"the CPU device has no implementation of {kernel.GetType().Name}");
             }
@@ -169,13 +167,13 @@ sealed unsafe class CpuStepRunner : IStepRunner
     {
         arena.Dispose();
         workspace.Dispose();
-        foreach (var b in state) b.Dispose();
     }
 }
 
-/// <summary>A trainable tensor, its gradient and its optimiser state, as pointers.</summary>
-readonly unsafe struct ParamUpdate(float* w, float* g, long n, float* s1, float* s2)
+/// <summary>A trainable tensor, its gradient and its optimiser state as pointers, and its learning-rate and decay factors.</summary>
+readonly unsafe struct ParamUpdate(float* w, float* g, long n, float* s1, float* s2, float lrMult, float decayMult)
 {
     public readonly float* W = w, G = g, S1 = s1, S2 = s2;
     public readonly long N = n;
+    public readonly float LrMult = lrMult, DecayMult = decayMult;
 }

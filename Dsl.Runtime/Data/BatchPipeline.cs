@@ -20,9 +20,10 @@ public sealed class BatchPipeline : IDisposable
     readonly CancellationTokenSource stop = new();
     Exception? failure;
 
-    /// <summary>Starts preparing the images of <paramref name="order"/>, in that order; <paramref name="augmentSeed"/>
-    /// seeds random crops and flips, null for evaluation (centre crops).</summary>
-    public BatchPipeline(ImageSet set, Transform transform, int batchSize, int imageFloats, IReadOnlyList<int> order, bool dropLast, ulong? augmentSeed)
+    /// <summary>Starts preparing the images of <paramref name="order"/>, in that order, from batch <paramref name="firstBatch"/>
+    /// (resuming an epoch); <paramref name="augmentSeed"/> seeds random crops and flips, null for evaluation (centre crops).</summary>
+    public BatchPipeline(ImageSet set, Transform transform, int batchSize, int imageFloats, IReadOnlyList<int> order, bool dropLast, ulong? augmentSeed,
+        int firstBatch = 0)
     {
         for (int i = 0; i < 3; i++) free.Add(new Batch(batchSize, imageFloats));
         int batches = dropLast ? order.Count / batchSize : (order.Count + batchSize - 1) / batchSize;
@@ -31,7 +32,7 @@ public sealed class BatchPipeline : IDisposable
         {
             try
             {
-                for (int b = 0; b < batches; b++)
+                for (int b = firstBatch; b < batches; b++)
                 {
                     var batch = free.Take(stop.Token);
                     int start = b * batchSize;

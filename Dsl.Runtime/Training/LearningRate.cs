@@ -11,6 +11,12 @@ public sealed class LearningRate(double initialRate, Schedule schedule, int epoc
 
     public double Current { get; private set; } = initialRate;
 
+    /// <summary>The plateau tracker's best value and wait, for checkpoints.</summary>
+    public (double best, int wait) Plateau => (plateauBest, plateauWait);
+
+    /// <summary>Continues from a checkpoint.</summary>
+    public void Restore(double current, double best, int wait) => (Current, plateauBest, plateauWait) = (current, best, wait);
+
     /// <summary>Called after epoch <paramref name="epoch"/> (from 1) with the monitored value (lower is better); sets the next epoch's rate.</summary>
     public void EndEpoch(int epoch, double monitored)
     {

@@ -2,12 +2,11 @@ using Dsl.Core;
 
 namespace Dsl.Runtime;
 
-/// <summary>How weights start: He (Kaiming normal, the default for ReLU networks), Glorot (uniform),
-/// or the AlexNet paper's N(0, 0.01) weights with biases of 1 on conv2, conv4, conv5 and the hidden dense layers.</summary>
-public enum InitScheme { He, Glorot, Paper }
+/// <summary>What loading weights from a file did, tensor by tensor.</summary>
+public sealed record InitReport(IReadOnlyList<string> Loaded, IReadOnlyList<string> Skipped, IReadOnlyList<string> NotInFile, IReadOnlyList<string> UnusedInFile);
 
-/// <summary>A network's parameters, gradients and batch-norm statistics on one device, by name (conv1.weight).
-/// Shared by the training and the inference plans of the same network.</summary>
+/// <summary>A network's parameters, gradients, optimiser state, batch-norm statistics and constants on one device,
+/// by name (conv1.weight, conv1.weight.grad, conv1.weight.opt1). Shared by the training and inference plans of a network.</summary>
 public sealed class ParameterSet : IDisposable
 {
     readonly Dictionary<string, IDeviceBuffer> buffers = new();
@@ -19,13 +18,27 @@ public sealed class ParameterSet : IDisposable
         Seed = seed;
         foreach (var b in plan.Buffers)
         {
-            if (b.Kind.IsParameter || b.Kind.IsRunningStat || (b.Kind.IsParameterGrad && plan.Mode.IsTraining))
-            {
-                buffers[b.Name] = device.Allocate(b.Floats, b.Name);
-                specs[b.Name] = b;
-            }
+            if (b.Kind.IsParameter || b.Kind.IsRunningStat || b.Kind.IsConstant || (b.Kind.IsParameterGrad && plan.Mode.IsTraining))
+                Add(b);
         }
         Trainable = plan.Params.Select(p => plan.Buffers[p.Value].Name).ToList();
+        // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
+        if (plan.Mode.IsTraining)
+            foreach (var p in plan.Params)
+                foreach (var slot in OptimizerSlots)
+                {
+                    var w = plan.Buffers[p.Value];
+                    Add(new Core.Buffer(-1, w.Name + slot, w.Floats, BufferKind.Saved, 0, 0));
+                }
+    }
+
+    /// <summary>Suffixes of the optimiser-state tensors of each trainable tensor.</summary>
+    public static readonly string[] OptimizerSlots = [".opt1", ".opt2"];
+
+    void Add(Core.Buffer b)
+    {
+        buffers[b.Name] = Device.Allocate(b.Floats, b.Name);
+        specs[b.Name] = b;
     }
 
     public IDevice Device { get; }
@@ -41,8 +54,11 @@ public sealed class ParameterSet : IDisposable
 
     public bool Contains(string name) => buffers.ContainsKey(name);
 
-    /// <summary>Persistent tensors (weights, biases, batch-norm statistics): what a checkpoint saves.</summary>
-    public IEnumerable<string> Persistent => specs.Values.Where(s => !s.Kind.IsParameterGrad).Select(s => s.Name);
+    /// <summary>The weights: parameters and batch-norm statistics, what inference needs.</summary>
+    public IEnumerable<string> Weights => specs.Values.Where(s => s.Kind.IsParameter || s.Kind.IsRunningStat).Select(s => s.Name);
+
+    /// <summary>Weights and optimiser state: what resuming needs.</summary>
+    public IEnumerable<string> State => Weights.Concat(specs.Values.Where(s => s.Kind.IsSaved).Select(s => s.Name));
 
     public float[] Read(string name)
     {
@@ -59,11 +75,13 @@ public sealed class ParameterSet : IDisposable
         b.Upload(values);
     }
 
+    /// <summary>He (Kaiming normal, the default for ReLU networks), Glorot (uniform), or the AlexNet paper's N(0, 0.01)
+    /// weights with biases of 1 on conv2, conv4, conv5 and the hidden dense layers. State and constants start at zero.</summary>
     public void Initialize(InitScheme scheme)
     {
         foreach (var (name, spec) in specs)
         {
-            if (spec.Kind.IsParameterGrad) continue;
+            if (!spec.Kind.IsParameter && !spec.Kind.IsRunningStat) continue;
             var values = new float[spec.Floats];
             var role = name[(name.LastIndexOf('.') + 1)..];
             var layer = name[..name.LastIndexOf('.')];
@@ -74,13 +92,13 @@ public sealed class ParameterSet : IDisposable
                     for (int i = 0; i < values.Length; i++)
                         values[i] = scheme switch
                         {
-                            InitScheme.He => (float)(Normal(rng) * Math.Sqrt(2.0 / spec.FanIn)),
-                            InitScheme.Glorot => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / (spec.FanIn + spec.FanOut))),
+                            { IsHe: true } => (float)(Normal(rng) * Math.Sqrt(2.0 / spec.FanIn)),
+                            { IsGlorot: true } => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / (spec.FanIn + spec.FanOut))),
                             _ => (float)(Normal(rng) * 0.01),
                         };
                     break;
                 case "bias":
-                    if (scheme == InitScheme.Paper && PaperOneBias(layer)) Array.Fill(values, 1f);
+                    if (scheme.IsPaperInit && PaperOneBias(layer)) Array.Fill(values, 1f);
                     break;
                 case "gamma":
                 case "running_var":
@@ -89,6 +107,23 @@ public sealed class ParameterSet : IDisposable
             }
             Write(name, values);
         }
+    }
+
+    /// <summary>Loads the weights whose names and sizes match (fine-tuning, feature extraction); reports the rest.</summary>
+    public InitReport LoadMatching(IReadOnlyDictionary<string, float[]> file)
+    {
+        var loaded = new List<string>();
+        var skipped = new List<string>();
+        var missing = new List<string>();
+        foreach (var name in Weights)
+        {
+            if (!file.TryGetValue(name, out var values)) { missing.Add(name); continue; }
+            if (values.Length != this[name].Floats) { skipped.Add($"{name} ({values.Length} values in the file, {this[name].Floats} in the network)"); continue; }
+            Write(name, values);
+            loaded.Add(name);
+        }
+        var unused = file.Keys.Where(k => !Contains(k)).ToList();
+        return new InitReport(loaded, skipped, missing, unused);
     }
 
     // The paper initialises these biases to 1 "to accelerate the early stages of learning by providing the ReLUs with positive inputs".

@@ -38,17 +38,26 @@ public static class SafeTensors
     }
 
     /// <summary>Reads every F32 tensor of a safetensors file, flattened.</summary>
-    public static Dictionary<string, float[]> Load(string path)
+    public static Dictionary<string, float[]> Load(string path) => LoadWithMetadata(path).tensors;
+
+    /// <summary>Reads every F32 tensor and the header's string metadata.</summary>
+    public static (Dictionary<string, float[]> tensors, Dictionary<string, string> metadata) LoadWithMetadata(string path)
     {
+        if (!File.Exists(path)) throw new DataException($"{path} does not exist");
         var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 8) throw new DataException($"{path} is not a safetensors file (too short)");
         long n = BinaryPrimitives.ReadInt64LittleEndian(bytes);
         if (n <= 0 || 8 + n > bytes.Length) throw new DataException($"{path} is not a safetensors file (bad header length)");
         using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)n));
         var result = new Dictionary<string, float[]>();
+        var metadata = new Dictionary<string, string>();
         foreach (var p in doc.RootElement.EnumerateObject())
         {
-            if (p.Name == "__metadata__") continue;
+            if (p.Name == "__metadata__")
+            {
+                foreach (var m in p.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
+                continue;
+            }
             if (p.Value.GetProperty("dtype").GetString() != "F32") throw new DataException($"{path}: tensor {p.Name} is not F32");
             var off = p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
             if (off[1] < off[0] || 8 + n + off[1] > bytes.Length) throw new DataException($"{path}: tensor {p.Name} lies outside the file (truncated?)");
@@ -56,6 +65,6 @@ public static class SafeTensors
             Buffer.BlockCopy(bytes, (int)(8 + n + off[0]), data, 0, (int)(off[1] - off[0]));
             result[p.Name] = data;
         }
-        return result;
+        return (result, metadata);
     }
 }

@@ -15,9 +15,12 @@ public sealed record TrainOptions
     public int? Seed { get; init; }
     /// <summary>Train on at most this many images (a quick run).</summary>
     public int? Limit { get; init; }
-    public InitScheme Init { get; init; } = InitScheme.He;
-    /// <summary>The run folder: metrics.csv and the weights are written there.</summary>
+    /// <summary>Overrides the train block's `init` scheme.</summary>
+    public InitScheme? Init { get; init; }
+    /// <summary>The run folder: metrics.csv, checkpoints and the weights are written there.</summary>
     public required string OutputDirectory { get; init; }
+    /// <summary>Continue from the run folder's last checkpoint.</summary>
+    public bool Resume { get; init; }
     /// <summary>Batch size of evaluation passes.</summary>
     public int EvalBatch { get; init; } = 256;
 }
@@ -28,7 +31,8 @@ public sealed record TrainProgress(int Epoch, int Epochs, int Step, int Steps, d
 public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccuracy, double ValLoss, double ValAccuracy, double ValTop5,
     double LearningRate, double Seconds);
 
-public sealed record Evaluation(double Loss, double Accuracy, double Top5, int Count);
+/// <summary>Loss and accuracies over a set; <see cref="Confusion"/>[true, predicted] counts.</summary>
+public sealed record Evaluation(double Loss, double Accuracy, double Top5, int Count, int[,] Confusion);
 
 public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation Test, string WeightsPath, string? StoppedBecause);
 
@@ -40,7 +44,6 @@ public sealed class Trainer : IDisposable
 {
     readonly Shapes.Inferred network;
     readonly TrainConfig config;
-    readonly IDevice device;
     readonly TrainOptions options;
     readonly int batch, epochs, seed;
     readonly ParameterSet parameters;
@@ -50,7 +53,6 @@ public sealed class Trainer : IDisposable
     {
         this.network = network;
         this.config = config;
-        this.device = device;
         this.options = options;
         batch = options.Batch ?? config.Batch;
         epochs = options.Epochs ?? config.Epochs;
@@ -63,7 +65,8 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
         parameters = new ParameterSet(device, trainPlan, seed);
-        parameters.Initialize(options.Init);
+        parameters.Initialize(options.Init ?? config.Init.Scheme);
+        if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Load(from));
         train = device.Load(trainPlan, parameters);
         eval = device.Load(MemoryPlan.compile(PlanMode.Inference, options.EvalBatch, network), parameters);
     }
@@ -71,48 +74,62 @@ public sealed class Trainer : IDisposable
     public ParameterSet Parameters => parameters;
     public int BatchSize => batch;
 
-    /// <summary>Runs every epoch, evaluates on the test set, writes metrics.csv and weights.safetensors into the run folder.</summary>
+    /// <summary>What `init from` loaded and skipped; null without it.</summary>
+    public InitReport? InitReport { get; }
+
+    /// <summary>Runs the epochs, evaluates on the test set, writes metrics.csv, checkpoints and weights.safetensors
+    /// into the run folder. Cancelling stops after the current step and leaves a checkpoint to resume from.</summary>
     public TrainResult Run(ImageSet trainSet, ImageSet testSet, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(options.OutputDirectory);
+        var dir = options.OutputDirectory;
+        Directory.CreateDirectory(dir);
         var (c, h, w) = network.Network.Input switch
         {
             Shape.Chw s => (s.c, s.h, s.w),
             var s => (1, 1, s.Elements),
         };
-        var classes = train.Plan.Classes;
+        int classes = train.Plan.Classes, imageFloats = c * h * w;
         if (trainSet.Classes > classes)
             throw new DataException($"the data has {trainSet.Classes} classes but the network's last layer has {classes} outputs; write `dense classes` or pass --classes {trainSet.Classes}");
-        var validationFraction = config.Data?.Value.Validation ?? 0.1;
-        var (fit, validation) = trainSet.Split(validationFraction, seed);
+        var (fit, validation) = trainSet.Split(config.Data?.Value.Validation ?? 0.1, seed);
         if (options.Limit is int limit) fit = fit.Take(limit, seed);
         if (fit.Count < batch) throw new DataException($"only {fit.Count} training images for a batch of {batch}; lower --batch or raise --limit");
-        var stats = Transform.Statistics(fit, config.Normalize);
-        var transform = new Transform(fit, c, h, w, config, stats);
-        int imageFloats = c * h * w;
+        var transform = new Transform(fit, c, h, w, config, Transform.Statistics(fit, config.Normalize));
+        WriteClassWeights(fit, classes);
+
         var optimizer = config.Optimizer;
         double lr0 = optimizer switch { Optimizer.Sgd s => s.lr, Optimizer.Adam a => a.lr, Optimizer.RmsProp r => r.lr, _ => 0.01 };
         var lr = new LearningRate(lr0, config.Schedule, epochs);
+        var csv = Path.Combine(dir, "metrics.csv");
+        var state = new LoopState { LearningRate = lr0 };
+        if (options.Resume)
+        {
+            var last = Path.Combine(dir, Checkpoints.Latest);
+            if (!File.Exists(last)) throw new DataException($"{dir} has no {Checkpoints.Latest} to resume from");
+            state = Checkpoints.Load(last, parameters);
+            lr.Restore(state.LearningRate, state.PlateauBest, state.PlateauWait);
+            // The rows after the checkpoint's epoch belong to work that is about to be redone.
+            File.WriteAllLines(csv, File.ReadAllLines(csv).Take(1 + state.Epoch).ToArray());
+        }
+        else File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
+
         var results = new List<EpochResult>();
         var probs = new float[batch * classes];
-        long t = 0;
-        string? stopped = null;
-        var weightsPath = Path.Combine(options.OutputDirectory, "weights.safetensors");
-        var csv = Path.Combine(options.OutputDirectory, "metrics.csv");
-        File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
+        var weightsPath = Path.Combine(dir, "weights.safetensors");
         var lastGood = Snapshot();
-        double best = double.PositiveInfinity;
-        int sinceBest = 0;
+        List<(string, float[])>? best = null;
+        string? stopped = null;
 
-        for (int epoch = 1; epoch <= epochs && stopped is null; epoch++)
+        for (int epoch = state.Epoch + 1; epoch <= epochs && stopped is null; epoch++)
         {
             var clock = Stopwatch.StartNew();
             var order = Enumerable.Range(0, fit.Count).ToArray();
             new Random(Seeds.Int(seed, epoch)).Shuffle(order);
-            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17));
-            double lossSum = 0;
-            long correct = 0, seen = 0;
-            int step = 0;
+            int resumeAt = state.BatchesDone;
+            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17), firstBatch: resumeAt);
+            double lossSum = state.LossSum;
+            long correct = state.Correct, seen = state.Seen, t = state.Step;
+            int step = resumeAt;
             foreach (var b in pipe.Read())
             {
                 train.SetBatch(b.Images, b.Labels);
@@ -126,33 +143,77 @@ public sealed class Trainer : IDisposable
                 }
                 train.Update(optimizer, lr.Current, ++t);
                 train.ReadProbabilities(probs);
-                correct += Correct(probs, train.Plan.Batch, classes, b.Labels, 1);
+                correct += Correct(probs, batch, classes, b.Labels, 1);
                 pipe.Release(b);
                 seen += batch;
                 lossSum += loss;
                 step++;
-                progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, seen / clock.Elapsed.TotalSeconds, null));
-                if (cancel.IsCancellationRequested) { stopped = "cancelled"; break; }
+                progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, (seen - state.Seen) / clock.Elapsed.TotalSeconds, null));
+                if (cancel.IsCancellationRequested && step < pipe.Batches)
+                {
+                    state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
+                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
+                    stopped = $"cancelled at epoch {epoch}, step {step}; `--resume` continues from there";
+                    break;
+                }
             }
-            var val = validation.Count > 0 ? Evaluate(validation, transform, imageFloats) : new Evaluation(double.NaN, double.NaN, double.NaN, 0);
-            var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val.Loss, val.Accuracy, val.Top5,
-                lr.Current, clock.Elapsed.TotalSeconds);
+            if (stopped is not null) break;
+            var val = validation.Count > 0 ? Evaluate(validation, transform) : null;
+            var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
+                val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
             File.AppendAllText(csv, string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
                 result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))) + "\n");
-            progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, seen / clock.Elapsed.TotalSeconds, result));
+            progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, (seen - state.Seen) / clock.Elapsed.TotalSeconds, result));
             lastGood = Snapshot();
-            SaveCheckpoint(epoch, result);
-            double monitored = Monitored(config.StopEarly?.Value.Monitor ?? Monitor.ValLoss, result);
+
             lr.EndEpoch(epoch, Monitored(config.Schedule is Schedule.ReduceOnPlateau p ? p.monitor : Monitor.ValLoss, result));
+            double earlyBest = state.EarlyBest, bestCheckpoint = state.BestCheckpoint;
+            int sinceBest = state.SinceBest;
             if (config.StopEarly?.Value is { } se)
             {
-                if (monitored < best) { best = monitored; sinceBest = 0; }
+                double m = Monitored(se.Monitor, result);
+                if (m < earlyBest) { earlyBest = m; sinceBest = 0; if (se.RestoreBest) best = lastGood; }
                 else if (++sinceBest > se.Patience) stopped = $"no improvement for {se.Patience} epochs (early stopping)";
             }
+            switch (config.Checkpoint?.Value)
+            {
+                case Checkpoint.EveryEpochs e when epoch % e.Item == 0:
+                    SaveWeights(Path.Combine(dir, $"checkpoint-epoch{epoch:D3}.safetensors"), lastGood);
+                    break;
+                case { IsBestOnly: true } when Monitored(Monitor.ValLoss, result) < bestCheckpoint:
+                    bestCheckpoint = Monitored(Monitor.ValLoss, result);
+                    SaveWeights(Path.Combine(dir, "best.safetensors"), lastGood);
+                    break;
+            }
+            var (pb, pw) = lr.Plateau;
+            state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, PlateauBest = pb, PlateauWait = pw,
+                EarlyBest = earlyBest, SinceBest = sinceBest, BestCheckpoint = bestCheckpoint };
+            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
         }
-        SaveWeights(weightsPath, lastGood);
-        return new TrainResult(results, Evaluate(testSet, transform, imageFloats), weightsPath, stopped);
+        if (best is not null)
+            foreach (var (name, values) in best) parameters.Write(name, values);
+        SaveWeights(weightsPath, best ?? Snapshot());
+        return new TrainResult(results, Evaluate(testSet, transform), weightsPath, stopped);
+    }
+
+    /// <summary>The loss's class weights: inverse frequency for `balanced` (n / (classes * count)), or as written.</summary>
+    void WriteClassWeights(ImageSet fit, int classes)
+    {
+        var plan = train.Plan;
+        if (plan.ClassWeights is null) return;
+        var weights = config.ClassWeights switch
+        {
+            ClassWeights.Explicit e when e.Item.Length != classes =>
+                throw new DataException($"class-weights lists {e.Item.Length} weights for {classes} classes"),
+            ClassWeights.Explicit e => e.Item.Select(v => (float)v).ToArray(),
+            _ => Enumerable.Range(0, classes).Select(k =>
+            {
+                int count = fit.Labels.Count(l => l == k);
+                return count == 0 ? 0f : (float)(fit.Count / (double)(classes * count));
+            }).ToArray(),
+        };
+        parameters.Write(plan.Buffers[plan.ClassWeights.Value].Name, weights);
     }
 
     static double Monitored(Monitor m, EpochResult r) => m switch
@@ -177,47 +238,38 @@ public sealed class Trainer : IDisposable
         return hits;
     }
 
-    /// <summary>Loss, top-1 and top-5 accuracy over a whole set, in inference mode (no dropout, running batch-norm statistics).</summary>
-    public Evaluation Evaluate(ImageSet set, Transform transform, int imageFloats)
+    /// <summary>Loss, top-1 and top-5 accuracy and the confusion matrix over a whole set, in inference mode
+    /// (no dropout, running batch-norm statistics).</summary>
+    public Evaluation Evaluate(ImageSet set, Transform transform)
     {
         int n = eval.Plan.Batch, classes = eval.Plan.Classes;
+        int imageFloats = (int)(eval.Plan.Buffers[eval.Plan.Images].Floats / n);
         var probs = new float[n * classes];
+        var confusion = new int[classes, classes];
         double loss = 0;
         long top1 = 0, top5 = 0;
         using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
         foreach (var b in pipe.Read())
         {
             eval.SetBatch(b.Images, b.Labels);
-            int count = b.Count;
-            var labels = b.Labels;
             eval.Run(0);
             eval.ReadProbabilities(probs);
-            for (int i = 0; i < count; i++) loss -= Math.Log(Math.Max(probs[i * classes + labels[i]], 1e-30f));
-            top1 += Correct(probs, count, classes, labels, 1);
-            top5 += Correct(probs, count, classes, labels, Math.Min(5, classes));
+            for (int i = 0; i < b.Count; i++)
+            {
+                var row = probs.AsSpan(i * classes, classes);
+                loss -= Math.Log(Math.Max(row[b.Labels[i]], 1e-30f));
+                confusion[b.Labels[i], row.IndexOf(TensorMax(row))]++;
+            }
+            top1 += Correct(probs, b.Count, classes, b.Labels, 1);
+            top5 += Correct(probs, b.Count, classes, b.Labels, Math.Min(5, classes));
             pipe.Release(b);
         }
-        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count);
+        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion);
     }
 
-    double bestCheckpoint = double.PositiveInfinity;
+    static float TensorMax(ReadOnlySpan<float> row) => System.Numerics.Tensors.TensorPrimitives.Max(row);
 
-    /// <summary>Weights at an epoch's end, as the train block's `checkpoint` says: every N epochs, or the best by validation loss.</summary>
-    void SaveCheckpoint(int epoch, EpochResult result)
-    {
-        switch (config.Checkpoint?.Value)
-        {
-            case Checkpoint.EveryEpochs e when epoch % e.Item == 0:
-                SaveWeights(Path.Combine(options.OutputDirectory, $"checkpoint-epoch{epoch:D3}.safetensors"), Snapshot());
-                break;
-            case { IsBestOnly: true } when Monitored(Monitor.ValLoss, result) < bestCheckpoint:
-                bestCheckpoint = Monitored(Monitor.ValLoss, result);
-                SaveWeights(Path.Combine(options.OutputDirectory, "best.safetensors"), Snapshot());
-                break;
-        }
-    }
-
-    List<(string, float[])> Snapshot() => parameters.Persistent.Select(name => (name, parameters.Read(name))).ToList();
+    List<(string, float[])> Snapshot() => parameters.Weights.Select(name => (name, parameters.Read(name))).ToList();
 
     void SaveWeights(string path, List<(string, float[])> weights) =>
         SafeTensors.Save(path, weights, new Dictionary<string, string> { ["network"] = network.Network.Name, ["format"] = "dsl" });

@@ -30,7 +30,7 @@ public class PlanTests
         long offset = 0;
         var offsets = new Dictionary<int, long>();
         foreach (var id in p.Offsets.Keys) { offsets[id] = offset; offset += (p.Buffers[id].Floats + 15) / 16 * 16; }
-        return new Plan(p.Network, p.Mode, p.Batch, p.Buffers, p.Kernels, p.Params, p.Images, p.Labels, p.Probs, p.Classes,
+        return new Plan(p.Network, p.Mode, p.Batch, p.Buffers, p.Kernels, p.Params, p.Images, p.Labels, p.Probs, p.Classes, p.ClassWeights,
             new FSharpMap<int, long>(offsets.Select(kv => Tuple.Create(kv.Key, kv.Value))), offset);
     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
@@ -44,6 +45,7 @@ public static unsafe class Activations
     }
 
     /// <summary>Serial y = act(x) over a short run (used by GEMM epilogues on cache-hot tiles).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Apply(Activation act, float p, float* x, float* y, int n)
     {
         var sx = new ReadOnlySpan<float>(x, n);
@@ -79,6 +81,7 @@ public static unsafe class Activations
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Derivative(Activation act, float p, float* y, float* dy, float* dx, int n)
     {
         int i = 0;

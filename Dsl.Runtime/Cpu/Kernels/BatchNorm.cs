@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
@@ -42,6 +43,7 @@ public static unsafe class BatchNorm
         public float Momentum, Eps;
         public float* X, Y, Dy, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
             for (int c = begin; c < end; c++)
@@ -54,6 +56,7 @@ public static unsafe class BatchNorm
 
         private readonly float* Plane(float* p, int n, int c) => p + ((long)n * C + c) * HW;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Train(int c)
         {
             long count = (long)N * HW;
@@ -72,6 +75,7 @@ public static unsafe class BatchNorm
             Affine(c, mean, invStd);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Affine(int c, float mean, float invStd)
         {
             float a = Gamma[c] * invStd, b = Beta[c] - mean * a;
@@ -83,6 +87,7 @@ public static unsafe class BatchNorm
         }
 
         // dx = gamma*invStd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)), xhat = (x - mean)*invStd
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Grad(int c)
         {
             float mean = Mean[c], invStd = InvStd[c];
@@ -105,6 +110,7 @@ public static unsafe class BatchNorm
         }
 
         // sum of p[i] * (q == null ? 1 : q[i] - qShift), vectorised with a fixed lane order.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static double Sum(float* p, int n, float* q, float qShift)
         {
             var acc = Vector256<float>.Zero;
@@ -117,6 +123,7 @@ public static unsafe class BatchNorm
             return s;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static double SumSquaredDeviation(float* p, int n, float mean)
         {
             var acc = Vector256<float>.Zero;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Dsl.Runtime.Cpu;
@@ -16,16 +17,16 @@ public static unsafe class Conv
         for (int n = 0; n < g.N; n++)
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            float* xg = x + ((long)n * g.C + grp * cg) * g.H * g.W;
-            float* col = xg;
+            float* xg = x + ((long)n * g.C + grp * cg) * g.H * g.W, wg = w + (long)grp * kg * crs;
+            float* yg = y + ((long)n * g.K + grp * kg) * hw;
+            var epilogue = new GemmEpilogue(bias == null ? null : bias + grp * kg, null, act, actParam);
+            float* col = xg; // a pointwise convolution's input already is its column matrix
             if (!g.IsPointwise)
             {
                 Im2Col.Lower(g, xg, workspace);
                 col = workspace;
             }
-            var epilogue = new GemmEpilogue(bias == null ? null : bias + grp * kg, null, act, actParam);
-            Gemm.Run(false, false, kg, hw, crs, 1f, w + (long)grp * kg * crs, crs, col, hw, 0f,
-                y + ((long)n * g.K + grp * kg) * hw, hw, epilogue);
+            Gemm.Run(false, false, kg, hw, crs, 1f, wg, crs, col, hw, 0f, yg, hw, epilogue);
         }
     }
 
@@ -75,6 +76,7 @@ public static unsafe class Conv
         public ConvGeometry G;
         public float* Dy, Db;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
             int hw = G.Ho * G.Wo;

@@ -6,6 +6,7 @@ using System.Threading;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>A unit of parallel work over the index range [begin, end); a struct so dispatch never allocates.</summary>
+/// <remarks>Hot kernel loops are marked AggressiveOptimization: tiered (Tier0/OSR) code would run the first training steps several times slower.</remarks>
 public interface IParallelJob
 {
     /// <summary>Processes indices [begin, end).</summary>

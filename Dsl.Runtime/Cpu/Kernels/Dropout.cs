@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Inverted dropout whose mask is a pure function of (seed, step, index), so it is independent of threading.</summary>
@@ -29,6 +31,7 @@ public static unsafe class Dropout
         public ulong Key;
         public float* X, Y, Mask;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long begin, int count)
         {
             const float Scale24 = 1f / (1 << 24);

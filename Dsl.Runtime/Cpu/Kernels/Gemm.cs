@@ -65,6 +65,7 @@ public static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(ref GemmJob g, int m0, int m1, int n0, int n1)
     {
         int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
@@ -11,6 +12,7 @@ internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Act
     public readonly float ActParam = actParam;
     public bool IsNone => RowBias == null && ColBias == null && Act == Activation.None;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
     {
         const int W = 8;

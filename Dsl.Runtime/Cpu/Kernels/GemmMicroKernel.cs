@@ -17,7 +17,7 @@ internal static unsafe class GemmMicroKernel
     private const int MaxTile = 8 * 48;
 
     /// <summary>Computes an mr x nr tile (mr &lt;= MR, nr &lt;= NR); beta == 0 never reads C.</summary>
-    [SkipLocalsInit]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
     {
         if (mr == MR && nr == NR)
@@ -46,6 +46,7 @@ internal static unsafe class GemmMicroKernel
         Merge(t, NR, c, ldc, beta, mr, nr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Merge(float* t, int ldt, float* c, int ldc, float beta, int mr, int nr)
     {
         for (int i = 0; i < mr; i++)

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -8,6 +9,7 @@ namespace Dsl.Runtime.Cpu;
 internal static unsafe class GemmPack
 {
     /// <summary>Packs op(A)[i0..i0+mc, k0..k0+kc] as ceil(mc/mr) panels, each laid out [kc][mr].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transA, float* a, int lda, int i0, int mc, int k0, int kc, float* dst, int mr)
     {
         for (int p = 0; p < mc; p += mr, dst += (long)mr * kc)
@@ -51,6 +53,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>Packs op(B)[k0..k0+kc, j0..j0+nc] as ceil(nc/nr) panels, each laid out [kc][nr].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transB, float* b, int ldb, int k0, int kc, int j0, int nc, float* dst, int nr)
     {
         for (int q = 0; q < nc; q += nr, dst += (long)nr * kc)

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
@@ -32,6 +33,7 @@ internal static unsafe class Im2Col
     }
 
     // Rows are short (often 13..55 floats), so inline loops beat a library call per row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRow(float* src, float* dst, int n)
     {
         int i = 0;
@@ -39,6 +41,14 @@ internal static unsafe class Im2Col
         for (; i < n; i++) dst[i] = src[i];
     }
 
+    // Locals only, so the stride is not reloaded after every store.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StridedRow(float* src, int stride, float* dst, int n)
+    {
+        for (int i = 0; i < n; i++, src += stride) dst[i] = *src;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddRow(float* src, float* dst, int n)
     {
         int i = 0;
@@ -46,38 +56,42 @@ internal static unsafe class Im2Col
         for (; i < n; i++) dst[i] += src[i];
     }
 
+    /// <summary>Column-matrix row (c, r, s) into dst (Ho * Wo floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowerRow(in ConvGeometry g, float* x, int row, float* dst)
+    {
+        int s = row % g.S, r = row / g.S % g.R, c = row / (g.R * g.S);
+        int sw = g.StrideW, wo = g.Wo;
+        float* plane = x + (long)c * g.H * g.W;
+        var (lo, hi) = ValidRange(wo, sw, g.PadW, s, g.W);
+        for (int oh = 0; oh < g.Ho; oh++, dst += wo)
+        {
+            int ih = oh * g.StrideH - g.PadH + r;
+            if ((uint)ih >= (uint)g.H)
+            {
+                new Span<float>(dst, wo).Clear();
+                continue;
+            }
+            float* src = plane + (long)ih * g.W - g.PadW + s;
+            for (int ow = 0; ow < lo; ow++) dst[ow] = 0f;
+            if (sw == 1)
+                CopyRow(src + lo, dst + lo, hi - lo);
+            else
+                StridedRow(src + (long)lo * sw, sw, dst + lo, hi - lo);
+            for (int ow = hi; ow < wo; ow++) dst[ow] = 0f;
+        }
+    }
+
     private struct LowerJob : IParallelJob
     {
         public ConvGeometry G;
         public float* X, Col;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
-            ref readonly var g = ref G;
-            int hw = g.Ho * g.Wo;
-            for (int row = begin; row < end; row++)
-            {
-                int s = row % g.S, r = row / g.S % g.R, c = row / (g.R * g.S);
-                float* plane = X + (long)c * g.H * g.W;
-                float* dst = Col + (long)row * hw;
-                var (lo, hi) = ValidRange(g.Wo, g.StrideW, g.PadW, s, g.W);
-                for (int oh = 0; oh < g.Ho; oh++, dst += g.Wo)
-                {
-                    int ih = oh * g.StrideH - g.PadH + r;
-                    if ((uint)ih >= (uint)g.H)
-                    {
-                        new Span<float>(dst, g.Wo).Clear();
-                        continue;
-                    }
-                    float* src = plane + (long)ih * g.W - g.PadW + s;
-                    for (int ow = 0; ow < lo; ow++) dst[ow] = 0f;
-                    if (g.StrideW == 1)
-                        CopyRow(src + lo, dst + lo, hi - lo);
-                    else
-                        for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * g.StrideW];
-                    for (int ow = hi; ow < g.Wo; ow++) dst[ow] = 0f;
-                }
-            }
+            int hw = G.Ho * G.Wo;
+            for (int row = begin; row < end; row++) LowerRow(G, X, row, Col + (long)row * hw);
         }
     }
 
@@ -86,6 +100,7 @@ internal static unsafe class Im2Col
         public ConvGeometry G;
         public float* X, Col;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
             ref readonly var g = ref G;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
@@ -40,6 +41,7 @@ public static unsafe class Optimizers
         public float Lr, Mu, Wd;
         public bool Nesterov;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long begin, int count)
         {
             float* w = W + begin, g = G + begin, v = V + begin;
@@ -76,6 +78,7 @@ public static unsafe class Optimizers
         public float B1, B2, Eps, Wd, StepSize, InvSqrtBc2;
 
         // PyTorch: w -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long begin, int count)
         {
             float* w = W + begin, g = G + begin, m = M + begin, v = V + begin;
@@ -109,6 +112,7 @@ public static unsafe class Optimizers
         public float* W, G, Sq, Buf;
         public float Lr, Rho, Eps, Wd, Mu;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long begin, int count)
         {
             float* w = W + begin, g = G + begin, sq = Sq + begin, buf = Buf + begin;

@@ -1,4 +1,7 @@
 using System;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Runtime.CompilerServices;
 
 namespace Dsl.Runtime.Cpu;
 
@@ -44,6 +47,7 @@ public static unsafe class Pool
         public int* Arg;
         public Op Kind;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
             long inPlane = (long)G.H * G.W, outPlane = (long)G.Ho * G.Wo;
@@ -51,6 +55,11 @@ public static unsafe class Pool
             {
                 float* x = X + p * inPlane, y = Y + p * outPlane;
                 int* arg = Arg + p * outPlane;
+                if (Kind == Op.MaxForward)
+                {
+                    MaxPlane(x, y, arg);
+                    continue;
+                }
                 if (Kind is Op.MaxBackward or Op.AvgBackward) new Span<float>(x, (int)inPlane).Clear();
                 for (int oh = 0; oh < G.Ho; oh++)
                 {
@@ -61,20 +70,6 @@ public static unsafe class Pool
                         int o = oh * G.Wo + ow;
                         switch (Kind)
                         {
-                            case Op.MaxForward:
-                            {
-                                float best = float.NegativeInfinity;
-                                int at = -1;
-                                for (int ih = h0; ih < h1; ih++)
-                                for (int iw = w0; iw < w1; iw++)
-                                {
-                                    float v = x[ih * G.W + iw];
-                                    if (v > best || at < 0) { best = v; at = ih * G.W + iw; }
-                                }
-                                y[o] = at < 0 ? 0f : best;
-                                arg[o] = at;
-                                break;
-                            }
                             case Op.MaxBackward:
                                 if (arg[o] >= 0) x[arg[o]] += y[o];
                                 break;
@@ -97,6 +92,89 @@ public static unsafe class Pool
                     }
                 }
             }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void MaxPlane(float* x, float* y, int* arg)
+        {
+            // Output columns whose window lies inside the row (one spare column: stride 2 loads 16 floats)
+            // take the 8-wide path; gathers are slow on some cores, so strides 1 and 2 use plain loads.
+            int sw = G.StrideW;
+            int vLo = Math.Min(G.Wo, (G.PadW + sw - 1) / sw);
+            int room = G.W - 1 - G.KernelW + G.PadW;
+            int vHi = room < 0 ? vLo : Math.Max(vLo, Math.Min(G.Wo, room / sw + 1));
+            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * sw;
+            for (int oh = 0; oh < G.Ho; oh++)
+            {
+                int hs = oh * G.StrideH - G.PadH, h0 = Math.Max(hs, 0), h1 = Math.Min(hs + G.KernelH, G.H);
+                float* yr = y + oh * G.Wo;
+                int* ar = arg + oh * G.Wo;
+                int ow = 0;
+                if (Avx2.IsSupported && h0 < h1)
+                {
+                    for (ow = vLo; ow + 8 <= vHi; ow += 8)
+                    {
+                        // Row-major window order with a strict '>' keeps the first maximum, like the scalar path.
+                        int first = h0 * G.W + ow * sw - G.PadW;
+                        var at = lane + Vector256.Create(first);
+                        var best = LoadStrided(x + first, at, sw);
+                        for (int ih = h0; ih < h1; ih++)
+                        for (int iw = 0; iw < G.KernelW; iw++)
+                        {
+                            int o = first + (ih - h0) * G.W + iw;
+                            var idx = lane + Vector256.Create(o);
+                            var v = LoadStrided(x + o, idx, sw);
+                            var gt = Vector256.GreaterThan(v, best);
+                            best = Vector256.ConditionalSelect(gt, v, best);
+                            at = Vector256.ConditionalSelect(gt.AsInt32(), idx, at);
+                        }
+                        Vector256.Store(best, yr + ow);
+                        Vector256.Store(at, ar + ow);
+                    }
+                    for (int o = 0; o < vLo; o++) MaxScalar(x, yr, ar, o, h0, h1);
+                }
+                for (; ow < G.Wo; ow++) MaxScalar(x, yr, ar, ow, h0, h1);
+            }
+        }
+
+        /// <summary>p[0], p[s], ..., p[7s]; idx holds the same offsets from the plane start for the gather fallback.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> LoadStrided(float* p, Vector256<int> idx, int s)
+        {
+            if (s == 1) return Vector256.Load(p);
+            if (s == 2)
+            {
+                var evens = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+                return Avx2.Blend(Avx2.PermuteVar8x32(Vector256.Load(p), evens), Avx2.PermuteVar8x32(Vector256.Load(p + 8), evens), 0xF0);
+            }
+            return Avx2.GatherVector256(p - idx.ToScalar(), idx, 4);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void MaxScalar(float* x, float* yr, int* ar, int ow, int h0, int h1)
+        {
+            int ws = ow * G.StrideW - G.PadW, w0 = Math.Max(ws, 0), w1 = Math.Min(ws + G.KernelW, G.W);
+            if (h0 >= h1 || w0 >= w1)
+            {
+                yr[ow] = 0f;
+                ar[ow] = -1;
+                return;
+            }
+            // Start from a real cell, so padding never wins.
+            int at = h0 * G.W + w0;
+            float best = x[at];
+            for (int ih = h0; ih < h1; ih++)
+            for (int iw = w0; iw < w1; iw++)
+            {
+                float v = x[ih * G.W + iw];
+                if (v > best)
+                {
+                    best = v;
+                    at = ih * G.W + iw;
+                }
+            }
+            yr[ow] = best;
+            ar[ow] = at;
         }
 
         // Window positions inside [-pad, size + pad) on each axis.

@@ -1,0 +1,134 @@
+using System;
+using System.Collections.Generic;
+using Dsl.Runtime.Cpu;
+using Xunit;
+using static Dsl.Runtime.Tests.Kernels.Reference;
+
+namespace Dsl.Runtime.Tests.Kernels;
+
+public unsafe class ConvTests
+{
+    private static ConvGeometry RandomGeometry(Random r, bool small = false)
+    {
+        int lim = small ? 3 : 5;
+        int groups = r.Next(1, small ? 3 : 4), cg = r.Next(1, lim), kg = r.Next(1, lim + 1);
+        int R = r.Next(1, lim + 1), S = r.Next(1, lim + 1), sh = r.Next(1, 4), sw = r.Next(1, 4);
+        int ph = r.Next(0, R), pw = r.Next(0, S);
+        int H = R + r.Next(0, small ? 5 : 10), W = S + r.Next(0, small ? 5 : 10);
+        return new ConvGeometry(r.Next(1, small ? 3 : 4), groups * cg, H, W, groups * kg, R, S, sh, sw, ph, pw, groups,
+            (H + 2 * ph - R) / sh + 1, (W + 2 * pw - S) / sw + 1);
+    }
+
+    private static IEnumerable<ConvGeometry> Geometries()
+    {
+        var r = new Random(42);
+        for (int i = 0; i < 60; i++) yield return RandomGeometry(r);
+        yield return new ConvGeometry(2, 6, 5, 7, 4, 1, 1, 1, 1, 0, 0, 2, 5, 7);        // pointwise, grouped: no im2col
+        yield return new ConvGeometry(2, 3, 35, 35, 16, 11, 11, 4, 4, 2, 2, 1, 8, 8);   // AlexNet conv1-like
+        yield return new ConvGeometry(1, 8, 13, 13, 12, 3, 3, 1, 1, 1, 1, 2, 13, 13);   // grouped 3x3, same padding
+        yield return new ConvGeometry(1, 64, 9, 9, 100, 3, 3, 1, 1, 1, 1, 1, 9, 9);     // several GEMM tiles
+        yield return new ConvGeometry(2, 6, 100, 97, 8, 11, 11, 4, 4, 2, 3, 2, 24, 24); // many pixels, few channels, strided lowering
+    }
+
+    private static float[] Forward(ConvGeometry g, float[] x, float[] w, float[]? b, Activation act, float p)
+    {
+        var y = new float[g.N * g.K * g.Ho * g.Wo];
+        var ws = new float[Math.Max(1, Conv.WorkspaceFloats(g))];
+        fixed (float* px = x, pw = w, pb = b, py = y, pws = ws) Conv.Forward(g, px, pw, pb, py, act, p, pws);
+        return y;
+    }
+
+    [Fact]
+    public void ForwardMatchesDirectConvolution()
+    {
+        var r = new Random(1);
+        var acts = Enum.GetValues<Activation>();
+        foreach (var g in Geometries())
+        {
+            var x = Rand(r, g.N * g.C * g.H * g.W);
+            var w = Rand(r, g.K * g.ColRows);
+            var b = r.Next(2) == 0 ? null : Rand(r, g.K);
+            var act = acts[r.Next(acts.Length)];
+            var y = Forward(g, x, w, b, act, 0.1f);
+            double err = RelErr(y, RefConv(g, D(x), D(w), b == null ? null : D(b), act, 0.1));
+            // sums of up to 64*9 products: 1e-4 still holds in float32 with FMA accumulation
+            Assert.True(err < 1e-4, $"{g} {act}: rel err {err}");
+        }
+    }
+
+    [Fact]
+    public void GradientsMatchFiniteDifferences()
+    {
+        var r = new Random(2);
+        var geoms = new List<ConvGeometry>
+        {
+            new(2, 4, 7, 6, 6, 3, 2, 2, 1, 1, 0, 2, 4, 5),
+            new(1, 3, 5, 5, 2, 1, 1, 1, 1, 0, 0, 1, 5, 5),
+        };
+        for (int i = 0; i < 12; i++) geoms.Add(RandomGeometry(r, small: true));
+        foreach (var g in geoms)
+        {
+            var x = Rand(r, g.N * g.C * g.H * g.W);
+            var w = Rand(r, g.K * g.ColRows);
+            var b = Rand(r, g.K);
+            var rr = D(Rand(r, g.N * g.K * g.Ho * g.Wo));
+            var dy = Array.ConvertAll(rr, v => (float)v);
+            var dx = new float[x.Length];
+            var dw = new float[w.Length];
+            var db = new float[b.Length];
+            var ws = new float[Math.Max(1, Conv.WorkspaceFloats(g))];
+            fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db, pws = ws)
+            {
+                Conv.BackwardData(g, pdy, pw, pdx, pws);
+                Conv.BackwardFilter(g, px, pdy, pdw, pdb, pws);
+            }
+            double[] xd = D(x), wd = D(w), bd = D(b);
+            var gx = NumGrad(xd, v => Dot(RefConv(g, v, wd, bd), rr));
+            var gw = NumGrad(wd, v => Dot(RefConv(g, xd, v, bd), rr));
+            var gb = NumGrad(bd, v => Dot(RefConv(g, xd, wd, v), rr));
+            Assert.True(RelErr(dx, gx) < 1e-3, $"{g} dx: {RelErr(dx, gx)}");
+            Assert.True(RelErr(dw, gw) < 1e-3, $"{g} dw: {RelErr(dw, gw)}");
+            Assert.True(RelErr(db, gb) < 1e-3, $"{g} db: {RelErr(db, gb)}");
+        }
+    }
+
+    [Fact]
+    public void ForwardIsBitIdenticalAcrossThreadCounts()
+    {
+        var r = new Random(4);
+        var g = new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29);
+        var x = Rand(r, g.N * g.C * g.H * g.W);
+        var w = Rand(r, g.K * g.ColRows);
+        var b = Rand(r, g.K);
+        var first = Forward(g, x, w, b, Activation.Relu, 0f);
+        int saved = CpuThreads.Count;
+        try
+        {
+            CpuThreads.Count = 1;
+            Assert.Equal(first, Forward(g, x, w, b, Activation.Relu, 0f));
+            CpuThreads.Count = 3;
+            Assert.Equal(first, Forward(g, x, w, b, Activation.Relu, 0f));
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    [Fact]
+    public void BackwardFilterIsBitIdenticalRunToRun()
+    {
+        var r = new Random(3);
+        var g = new ConvGeometry(4, 16, 20, 20, 32, 5, 5, 1, 1, 2, 2, 2, 20, 20);
+        var x = Rand(r, g.N * g.C * g.H * g.W);
+        var dy = Rand(r, g.N * g.K * g.Ho * g.Wo);
+        var ws = new float[Conv.WorkspaceFloats(g)];
+        float[] Once()
+        {
+            var dw = new float[g.K * g.ColRows + g.K];
+            fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, pdw + g.K * g.ColRows, pws);
+            return dw;
+        }
+        Assert.Equal(Once(), Once());
+    }
+}

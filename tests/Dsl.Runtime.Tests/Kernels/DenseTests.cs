@@ -1,0 +1,53 @@
+using System;
+using Dsl.Runtime.Cpu;
+using Xunit;
+using static Dsl.Runtime.Tests.Kernels.Reference;
+
+namespace Dsl.Runtime.Tests.Kernels;
+
+public unsafe class DenseTests
+{
+    [Fact]
+    public void ForwardMatchesReference()
+    {
+        var r = new Random(1);
+        foreach (var act in Enum.GetValues<Activation>())
+        for (int t = 0; t < 4; t++)
+        {
+            int n = r.Next(1, 40), inF = r.Next(1, 300), outF = r.Next(1, 120);
+            var x = Rand(r, n * inF);
+            var w = Rand(r, outF * inF);
+            var b = t == 0 ? null : Rand(r, outF);
+            var y = new float[n * outF];
+            fixed (float* px = x, pw = w, pb = b, py = y) Dense.Forward(n, inF, outF, px, pw, pb, py, act, 0.2f);
+            double err = RelErr(y, RefDense(n, inF, outF, D(x), D(w), b == null ? null : D(b), act, 0.2));
+            Assert.True(err < 1e-4, $"{act} n={n} in={inF} out={outF}: {err}");
+        }
+    }
+
+    [Fact]
+    public void GradientsMatchFiniteDifferences()
+    {
+        var r = new Random(2);
+        foreach (var (n, inF, outF) in new[] { (3, 7, 5), (1, 20, 9), (5, 1, 3) })
+        {
+            var x = Rand(r, n * inF);
+            var w = Rand(r, outF * inF);
+            var b = Rand(r, outF);
+            var rr = D(Rand(r, n * outF));
+            var dy = Array.ConvertAll(rr, v => (float)v);
+            var dx = new float[x.Length];
+            var dw = new float[w.Length];
+            var db = new float[outF];
+            fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db)
+            {
+                Dense.BackwardData(n, inF, outF, pdy, pw, pdx);
+                Dense.BackwardWeights(n, inF, outF, px, pdy, pdw, pdb);
+            }
+            double[] xd = D(x), wd = D(w), bd = D(b);
+            Assert.True(RelErr(dx, NumGrad(xd, v => Dot(RefDense(n, inF, outF, v, wd, bd), rr))) < 1e-3);
+            Assert.True(RelErr(dw, NumGrad(wd, v => Dot(RefDense(n, inF, outF, xd, v, bd), rr))) < 1e-3);
+            Assert.True(RelErr(db, NumGrad(bd, v => Dot(RefDense(n, inF, outF, xd, wd, v), rr))) < 1e-3);
+        }
+    }
+}

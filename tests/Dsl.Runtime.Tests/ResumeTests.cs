@@ -1,0 +1,125 @@
+using Dsl.Compiler;
+using Dsl.Core;
+using Dsl.Runtime.Cpu;
+using Dsl.Runtime.Data;
+using Xunit;
+
+namespace Dsl.Runtime.Tests;
+
+/// <summary>Checkpoints and resume, frozen layers and fine-tuning from saved weights.</summary>
+public class ResumeTests
+{
+    const string Small = """
+        network small
+          input 1 x 12 x 12
+          conv 6 kernel 3 |> relu
+          maxpool 2
+          batchnorm
+          flatten
+          dense 24 |> relu |> dropout 0.3
+          dense classes
+          softmax
+        train
+          optimizer adam lr 0.003
+          schedule  reduce-on-plateau patience 0 factor 0.5
+          batch     16
+          epochs    3
+          seed      5
+        """;
+
+    static (ImageSet train, ImageSet test) Data() => DataSources.Synthetic(4, 1, 12, 12, 400, 80, 3);
+
+    sealed class CancelAt(CancellationTokenSource source, int epoch, int step) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress p) { if (p.Epoch == epoch && p.Step == step) source.Cancel(); }
+    }
+
+    static Dictionary<string, float[]> Weights(string dir) => SafeTensors.Load(Path.Combine(dir, "weights.safetensors"));
+
+    [Fact]
+    public void ACancelledRunResumesToBitIdenticalWeights()
+    {
+        var net = Networks.Text(Small, 4);
+        var config = net.Network.Train!.Value;
+        var (train, test) = Data();
+        var whole = Directory.CreateTempSubdirectory("dsl-whole-").FullName;
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = whole }))
+            trainer.Run(train, test);
+
+        var parts = Directory.CreateTempSubdirectory("dsl-parts-").FullName;
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = parts }))
+        {
+            using var cancel = new CancellationTokenSource();
+            var r = trainer.Run(train, test, new CancelAt(cancel, 2, 7), cancel.Token);
+            Assert.StartsWith("cancelled at epoch 2, step 7", r.StoppedBecause);
+        }
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = parts, Resume = true }))
+            trainer.Run(train, test);
+
+        var a = Weights(whole);
+        var b = Weights(parts);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var k in a.Keys) Assert.Equal(a[k], b[k]);
+        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^1])),
+                     File.ReadAllLines(Path.Combine(parts, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^1])));
+    }
+
+    [Fact]
+    public void ResumingWithoutACheckpointSaysSo()
+    {
+        var net = Networks.Text(Small, 4);
+        var (train, test) = Data();
+        using var device = new CpuDevice();
+        using var trainer = new Trainer(net, net.Network.Train!.Value, device,
+            new TrainOptions { OutputDirectory = Directory.CreateTempSubdirectory().FullName, Resume = true });
+        Assert.Contains("no last.safetensors", Assert.Throws<DataException>(() => trainer.Run(train, test)).Message);
+    }
+
+    [Fact]
+    public void FineTuningTheTopLeavesFrozenWeightsIdenticalAndImprovesTheTarget()
+    {
+        var (all, allTest) = DataSources.Load(DataSource.FashionMnist, Shape.NewChw(1, 28, 28), 1);
+        // Source task: classes 0-4; target task: classes 5-9, with few images (the small-data recipe).
+        ImageSet Classes(ImageSet s, int lo, int n) => s.Subset(Enumerable.Range(0, s.Count).Where(i => s.Labels[i] >= lo && s.Labels[i] < lo + 5).Take(n).ToList());
+        var lenet = File.ReadAllText(Path.Combine(Networks.RepoRoot, "Models", "lenet.model"));
+        var pre = Directory.CreateTempSubdirectory("dsl-pre-").FullName;
+        var net = Networks.Text(lenet, 10);
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(net, net.Network.Train!.Value, device, new TrainOptions { OutputDirectory = pre, Epochs = 1 }))
+            trainer.Run(Classes(all, 0, 3000), Classes(allTest, 0, 500));
+        var saved = Weights(pre);
+
+        var tune = lenet.Replace("  seed       1", $"  seed       1\n  init       from \"{Path.Combine(pre, "weights.safetensors")}\"\n  freeze     conv1 to pool2\n  lr-mult    dense2 5");
+        var tuned = Networks.Text(tune, 10);
+        var target = Classes(all, 5, 600);
+        var targetTest = Classes(allTest, 5, 500);
+        var dir = Directory.CreateTempSubdirectory("dsl-tune-").FullName;
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(tuned, tuned.Network.Train!.Value, device, new TrainOptions { OutputDirectory = dir, Epochs = 2, Batch = 32 }))
+        {
+            Assert.Equal(8, trainer.InitReport!.Loaded.Count);
+            var (c, h, w) = (1, 28, 28);
+            var transform = new Transform(target, c, h, w, tuned.Network.Train!.Value, Transform.Statistics(target, tuned.Network.Train!.Value.Normalize));
+            double before = trainer.Evaluate(targetTest, transform).Accuracy;
+            var after = trainer.Run(target, targetTest).Test.Accuracy;
+            Assert.True(after > before + 0.2, $"target accuracy {before} before fine-tuning, {after} after");
+        }
+        var result = Weights(dir);
+        foreach (var frozen in new[] { "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias" })
+            Assert.Equal(saved[frozen], result[frozen]);
+        Assert.NotEqual(saved["dense2.weight"], result["dense2.weight"]);
+    }
+
+    [Fact]
+    public void FrozenLayersGetNoWeightGradientKernelsAndNothingBelowThem()
+    {
+        var net = Networks.Text(Small.Replace("  seed      5", "  seed      5\n  freeze    conv1 to batchnorm1"), 4);
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, net);
+        Assert.DoesNotContain(plan.Kernels, k => k is Kernel.ConvBackwardFilter or Kernel.ConvBackwardData or Kernel.BatchNormBackward or Kernel.MaxPoolBackward);
+        Assert.Contains(plan.Kernels, k => k is Kernel.DenseBackwardWeights);
+        Assert.DoesNotContain(plan.Params, p => p.Layer == "conv1" || p.Layer == "batchnorm1");
+    }
+}
