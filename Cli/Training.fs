@@ -90,7 +90,19 @@ let private printInitReport (r: InitReport) =
     if r.NotInFile.Count > 0 then printfn "  not in the file, initialised afresh: %s" (String.Join(", ", r.NotInFile))
     if r.UnusedInFile.Count > 0 then printfn "  in the file but not in this network: %s" (String.Join(", ", r.UnusedInFile))
 
+/// An image folder says how many classes it has: its sub-folders.
+let private folderClasses (file: string) (classes: int option) =
+    match classes with
+    | Some _ -> classes
+    | None ->
+        try
+            match (Frontend.compileFile file (Some 1) |> fst).Network.Train |> Option.bind (fun t -> t.Data) with
+            | Some { Source = ImageFolder path } -> Some (Data.ImageFolder.ClassNames(path).Count)
+            | _ -> None
+        with ModelFileError _ -> None
+
 let run (s: RunSettings) =
+    let s = { s with Classes = folderClasses s.File s.Classes }
     let inf, source = Frontend.compileFile s.File s.Classes
     if not s.Resume then
         Directory.CreateDirectory s.Out |> ignore
@@ -101,7 +113,8 @@ let run (s: RunSettings) =
     Report.printSummary inf
     use dev = device s.Device s.Threads
     let seed = s.Seed |> Option.defaultValue config.Seed
-    let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed)
+    let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
+    let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed, Option.toObj config.Data, Action<SkippedFile> skipped)
     let options =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
@@ -114,4 +127,5 @@ let run (s: RunSettings) =
     result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
     printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
     printfn "weights: %s" result.WeightsPath
+    for p in result.Pictures do printfn "picture: %s" p
     0

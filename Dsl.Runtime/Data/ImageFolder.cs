@@ -35,6 +35,16 @@ public static class ImageFolder
         return (rest, heldOut, skipped);
     }
 
+    /// <summary>The class names a folder holds, without decoding any image (the network's `classes`).</summary>
+    public static IReadOnlyList<string> ClassNames(string root)
+    {
+        if (!Directory.Exists(root)) throw new DataException($"the image folder {root} does not exist");
+        var folders = SubFolders(root).ToArray();
+        var names = folders.Select(Path.GetFileName).ToHashSet();
+        bool split = folders.Length == 2 && names.Contains("train") && new[] { "test", "val", "validation" }.Any(names.Contains);
+        return SubFolders(split ? Path.Combine(root, "train") : root).Select(d => Path.GetFileName(d)!).ToList();
+    }
+
     /// <summary>Every image under <paramref name="root"/>'s class folders as <paramref name="channels"/> (1 or 3) x
     /// <paramref name="side"/> x <paramref name="side"/> bytes, decoded on a few threads; and the files skipped.</summary>
     public static (ImageSet images, IReadOnlyList<SkippedFile> skipped) Load(string root, int channels, int side)

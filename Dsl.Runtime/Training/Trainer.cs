@@ -34,7 +34,8 @@ public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccura
 /// <summary>Loss and accuracies over a set; <see cref="Confusion"/>[true, predicted] counts.</summary>
 public sealed record Evaluation(double Loss, double Accuracy, double Top5, int Count, int[,] Confusion);
 
-public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation Test, string WeightsPath, string? StoppedBecause);
+public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation Test, string WeightsPath, string? StoppedBecause,
+    IReadOnlyList<string> Pictures);
 
 /// <summary>The loss became NaN or infinite; the message says where, and the last good weights are saved.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -194,7 +195,22 @@ public sealed class Trainer : IDisposable
         if (best is not null)
             foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
-        return new TrainResult(results, Evaluate(testSet, transform), weightsPath, stopped);
+        var test = Evaluate(testSet, transform);
+        return new TrainResult(results, test, weightsPath, stopped, WritePictures(test, testSet.ClassNames));
+    }
+
+    /// <summary>curves.png/.svg, filters.png (the first convolution's filters, as in the AlexNet paper's figure 3) and confusion.png.</summary>
+    IReadOnlyList<string> WritePictures(Evaluation test, IReadOnlyList<string> classNames)
+    {
+        var conv = network.Layers.FirstOrDefault(l => l.Node.Layer.IsConv);
+        float[]? filters = null;
+        int[]? shape = null;
+        if (conv is { Node.Layer: Layer.Conv { Item: var spec } })
+        {
+            filters = parameters.Read(conv.Node.Name + ".weight");
+            shape = [spec.Filters, ((Shape.Chw)conv.Input).c / spec.Groups, spec.Kernel.Item1, spec.Kernel.Item2];
+        }
+        return Output.RunPictures.Write(options.OutputDirectory, filterWeights: filters, filterShape: shape, confusion: test.Confusion, classNames: classNames);
     }
 
     /// <summary>The loss's class weights: inverse frequency for `balanced` (n / (classes * count)), or as written.</summary>
