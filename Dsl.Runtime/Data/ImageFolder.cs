@@ -103,7 +103,7 @@ public static class ImageFolder
     }
 
     /// <summary>Interleaved pixels (H x W x C) to the set's layout (C x H x W).</summary>
-    static void ToPlanes(Image image, Span<byte> output)
+    internal static void ToPlanes(Image image, Span<byte> output)
     {
         int c = image.Channels, plane = image.Width * image.Height;
         for (int p = 0; p < plane; p++)

@@ -75,6 +75,27 @@ public sealed class Trainer : IDisposable
     public ParameterSet Parameters => parameters;
     public int BatchSize => batch;
 
+    /// <summary>The input normalisation and class names of the last <see cref="Run"/>; null before one.</summary>
+    public (float[] mean, float[] std)? Statistics { get; private set; }
+    public IReadOnlyList<string>? ClassNames { get; private set; }
+
+    /// <summary>Saves the weights with what prediction needs (normalisation, class names).</summary>
+    public void SaveWeights(string path) => SaveWeights(path, Snapshot());
+
+    /// <summary>Takes the weights (and the normalisation and class names, when recorded) from a weights file.</summary>
+    public InitReport LoadWeights(string path)
+    {
+        var (tensors, meta) = SafeTensors.LoadWithMetadata(path);
+        var report = parameters.LoadMatching(tensors);
+        if (meta.ContainsKey("mean"))
+        {
+            metadata = meta;
+            Statistics = WeightsFile.Statistics(meta, path);
+            ClassNames = WeightsFile.Classes(meta, train.Plan.Classes);
+        }
+        return report;
+    }
+
     /// <summary>What `init from` loaded and skipped; null without it.</summary>
     public InitReport? InitReport { get; }
 
@@ -95,7 +116,11 @@ public sealed class Trainer : IDisposable
         var (fit, validation) = trainSet.Split(config.Data?.Value.Validation ?? 0.1, seed);
         if (options.Limit is int limit) fit = fit.Take(limit, seed);
         if (fit.Count < batch) throw new DataException($"only {fit.Count} training images for a batch of {batch}; lower --batch or raise --limit");
-        var transform = new Transform(fit, c, h, w, config, Transform.Statistics(fit, config.Normalize));
+        var stats = Transform.Statistics(fit, config.Normalize);
+        var transform = new Transform(fit, c, h, w, config, stats);
+        metadata = WeightsFile.Metadata(network.Network.Name, stats, trainSet.ClassNames);
+        Statistics = stats;
+        ClassNames = trainSet.ClassNames;
         WriteClassWeights(fit, classes);
 
         var optimizer = config.Optimizer;
@@ -144,7 +169,7 @@ public sealed class Trainer : IDisposable
                 }
                 train.Update(optimizer, lr.Current, ++t);
                 train.ReadProbabilities(probs);
-                correct += Correct(probs, batch, classes, b.Labels, 1);
+                correct += Evaluator.TopK(probs, batch, classes, b.Labels, 1);
                 pipe.Release(b);
                 seen += batch;
                 lossSum += loss;
@@ -239,56 +264,15 @@ public sealed class Trainer : IDisposable
         _ => double.IsNaN(r.ValLoss) ? r.TrainLoss : r.ValLoss,
     };
 
-    /// <summary>How many of the first <paramref name="count"/> examples have their label among the k most probable classes.</summary>
-    static long Correct(float[] probs, int count, int classes, int[] labels, int k)
-    {
-        long hits = 0;
-        for (int i = 0; i < count; i++)
-        {
-            var row = probs.AsSpan(i * classes, classes);
-            float p = row[labels[i]];
-            int greater = 0;
-            foreach (var q in row) if (q > p) greater++;
-            if (greater < k) hits++;
-        }
-        return hits;
-    }
-
     /// <summary>Loss, top-1 and top-5 accuracy and the confusion matrix over a whole set, in inference mode
     /// (no dropout, running batch-norm statistics).</summary>
-    public Evaluation Evaluate(ImageSet set, Transform transform)
-    {
-        int n = eval.Plan.Batch, classes = eval.Plan.Classes;
-        int imageFloats = (int)(eval.Plan.Buffers[eval.Plan.Images].Floats / n);
-        var probs = new float[n * classes];
-        var confusion = new int[classes, classes];
-        double loss = 0;
-        long top1 = 0, top5 = 0;
-        using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
-        foreach (var b in pipe.Read())
-        {
-            eval.SetBatch(b.Images, b.Labels);
-            eval.Run(0);
-            eval.ReadProbabilities(probs);
-            for (int i = 0; i < b.Count; i++)
-            {
-                var row = probs.AsSpan(i * classes, classes);
-                loss -= Math.Log(Math.Max(row[b.Labels[i]], 1e-30f));
-                confusion[b.Labels[i], row.IndexOf(TensorMax(row))]++;
-            }
-            top1 += Correct(probs, b.Count, classes, b.Labels, 1);
-            top5 += Correct(probs, b.Count, classes, b.Labels, Math.Min(5, classes));
-            pipe.Release(b);
-        }
-        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion);
-    }
-
-    static float TensorMax(ReadOnlySpan<float> row) => System.Numerics.Tensors.TensorPrimitives.Max(row);
+    public Evaluation Evaluate(ImageSet set, Transform transform) => Evaluator.Run(eval, set, transform);
 
     List<(string, float[])> Snapshot() => parameters.Weights.Select(name => (name, parameters.Read(name))).ToList();
 
-    void SaveWeights(string path, List<(string, float[])> weights) =>
-        SafeTensors.Save(path, weights, new Dictionary<string, string> { ["network"] = network.Network.Name, ["format"] = "dsl" });
+    Dictionary<string, string> metadata = new();
+
+    void SaveWeights(string path, List<(string, float[])> weights) => SafeTensors.Save(path, weights, metadata);
 
     public void Dispose()
     {

@@ -1,0 +1,51 @@
+using Dsl.Runtime.Data;
+
+namespace Dsl.Runtime;
+
+/// <summary>Loss, accuracies and the confusion matrix of an inference plan over a whole set.</summary>
+public static class Evaluator
+{
+    /// <summary>How many of the first <paramref name="count"/> rows have their label among the k most probable classes
+    /// (ties count against: a label is in the top k only if fewer than k classes are more probable).</summary>
+    public static long TopK(ReadOnlySpan<float> probs, int count, int classes, ReadOnlySpan<int> labels, int k)
+    {
+        long hits = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var row = probs.Slice(i * classes, classes);
+            float p = row[labels[i]];
+            int greater = 0;
+            foreach (var q in row) if (q > p) greater++;
+            if (greater < k) hits++;
+        }
+        return hits;
+    }
+
+    /// <summary>Runs <paramref name="runner"/> (an inference plan) over every image of <paramref name="set"/>.</summary>
+    public static Evaluation Run(IStepRunner runner, ImageSet set, Transform transform)
+    {
+        int n = runner.Plan.Batch, classes = runner.Plan.Classes;
+        int imageFloats = (int)(runner.Plan.Buffers[runner.Plan.Images].Floats / n);
+        var probs = new float[n * classes];
+        var confusion = new int[classes, classes];
+        double loss = 0;
+        long top1 = 0, top5 = 0;
+        using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
+        foreach (var b in pipe.Read())
+        {
+            runner.SetBatch(b.Images, b.Labels);
+            runner.Run(0);
+            runner.ReadProbabilities(probs);
+            for (int i = 0; i < b.Count; i++)
+            {
+                var row = probs.AsSpan(i * classes, classes);
+                loss -= Math.Log(Math.Max(row[b.Labels[i]], 1e-30f));
+                confusion[b.Labels[i], System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row)]++;
+            }
+            top1 += TopK(probs, b.Count, classes, b.Labels, 1);
+            top5 += TopK(probs, b.Count, classes, b.Labels, Math.Min(5, classes));
+            pipe.Release(b);
+        }
+        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion);
+    }
+}
