@@ -84,6 +84,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -93,6 +94,7 @@ type Command =
             | Bench _ -> "time training and inference steps on synthetic data, with a per-kernel table"
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
             | Selftest _ -> "check every kernel of a device against the CPU device"
+            | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -119,6 +121,7 @@ let private run (cmd: Command) =
         0
     | Devices -> Devices.run ()
     | Selftest a -> Selftest.run a
+    | Export a -> Export.run a
     | Bench a ->
         let positive name (v: int) = if v < 1 then raise (UsageError(sprintf "--%s must be at least 1, got %d" name v)) else v
         let file = a.GetResult BenchArgs.File

@@ -48,6 +48,16 @@ public static class SafeTensors
         if (bytes.Length < 8) throw new DataException($"{path} is not a safetensors file (too short)");
         long n = BinaryPrimitives.ReadInt64LittleEndian(bytes);
         if (n <= 0 || 8 + n > bytes.Length) throw new DataException($"{path} is not a safetensors file (bad header length)");
+        // A file that is not safetensors at all is a clear error, not a JSON reader's exception.
+        try { return Read(bytes, n, path); }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            throw new DataException($"{path} is not a safetensors file (unreadable header: {e.Message})", e);
+        }
+    }
+
+    static (Dictionary<string, float[]> tensors, Dictionary<string, string> metadata) Read(byte[] bytes, long n, string path)
+    {
         using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)n));
         var result = new Dictionary<string, float[]>();
         var metadata = new Dictionary<string, string>();
