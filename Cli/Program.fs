@@ -77,11 +77,33 @@ type BenchArgs =
             | Warmup _ -> "untimed steps first (default 2)"
             | Threads _ -> "CPU threads (default: all cores)"
 
+type EvalArgs =
+    | [<MainCommand; Mandatory>] Run_Dir of path: string
+    | Device of string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Run_Dir _ -> "a run folder written by `dsl run`"
+            | Device _ -> "cpu (default: auto)"
+
+type PredictArgs =
+    | [<MainCommand; Mandatory>] Inputs of run_dir_then_images: string list
+    | Top of int
+    | Device of string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Inputs _ -> "a run folder written by `dsl run`, then one or more PNG or JPEG images"
+            | Top _ -> "how many classes to show (default 5)"
+            | Device _ -> "cpu (default: auto)"
+
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<ModelArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
@@ -92,6 +114,8 @@ type Command =
             | Summary _ -> "print a model's layers with output shapes, parameters and multiply-adds"
             | Run _ -> "train a model as its train block says"
             | Bench _ -> "time training and inference steps on synthetic data, with a per-kernel table"
+            | Eval _ -> "evaluate a finished run's network on its test set: accuracy, top-5, per class, confusion.png"
+            | Predict _ -> "classify image files with a finished run's network: the top classes and their probabilities"
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
             | Selftest _ -> "check every kernel of a device against the CPU device"
             | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
@@ -122,6 +146,15 @@ let private run (cmd: Command) =
     | Devices -> Devices.run ()
     | Selftest a -> Selftest.run a
     | Export a -> Export.run a
+    | Eval a ->
+        use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None
+        Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev
+    | Predict a ->
+        match a.GetResult PredictArgs.Inputs with
+        | runDir :: (_ :: _ as images) ->
+            use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None
+            Evaluate.predict runDir images (a.GetResult(PredictArgs.Top, 5)) dev
+        | _ -> raise (UsageError "predict needs a run folder and at least one image")
     | Bench a ->
         let positive name (v: int) = if v < 1 then raise (UsageError(sprintf "--%s must be at least 1, got %d" name v)) else v
         let file = a.GetResult BenchArgs.File

@@ -19,7 +19,7 @@ public sealed record TrainOptions
     public InitScheme? Init { get; init; }
     /// <summary>The run folder: metrics.csv, checkpoints and the weights are written there.</summary>
     public required string OutputDirectory { get; init; }
-    /// <summary>Continue from the run folder's last checkpoint.</summary>
+    /// <summary>Continue from the run folder's last checkpoint (from the beginning when it has none yet).</summary>
     public bool Resume { get; init; }
     /// <summary>Batch size of evaluation passes.</summary>
     public int EvalBatch { get; init; } = 256;
@@ -60,8 +60,6 @@ public sealed class Trainer : IDisposable
         seed = options.Seed ?? config.Seed;
         if (batch < 1) throw new ArgumentException("batch must be at least 1");
         if (epochs < 0) throw new ArgumentException("epochs must not be negative");
-        if (!config.Order.IsShuffle)
-            throw new ArgumentException($"sample order `{config.Order}` is not supported in this version; remove the `order` line or use `order shuffle`");
         if (!network.Layers.Last().Node.Layer.IsSoftmax)
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
@@ -122,16 +120,17 @@ public sealed class Trainer : IDisposable
         Statistics = stats;
         ClassNames = trainSet.ClassNames;
         WriteClassWeights(fit, classes);
+        var sampleOrder = new Data.SampleOrder(fit, config.Order, seed);
 
         var optimizer = config.Optimizer;
         double lr0 = optimizer switch { Optimizer.Sgd s => s.lr, Optimizer.Adam a => a.lr, Optimizer.RmsProp r => r.lr, _ => 0.01 };
         var lr = new LearningRate(lr0, config.Schedule, epochs);
         var csv = Path.Combine(dir, "metrics.csv");
         var state = new LoopState { LearningRate = lr0 };
-        if (options.Resume)
+        var last = Path.Combine(dir, Checkpoints.Latest);
+        // A run killed before its first checkpoint has nothing whole to continue from: it starts over.
+        if (options.Resume && File.Exists(last))
         {
-            var last = Path.Combine(dir, Checkpoints.Latest);
-            if (!File.Exists(last)) throw new DataException($"{dir} has no {Checkpoints.Latest} to resume from");
             state = Checkpoints.Load(last, parameters);
             lr.Restore(state.LearningRate, state.PlateauBest, state.PlateauWait);
             // The rows after the checkpoint's epoch belong to work that is about to be redone.
@@ -149,8 +148,7 @@ public sealed class Trainer : IDisposable
         for (int epoch = state.Epoch + 1; epoch <= epochs && stopped is null; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            var order = Enumerable.Range(0, fit.Count).ToArray();
-            new Random(Seeds.Int(seed, epoch)).Shuffle(order);
+            var order = sampleOrder.For(epoch);
             int resumeAt = state.BatchesDone;
             using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17), firstBatch: resumeAt);
             double lossSum = state.LossSum;
