@@ -5,6 +5,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out="$here/.build/dsl"
 dll="$out/dsl.dll"
+mkdir -p "$here/.build"
+# One build at a time: several `./dsl` started together (scripts, tests) wait for the first one's build.
+exec 9>"$here/.build/lock"
+flock 9
 if [ ! -f "$dll" ] || [ -n "$(find "$here/Cli" "$here/Dsl.Core" "$here/Dsl.Compiler" "$here/Dsl.Runtime" \
         \( -name '*.fs' -o -name '*.cs' -o -name '*.fsproj' -o -name '*.csproj' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]; then
   echo "building dsl (Release)..." >&2
@@ -14,5 +18,7 @@ if [ ! -f "$dll" ] || [ -n "$(find "$here/Cli" "$here/Dsl.Core" "$here/Dsl.Compi
   rm -f "$log"
   touch "$dll"
 fi
+flock -u 9
+exec 9>&-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 exec dotnet "$dll" "$@"
