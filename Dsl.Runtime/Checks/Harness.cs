@@ -79,7 +79,8 @@ public static class Harness
 
     static Dictionary<int, float[]> Inputs(KernelCase c, int seed)
     {
-        var rng = new Random(HashCode.Combine(seed, c.Name.Length, c.Plan.Buffers.Length));
+        // A stable mix of the seed and the case's name (string.GetHashCode differs per process): repeatable inputs.
+        var rng = new Random(c.Name.Aggregate(seed, (h, ch) => unchecked(h * 31 + ch)));
         return c.Plan.Buffers.ToDictionary(b => b.Id, b =>
         {
             var v = new float[b.Floats];

@@ -11,7 +11,7 @@ public enum Fill { Signed, Positive, Labels }
 /// <summary>One kernel check: a small plan whose buffers all live outside the arena, as parameters do, so the
 /// harness can write every input and read every output on any device. Outputs start filled with random values
 /// too, which catches a kernel that accumulates where it should overwrite.</summary>
-public sealed record KernelCase(string Name, Plan Plan, IReadOnlyDictionary<int, Fill> Fills, double Tolerance, string? ToleranceWhy = null)
+public sealed record KernelCase(string Name, Plan Plan, IReadOnlyDictionary<int, Fill> Fills, double Tolerance)
 {
     /// <summary>Set for an optimizer check: three updates run instead of the plan's kernels.</summary>
     public Optimizer? Optimizer { get; init; }
@@ -41,10 +41,9 @@ sealed class CaseBuilder(string name)
         trainable.Add(new ParamRef(tensor, "weight", value, grad, lrMult, decayMult));
     }
 
-    public KernelCase Build(double tolerance, IEnumerable<Kernel> kernels, string? why = null, int batch = 1, int classes = 1, int probs = 0,
-        int? classWeights = null) =>
+    public KernelCase Build(double tolerance, IEnumerable<Kernel> kernels, int batch = 1, int classes = 1, int probs = 0, int? classWeights = null) =>
         new(name, new Plan(name, PlanMode.Training, batch, buffers.ToArray(), ListModule.OfSeq(kernels), ListModule.OfSeq(trainable),
-            0, labels, probs, classes, classWeights is int w ? Some(w) : null, MapModule.Empty<int, long>(), 0L), fills, tolerance, why);
+            0, labels, probs, classes, classWeights is int w ? Some(w) : null, MapModule.Empty<int, long>(), 0L), fills, tolerance);
 
     public static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);
 }

@@ -21,14 +21,15 @@ sealed unsafe class OpenClStepRunner : IStepRunner
     readonly List<ClKernel> stepped = new();
     readonly List<(ParamRef Param, nint S1, nint S2)> trainable = new();
     readonly Dictionary<Optimizer, (nint Program, ClKernel[] PerParam)> updates = new();
-    readonly int[] labels;
+    /// <summary>Whether the plan ends in the loss (a plan without one returns NaN from Run, as the CPU device does).</summary>
+    readonly bool hasLoss;
 
     public OpenClStepRunner(OpenClDevice device, Plan plan, ParameterSet parameters)
     {
         this.device = device;
         this.parameters = parameters;
         Plan = plan;
-        labels = new int[plan.Batch];
+        hasLoss = plan.Kernels.Any(k => k.IsSoftmaxCrossEntropy);
         CheckMemory(plan);
         var source = Program.plan(Dialect.opencl, device.Tuning, plan);
         program = device.Programs.Build(source.Text, $"{plan.Network}-{(plan.Mode.IsTraining ? "training" : "inference")}-b{plan.Batch}");
@@ -102,7 +103,6 @@ sealed unsafe class OpenClStepRunner : IStepRunner
             if ((uint)batchLabels[i] >= (uint)Plan.Classes)
                 throw new ArgumentOutOfRangeException(nameof(batchLabels), $"label {batchLabels[i]} of sample {i} is not in [0, {Plan.Classes})");
         arena.Upload(images, Plan.Offsets[Plan.Images]);
-        batchLabels.CopyTo(labels);
         arena.Upload(MemoryMarshal.Cast<int, float>(batchLabels), Plan.Offsets[Plan.Labels]);
     }
 
@@ -119,7 +119,7 @@ sealed unsafe class OpenClStepRunner : IStepRunner
                 times[i] += Stopwatch.GetElapsedTime(started).TotalSeconds;
             }
         }
-        if (!Plan.Kernels.Any(k => k.IsSoftmaxCrossEntropy))
+        if (!hasLoss)
         {
             device.Finish("running the step");
             return double.NaN;
