@@ -182,13 +182,15 @@ public sealed class Trainer : IDisposable
                 }
             }
             if (stopped is not null) break;
+            double trainSeconds = clock.Elapsed.TotalSeconds;
             var val = validation.Count > 0 ? Evaluate(validation, transform) : null;
             var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
             File.AppendAllText(csv, string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
                 result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))) + "\n");
-            progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, (seen - state.Seen) / clock.Elapsed.TotalSeconds, result));
+            // Throughput of the training steps alone; the epoch's seconds include validation.
+            progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, (seen - state.Seen) / trainSeconds, result));
             lastGood = Snapshot();
 
             lr.EndEpoch(epoch, Monitored(config.Schedule is Schedule.ReduceOnPlateau p ? p.monitor : Monitor.ValLoss, result));
