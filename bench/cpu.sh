@@ -4,7 +4,7 @@
 #   usage: bench/cpu.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-5}
+steps=${1:-10}
 threads=$(nproc)
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "PyTorch missing: sudo apt-get install python3-torch libopenblas0-pthread" >&2; exit 1; }
@@ -12,8 +12,8 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads cores; $(date -
 for spec in "alexnet 32" "lenet 64"; do
   set -- $spec
   echo; echo "== $1, batch $2 =="
-  ours=$(./dsl bench "Models/$1.model" --batch "$2" --steps "$steps" --warmup 1 --threads "$threads")
-  theirs=$(cd bench && OMP_NUM_THREADS=$threads $py torch_bench.py "$1" --batch "$2" --steps "$steps" --warmup 1 --threads "$threads")
+  ours=$(./dsl bench "Models/$1.model" --batch "$2" --steps "$steps" --warmup 5 --threads "$threads")
+  theirs=$(cd bench && OMP_NUM_THREADS=$threads $py torch_bench.py "$1" --batch "$2" --steps "$steps" --warmup 5 --threads "$threads")
   echo "$ours" | sed -n '1,5p'; echo "$theirs"
   for what in training inference; do
     a=$(echo "$ours" | awk -v w="$what:" '$1==w {print $2}'); b=$(echo "$theirs" | awk -v w="$what:" '$1==w {print $2}')
