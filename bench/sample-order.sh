@@ -11,13 +11,19 @@ printf '%-14s %5s %9s %9s\n' order seed accuracy loss
 for order in shuffle by-class by-similarity hybrid; do
   sed "s/^  seed       1$/  seed       1\n  order      $order/" Models/lenet.model > "$work/lenet-$order.model"
   for seed in 1 2 3; do
-    out=$(./dsl run "$work/lenet-$order.model" --epochs "$epochs" --limit "$limit" --seed "$seed" --out "$work/$order-$seed")
-    line=$(echo "$out" | grep '^test:')
-    acc=$(echo "$line" | awk '{print $5}'); loss=$(echo "$line" | awk '{print $3}')
+    # A run whose loss becomes NaN stops with exit 1: that is a result too.
+    out=$(./dsl run "$work/lenet-$order.model" --epochs "$epochs" --limit "$limit" --seed "$seed" --out "$work/$order-$seed" 2>&1) || true
+    if line=$(echo "$out" | grep '^test:'); then
+      acc=$(echo "$line" | awk '{print $5}'); loss=$(echo "$line" | awk '{print $3}')
+      echo "$order $acc $loss" >> "$work/all"
+    else
+      acc=diverged; loss=$(echo "$out" | grep -o 'at epoch [0-9]*, step [0-9]*' || echo failed)
+      echo "$order diverged" >> "$work/all"
+    fi
     printf '%-14s %5s %9s %9s\n' "$order" "$seed" "$acc" "$loss"
-    echo "$order $acc $loss" >> "$work/all"
   done
 done
 echo
-printf '%-14s %14s %10s\n' order "mean accuracy" "mean loss"
-awk '{gsub("%","",$2); a[$1]+=$2; l[$1]+=$3; n[$1]++} END {for (o in a) printf "%-14s %13.2f%% %10.4f\n", o, a[o]/n[o], l[o]/n[o]}' "$work/all" | sort -k2 -r
+printf '%-14s %14s %10s %9s\n' order "mean accuracy" "mean loss" diverged
+awk '$2 == "diverged" {d[$1]++; seen[$1]=1; next} {gsub("%","",$2); a[$1]+=$2; l[$1]+=$3; n[$1]++; seen[$1]=1}
+     END {for (o in seen) if (n[o]) printf "%-14s %13.2f%% %10.4f %9d\n", o, a[o]/n[o], l[o]/n[o], d[o]; else printf "%-14s %14s %10s %9d\n", o, "-", "-", d[o]}' "$work/all" | sort -k2 -r

@@ -10,19 +10,6 @@ namespace Dsl.Runtime.Tests;
 /// derivative of the composed forward pass.</summary>
 public class PlanTests
 {
-    const string Mixed = """
-        network mixed
-          input 4 x 11 x 11
-          conv 6 kernel 3 pad 1 groups 2 |> relu |> lrn size 3 alpha 1e-2 beta 0.75 k 2
-          maxpool 3 stride 2
-          conv 8 kernel 3 stride 2 pad 1 floor |> tanh
-          batchnorm |> leaky-relu 0.1
-          avgpool 2 ceil
-          flatten
-          dense 12 |> sigmoid
-          dense classes
-          softmax
-        """;
 
     /// <summary>The same plan with every arena buffer at its own offset: no reuse at all.</summary>
     static Plan WithoutReuse(Plan p)
@@ -51,7 +38,7 @@ public class PlanTests
     [Fact]
     public void MemoryReuseGivesBitIdenticalResults()
     {
-        var plan = MemoryPlan.compile(PlanMode.Training, 5, Networks.Text(Mixed));
+        var plan = MemoryPlan.compile(PlanMode.Training, 5, Networks.Text(Dsl.Runtime.Checks.StepCases.Mixed));
         var free = WithoutReuse(plan);
         Assert.True(plan.ArenaFloats < free.ArenaFloats, "the planner reused nothing");
         var (a, ga) = Step(plan, 7);
