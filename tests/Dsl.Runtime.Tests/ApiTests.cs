@@ -39,14 +39,24 @@ public class ApiTests
         Assert.Contains("^", e.Message);
     }
 
-    [Fact]
-    public void DisposingANetworkFreesItsDeviceBuffers()
+    public static TheoryData<string> AllDevices() => new(new[] { "cpu" }.Concat(Checks.Backends.Names));
+
+    /// <summary>On every device present (each opened afresh, so its count starts at zero).</summary>
+    [Theory]
+    [MemberData(nameof(AllDevices))]
+    public void DisposingANetworkFreesItsDeviceBuffers(string backend)
     {
-        using var device = new CpuDevice();
+        using var device = Checks.Backends.TryOpen(backend, out var absent);
+        if (device is null) { Console.WriteLine($"{backend}: not run, {absent}"); return; }
         Assert.Equal(0, device.LiveBuffers);
         var model = ModelDefinition.Load(Path.Combine(Networks.RepoRoot, "Models", "lenet.model"));
-        using (var net = model.Compile(device, new TrainOptions { OutputDirectory = Directory.CreateTempSubdirectory().FullName, Batch = 8 }))
+        using (var net = model.Compile(device, new TrainOptions { OutputDirectory = Directory.CreateTempSubdirectory().FullName, Batch = 8, EvalBatch = 8, Epochs = 1 }))
+        {
+            var (train, test) = DataSources.Synthetic(10, 1, 28, 28, 64, 16, 1);
+            net.Train(train, test);
+            net.Evaluate(test);
             Assert.True(device.LiveBuffers > 10, $"{device.LiveBuffers} buffers live");
+        }
         Assert.Equal(0, device.LiveBuffers);
     }
 
