@@ -116,7 +116,7 @@ let private data (c: Cursor) =
 
 let private augment (c: Cursor) =
     let one () =
-        match c.Word("augmentation", [ "crop"; "flip"; "brightness"; "contrast" ]) with
+        match c.Word("augmentation", [ "crop"; "flip"; "brightness"; "contrast"; "rotate"; "translate" ]) with
         | "crop" ->
             let size = c.Int("crop size", 1)
             match c.Peek with
@@ -124,6 +124,8 @@ let private augment (c: Cursor) =
             | _ -> Crop(size, size)
         | "flip" -> if c.Word("flip direction", [ "horizontal"; "vertical" ]) = "horizontal" then FlipHorizontal else FlipVertical
         | "brightness" -> Brightness(c.Positive "brightness")
+        | "rotate" -> Rotate(c.Positive "rotate")
+        | "translate" -> Translate(c.Int("translate", 1))
         | _ -> Contrast(c.Positive "contrast")
     let rec items acc =
         let acc = one () :: acc

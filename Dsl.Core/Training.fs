@@ -23,6 +23,10 @@ type Augmentation =
     | FlipVertical
     | Brightness of float
     | Contrast of float
+    /// A random rotation of up to this many degrees either way.
+    | Rotate of degrees: float
+    /// A random shift of up to this many pixels along each axis.
+    | Translate of pixels: int
 
 type Normalization =
     | NoNormalization

@@ -6,13 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=${1:-12000}; epochs=${2:-2}
 work=$(mktemp -d)
+dsl=${DSL:-./dsl}   # another build of dsl, e.g. "dotnet /path/dsl.dll"
 echo "lenet, $limit training images, $epochs epochs, batch 64; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
 printf '%-14s %5s %9s %9s\n' order seed accuracy loss
 for order in shuffle by-class by-similarity hybrid; do
   sed "s/^  seed       1$/  seed       1\n  order      $order/" Models/lenet.model > "$work/lenet-$order.model"
   for seed in 1 2 3; do
     # A run whose loss becomes NaN stops with exit 1: that is a result too.
-    out=$(./dsl run "$work/lenet-$order.model" --epochs "$epochs" --limit "$limit" --seed "$seed" --out "$work/$order-$seed" 2>&1) || true
+    out=$($dsl run "$work/lenet-$order.model" --epochs "$epochs" --limit "$limit" --seed "$seed" --out "$work/$order-$seed" 2>&1) || true
     if line=$(echo "$out" | grep '^test:'); then
       acc=$(echo "$line" | awk '{print $5}'); loss=$(echo "$line" | awk '{print $3}')
       echo "$order $acc $loss" >> "$work/all"

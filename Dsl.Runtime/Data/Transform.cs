@@ -10,7 +10,8 @@ public sealed class Transform
     readonly float[] scale, shift;
     readonly (int i0, int i1, float f)[] rows, cols;
     readonly bool flipH, flipV;
-    readonly double brightness, contrast;
+    readonly double brightness, contrast, rotate;
+    readonly int translate;
 
     public Transform(ImageSet source, int channels, int height, int width, TrainConfig config, (float[] mean, float[] std) stats)
     {
@@ -28,6 +29,8 @@ public sealed class Transform
         flipV = config.Augment.Any(a => a.IsFlipVertical);
         brightness = config.Augment.OfType<Augmentation.Brightness>().Select(b => b.Item).FirstOrDefault();
         contrast = config.Augment.OfType<Augmentation.Contrast>().Select(b => b.Item).FirstOrDefault();
+        rotate = config.Augment.OfType<Augmentation.Rotate>().Select(b => b.degrees).FirstOrDefault();
+        translate = config.Augment.OfType<Augmentation.Translate>().Select(b => b.pixels).FirstOrDefault();
         // Normalise (x/255 - mean) / std as one multiply-add per pixel.
         scale = new float[outC];
         shift = new float[outC];
@@ -89,6 +92,15 @@ public sealed class Transform
             if (brightness > 0) bias = (float)(255 * brightness * (((r >> 50) & 0x3FFF) / 8191.5 - 1));
         }
         int plane = srcH * srcW;
+        if (random is ulong geometric && (rotate > 0 || translate > 0))
+        {
+            ulong g = Seeds.Mix((long)geometric, 0xAFF);
+            double angle = rotate * ((g & 0xFFFF) / 32767.5 - 1);
+            int ty = translate == 0 ? 0 : (int)((g >> 16) % (ulong)(2 * translate + 1)) - translate;
+            int tx = translate == 0 ? 0 : (int)((g >> 32) % (ulong)(2 * translate + 1)) - translate;
+            Affine(pixels, output, angle, ty, tx, oy, ox, fh, fv, gain, bias);
+            return;
+        }
         for (int c = 0; c < outC; c++)
         {
             var src = pixels.Slice((srcC == 1 ? 0 : c) * plane, plane);
@@ -107,4 +119,40 @@ public sealed class Transform
             }
         }
     }
+
+    /// <summary>Crop, flips, a random rotation about the crop's centre and a random shift, as one inverse mapping of each
+    /// output pixel into the stored image; what falls outside it is black (Keras' constant fill).</summary>
+    internal void Affine(ReadOnlySpan<byte> pixels, Span<float> output, double degrees, int ty, int tx, int oy, int ox, bool fh, bool fv, float gain, float bias)
+    {
+        double angle = degrees * Math.PI / 180;
+        float cos = (float)Math.Cos(angle), sin = (float)Math.Sin(angle);
+        float cy = oy + outH / 2f, cx = ox + outW / 2f;
+        float scaleY = (float)srcH / resizedH, scaleX = (float)srcW / resizedW;
+        int plane = srcH * srcW;
+        for (int c = 0; c < outC; c++)
+        {
+            var src = pixels.Slice((srcC == 1 ? 0 : c) * plane, plane);
+            float sc = scale[c] * gain, sh = shift[c] + scale[c] * bias;
+            for (int y = 0; y < outH; y++)
+                for (int x = 0; x < outW; x++)
+                {
+                    // Output pixel centre, relative to the crop centre, moved back by the shift and rotated back.
+                    float dy = oy + y + 0.5f - cy - ty, dx = ox + x + 0.5f - cx - tx;
+                    float ry = -sin * dx + cos * dy + cy, rx = cos * dx + sin * dy + cx;
+                    if (fv) ry = resizedH - ry;
+                    if (fh) rx = resizedW - rx;
+                    // Resized-image coordinates to stored-image coordinates, pixel centres aligned.
+                    float sy = ry * scaleY - 0.5f, sx = rx * scaleX - 0.5f;
+                    int y0 = (int)MathF.Floor(sy), x0 = (int)MathF.Floor(sx);
+                    float fy = sy - y0, fx = sx - x0;
+                    float a = At(src, srcH, srcW, y0, x0), b = At(src, srcH, srcW, y0, x0 + 1);
+                    float d = At(src, srcH, srcW, y0 + 1, x0), e = At(src, srcH, srcW, y0 + 1, x0 + 1);
+                    float top = a + fx * (b - a), bottom = d + fx * (e - d);
+                    output[(c * outH + y) * outW + x] = (top + fy * (bottom - top)) * sc + sh;
+                }
+        }
+    }
+
+    static float At(ReadOnlySpan<byte> image, int height, int width, int y, int x) =>
+        y < 0 || y >= height || x < 0 || x >= width ? 0f : image[y * width + x];
 }
