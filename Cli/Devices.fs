@@ -15,8 +15,14 @@ let run () =
         for d in devices do
             printfn "  [opencl:%d] %s: %s, %d compute units, %s (%s per buffer), %s local, driver %s"
                 d.Index d.Name d.KindName d.ComputeUnits (mib d.GlobalMemory) (mib d.MaxAllocation) (mib d.LocalMemory) d.DriverVersion
-    printfn "%s" Devices.CudaStatus
-    match Devices.AutoChoice found with
-    | null -> printfn "auto:    the CPU device (no OpenCL GPU; OpenCL drivers on the CPU, such as PoCL, are slower than it)"
-    | gpu -> printfn "auto:    opencl:%d, %s" gpu.Index gpu.Name
+    let gpus, cudaProblem = Devices.Cuda()
+    if not (isNull cudaProblem) then printfn "CUDA     none: %s" cudaProblem
+    for g in gpus do
+        printfn "CUDA     %s %s: compute %s, %d SMs, %s, driver %s"
+            (if g.Ordinal = 0 then "[cuda]" else sprintf "device %d" g.Ordinal) g.Name g.ComputeCapability g.Multiprocessors (mib g.GlobalMemory)
+            (Cuda.Gpus.VersionText g.DriverVersion)
+    match Seq.tryHead gpus, Devices.AutoChoice found with
+    | Some g, _ -> printfn "auto:    cuda, %s" g.Name
+    | None, null -> printfn "auto:    the CPU device (no CUDA device, no OpenCL GPU; OpenCL drivers on the CPU, such as PoCL, are slower than it)"
+    | None, gpu -> printfn "auto:    opencl:%d, %s" gpu.Index gpu.Name
     0

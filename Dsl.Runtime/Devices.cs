@@ -1,23 +1,28 @@
 using Dsl.Runtime.Cpu;
+using Dsl.Runtime.Cuda;
 using Dsl.Runtime.OpenCl;
 
 namespace Dsl.Runtime;
 
 /// <summary>Finding devices and opening one by the name a user gives: cpu, opencl (the first OpenCL GPU, else the
-/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda, or auto.</summary>
+/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda (the first CUDA device), or auto.</summary>
 public static class Devices
 {
     public const string Names = "cpu, opencl, opencl:N, cuda or auto";
-    public const string CudaStatus = "CUDA: not implemented in this version";
 
     /// <summary>The OpenCL devices present, and why there are none where there are none.</summary>
     public static IReadOnlyList<OpenClDeviceInfo> OpenCl(out string? problem) => Platforms.List(out problem);
 
-    /// <summary>What auto picks: an OpenCL GPU where there is one; otherwise the CPU device, which outruns OpenCL
+    /// <summary>The CUDA devices present, and why there are none where there are none (every library path tried, or
+    /// the driver's result by name).</summary>
+    public static IReadOnlyList<CudaDeviceInfo> Cuda(out string? problem) => Gpus.List(out problem);
+
+    /// <summary>What auto picks after CUDA: an OpenCL GPU where there is one; otherwise the CPU device, which outruns OpenCL
     /// drivers on the CPU such as PoCL. Null means the CPU device.</summary>
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
 
-    /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it fell back to the CPU.</summary>
+    /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
+    /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU.</summary>
     public static IDevice Open(string name, int? threads = null, Action<string>? say = null)
     {
         switch (name)
@@ -26,6 +31,16 @@ public static class Devices
                 return new CpuDevice(threads);
             case "auto":
             {
+                try
+                {
+                    if (Cuda(out _) is [var first, ..])
+                    {
+                        var d = new CudaDevice(first);
+                        say?.Invoke($"auto: {d.Name}");
+                        return d;
+                    }
+                }
+                catch (DeviceException e) { say?.Invoke($"auto: CUDA could not be opened ({e.Message}); trying OpenCL"); }
                 var found = OpenCl(out _);
                 if (AutoChoice(found) is { } gpu)
                 {
@@ -48,7 +63,10 @@ public static class Devices
                 return pick is null ? throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu") : new OpenClDevice(pick);
             }
             case "cuda":
-                throw new DeviceException($"{CudaStatus}; use --device opencl or --device cpu");
+            {
+                var found = Cuda(out var problem);
+                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0]);
+            }
             default:
                 if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))
                 {

@@ -22,6 +22,10 @@ if a.threads:
 make, shape, classes = MODELS[a.model]
 torch.manual_seed(1)
 dev = torch.device(a.device)
+if dev.type == "cuda":
+    # Stated, not inherited: TF32 convolutions (cuDNN's default) and TF32 matmuls (off by default since PyTorch 1.12).
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
 net = make(classes).to(dev)
 x = torch.randn(a.batch, *shape, device=dev)
 y = torch.randint(0, classes, (a.batch,), device=dev)

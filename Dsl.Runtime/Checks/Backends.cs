@@ -4,7 +4,7 @@ namespace Dsl.Runtime.Checks;
 /// A new backend joins the tests and `dsl selftest` by adding its name here.</summary>
 public static class Backends
 {
-    public static IReadOnlyList<string> Names { get; } = ["opencl"];
+    public static IReadOnlyList<string> Names { get; } = ["opencl", "cuda"];
 
     /// <summary>Opens a backend, or says why it is absent.</summary>
     public static IDevice? TryOpen(string name, out string? absent)

@@ -68,19 +68,15 @@ sealed unsafe class OpenClStepRunner : IStepRunner
     {
         var info = device.Info;
         long arenaBytes = plan.ArenaFloats * sizeof(float);
-        long state = plan.Mode.IsTraining ? plan.Params.Sum(p => 2 * plan.Buffers[p.Value].Floats) * sizeof(float) : 0;
-        long total = MemoryPlan.deviceBytes(plan) + state;
+        long total = StepArithmetic.TotalBytes(plan);
         string? why =
             arenaBytes > info.MaxAllocation ? $"{OpenClDevice.Mib(arenaBytes)} in one buffer, and {info.Name} allows {OpenClDevice.Mib(info.MaxAllocation)} per buffer" :
             total > info.GlobalMemory ? $"{OpenClDevice.Mib(total)}, and {info.Name} has {OpenClDevice.Mib(info.GlobalMemory)}" : null;
         if (why is null) return;
-        // The arena grows with the batch; parameters and optimizer state do not.
         long fixedBytes = total - arenaBytes;
-        double perExample = (double)arenaBytes / plan.Batch;
-        long room = Math.Min(info.MaxAllocation, info.GlobalMemory - fixedBytes);
-        int fits = room <= 0 ? 0 : (int)Math.Min(plan.Batch - 1, Math.Floor(room / perExample));
+        int fits = StepArithmetic.LargestBatch(Math.Min(info.MaxAllocation, info.GlobalMemory - fixedBytes), arenaBytes, plan.Batch);
         throw new DeviceException($"OpenCL: a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs {why}; " +
-            (fits >= 1 ? $"a batch of {fits} would fit (--batch {fits})" : "the parameters alone do not fit; use the CPU device (--device cpu)"));
+            StepArithmetic.FitAdvice(fits));
     }
 
     nint Memory(int id) => Plan.Offsets.ContainsKey(id) ? arena.Handle : Handle(Plan.Buffers[id].Name);
@@ -124,12 +120,9 @@ sealed unsafe class OpenClStepRunner : IStepRunner
             device.Finish("running the step");
             return double.NaN;
         }
-        // Weighted losses, then weights: the mean is their sums' ratio, taken in double as the CPU device does.
         var perExample = new float[2 * Plan.Batch];
         losses.Download(perExample);
-        double loss = 0, weight = 0;
-        for (int i = 0; i < Plan.Batch; i++) { loss += perExample[i]; weight += perExample[Plan.Batch + i]; }
-        return loss / weight;
+        return StepArithmetic.MeanLoss(perExample, Plan.Batch);
     }
 
     public void Update(Optimizer optimizer, double learningRate, long t)
@@ -155,21 +148,11 @@ sealed unsafe class OpenClStepRunner : IStepRunner
             u = (prog, perParam);
             updates[optimizer] = u;
         }
-        var decay = optimizer switch { Optimizer.Sgd o => o.weightDecay, Optimizer.Adam o => o.weightDecay, Optimizer.RmsProp o => o.weightDecay, _ => 0.0 };
         for (int i = 0; i < trainable.Count; i++)
         {
-            // The per-tensor, per-step scalars, in the CPU device's precision (Cpu/CpuStepRunner.cs, Cpu/Kernels/Optimizers.cs).
-            var p = trainable[i].Param;
-            float lr = (float)learningRate * (float)p.LrMult, wd = (float)decay * (float)p.DecayMult;
             var k = u.PerParam[i];
             for (int a = 0; a < k.Args.Length; a++)
-            {
-                var arg = k.Args[a];
-                if (arg.IsLearningRate) k.SetFloat(a, lr);
-                else if (arg.IsWeightDecay) k.SetFloat(a, wd);
-                else if (arg.IsAdamStepSize && optimizer is Optimizer.Adam adam) k.SetFloat(a, (float)(lr / (1 - Math.Pow(adam.beta1, t))));
-                else if (arg.IsAdamInvSqrtBias2 && optimizer is Optimizer.Adam adam2) k.SetFloat(a, (float)(1 / Math.Sqrt(1 - Math.Pow(adam2.beta2, t))));
-            }
+                if (StepArithmetic.UpdateScalar(k.Args[a], optimizer, learningRate, trainable[i].Param, t) is { } value) k.SetFloat(a, value);
             k.Enqueue(device.Queue);
         }
     }

@@ -11,22 +11,12 @@ sealed unsafe partial class ProgramCache(nint context, OpenClDeviceInfo device)
 {
     const string Options = "-cl-std=CL1.2";
 
-    public static string Root
-    {
-        get
-        {
-            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            var home = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
-            return Path.Combine(home, "dsl");
-        }
-    }
-
     /// <summary>A built program for <paramref name="source"/>; <paramref name="label"/> names it in messages and file names.</summary>
     public nint Build(string source, string label)
     {
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
             string.Join("\n", source, Options, device.Platform, device.PlatformVersion, device.Name, device.Version, device.DriverVersion)))).ToLowerInvariant();
-        var cached = Path.Combine(Root, "opencl", key + ".bin");
+        var cached = Path.Combine(KernelSources.Root, "opencl", key + ".bin");
         if (File.Exists(cached) && FromBinary(File.ReadAllBytes(cached)) is { } program) return program;
         program = FromSource(source, label, key);
         Save(program, cached);
@@ -69,61 +59,27 @@ sealed unsafe partial class ProgramCache(nint context, OpenClDeviceInfo device)
         var id = device.DeviceId;
         var log = Native.String((sz, v, r) => Native.clGetProgramBuildInfo(program, id, Native.ProgramBuildLog, sz, v, r), "reading the build log");
         Native.clReleaseProgram(program);
-        var saved = SaveFailed(source, label, key);
+        var saved = KernelSources.SaveFailed(source, label, key, ".cl");
         throw new DeviceException(
             $"OpenCL: building the kernels of {label} failed on {device.Name} ({ClError.Name(status)}); the generated source is in {saved}\n" +
-            Annotate(log, source));
-    }
-
-    /// <summary>The build log with each line it names (file:LINE:COL) shown beneath the message about it.</summary>
-    static string Annotate(string log, string source)
-    {
-        var lines = source.Split('\n');
-        var sb = new StringBuilder();
-        foreach (var entry in log.Split('\n'))
-        {
-            sb.AppendLine(entry);
-            if (LineRef().Match(entry) is { Success: true } m && int.TryParse(m.Groups[1].Value, out var n) && n >= 1 && n <= lines.Length)
-                sb.AppendLine($"  {n,5} | {lines[n - 1].TrimEnd()}");
-        }
-        return sb.ToString().TrimEnd();
+            KernelSources.Annotate(log, source, LineRef()));
     }
 
     [GeneratedRegex(@":(\d+):\d+:")]
     private static partial Regex LineRef();
 
-    static string SaveFailed(string source, string label, string key)
-    {
-        var safe = new string(label.Select(ch => char.IsLetterOrDigit(ch) ? ch : '-').ToArray());
-        string dir = Path.Combine(Root, "failed");
-        try { Directory.CreateDirectory(dir); }
-        catch (IOException) { dir = Path.GetTempPath(); }
-        catch (UnauthorizedAccessException) { dir = Path.GetTempPath(); }
-        var path = Path.Combine(dir, $"{safe}-{key[..12]}.cl");
-        File.WriteAllText(path, source);
-        return path;
-    }
-
     /// <summary>Writes the program's binary to the cache through a temporary file, so a reader never sees half of one;
     /// a cache that cannot be written only costs the next run a build.</summary>
     void Save(nint program, string path)
     {
-        try
+        nuint size;
+        if (Native.clGetProgramInfo(program, Native.ProgramBinarySizes, (nuint)sizeof(nuint), &size, null) != 0 || size == 0) return;
+        var binary = new byte[(int)size];
+        fixed (byte* b = binary)
         {
-            nuint size;
-            if (Native.clGetProgramInfo(program, Native.ProgramBinarySizes, (nuint)sizeof(nuint), &size, null) != 0 || size == 0) return;
-            var binary = new byte[(int)size];
-            fixed (byte* b = binary)
-            {
-                byte* p = b;
-                if (Native.clGetProgramInfo(program, Native.ProgramBinaries, (nuint)sizeof(nint), &p, null) != 0) return;
-            }
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temp = path + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllBytes(temp, binary);
-            File.Move(temp, path, overwrite: true);
+            byte* p = b;
+            if (Native.clGetProgramInfo(program, Native.ProgramBinaries, (nuint)sizeof(nint), &p, null) != 0) return;
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        KernelSources.Store(path, binary);
     }
 }

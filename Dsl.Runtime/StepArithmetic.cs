@@ -1,0 +1,50 @@
+using Dsl.Compiler;
+using Dsl.Compiler.Render;
+using Dsl.Core;
+
+namespace Dsl.Runtime;
+
+/// <summary>Host-side arithmetic every generated-kernel runner (OpenCL, CUDA) shares: memory a step needs and the
+/// batch that would fit, the per-step scalars of an optimizer update, and the batch's mean loss.</summary>
+public static class StepArithmetic
+{
+    /// <summary>Bytes a step needs on a device: the plan's buffers plus, in training, two optimizer state tensors per parameter.</summary>
+    public static long TotalBytes(Plan plan) =>
+        MemoryPlan.deviceBytes(plan) + (plan.Mode.IsTraining ? plan.Params.Sum(p => 2 * plan.Buffers[p.Value].Floats) * sizeof(float) : 0);
+
+    /// <summary>The largest batch below <paramref name="batch"/> whose arena fits in <paramref name="arenaRoom"/> bytes, given the
+    /// arena takes <paramref name="arenaBytes"/> at <paramref name="batch"/> (the arena grows with the batch; parameters and
+    /// optimizer state do not); 0 when not even one example fits.</summary>
+    public static int LargestBatch(long arenaRoom, long arenaBytes, int batch)
+    {
+        if (arenaRoom <= 0 || batch <= 0) return 0;
+        double perExample = (double)arenaBytes / batch;
+        return (int)Math.Min(batch - 1, Math.Floor(arenaRoom / perExample));
+    }
+
+    /// <summary>The advice that ends an out-of-memory message.</summary>
+    public static string FitAdvice(int fits) =>
+        fits >= 1 ? $"a batch of {fits} would fit (--batch {fits})" : "the parameters alone do not fit; use the CPU device (--device cpu)";
+
+    /// <summary>The value of a per-tensor, per-step float argument of an update kernel, in the CPU device's precision
+    /// (Cpu/CpuStepRunner.cs, Cpu/Kernels/Optimizers.cs); null for arguments that are not such scalars.</summary>
+    public static float? UpdateScalar(CStyle.Arg arg, Optimizer optimizer, double learningRate, ParamRef p, long t)
+    {
+        var decay = optimizer switch { Optimizer.Sgd o => o.weightDecay, Optimizer.Adam o => o.weightDecay, Optimizer.RmsProp o => o.weightDecay, _ => 0.0 };
+        float lr = (float)learningRate * (float)p.LrMult, wd = (float)decay * (float)p.DecayMult;
+        if (arg.IsLearningRate) return lr;
+        if (arg.IsWeightDecay) return wd;
+        if (arg.IsAdamStepSize && optimizer is Optimizer.Adam adam) return (float)(lr / (1 - Math.Pow(adam.beta1, t)));
+        if (arg.IsAdamInvSqrtBias2 && optimizer is Optimizer.Adam adam2) return (float)(1 / Math.Sqrt(1 - Math.Pow(adam2.beta2, t)));
+        return null;
+    }
+
+    /// <summary>The batch's mean loss from the runner's losses buffer (batch weighted losses, then batch weights): the
+    /// ratio of their sums, taken in double as the CPU device does.</summary>
+    public static double MeanLoss(ReadOnlySpan<float> perExample, int batch)
+    {
+        double loss = 0, weight = 0;
+        for (int i = 0; i < batch; i++) { loss += perExample[i]; weight += perExample[batch + i]; }
+        return loss / weight;
+    }
+}
