@@ -53,12 +53,15 @@ public sealed class Predictor : IDisposable
         var model = Path.Combine(runDir, "model.model");
         var weights = Path.Combine(runDir, "weights.safetensors");
         if (!File.Exists(model) || !File.Exists(weights)) throw new DataException($"{runDir} is not a finished run: it needs model.model and weights.safetensors");
-        var classes = SafeTensors.LoadWithMetadata(weights).metadata.TryGetValue("classes", out var c)
+        var classes = SafeTensors.ReadMetadata(weights).TryGetValue("classes", out var c)
             ? System.Text.Json.JsonSerializer.Deserialize<string[]>(c)?.Length : null;
         return new Predictor(Frontend.compileFile(model, classes).Item1, weights, device, batch);
     }
 
     public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>The network it runs, with every shape inferred.</summary>
+    public Shapes.Inferred Network => network;
 
     /// <summary>The transform of evaluation: centred, normalised as in training.</summary>
     public Transform TransformFor(ImageSet set) => new(set, channels, height, width, network.Network.Train?.Value ?? TrainConfigModule.defaults, stats);

@@ -41,6 +41,30 @@ public static class SafeTensors
     public static Dictionary<string, float[]> Load(string path) => LoadWithMetadata(path).tensors;
 
     /// <summary>Reads every F32 tensor and the header's string metadata.</summary>
+    /// <summary>The header's string metadata alone, without reading the tensors (AlexNet's weights are 233 MB).</summary>
+    public static Dictionary<string, string> ReadMetadata(string path)
+    {
+        if (!File.Exists(path)) throw new DataException($"{path} does not exist");
+        using var f = File.OpenRead(path);
+        Span<byte> len = stackalloc byte[8];
+        if (f.Read(len) < 8) throw new DataException($"{path} is not a safetensors file (too short)");
+        long n = BinaryPrimitives.ReadInt64LittleEndian(len);
+        if (n <= 0 || 8 + n > f.Length) throw new DataException($"{path} is not a safetensors file (bad header length)");
+        var header = new byte[n];
+        f.ReadExactly(header);
+        try
+        {
+            using var doc = JsonDocument.Parse(header);
+            return doc.RootElement.TryGetProperty("__metadata__", out var m)
+                ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
+                : new Dictionary<string, string>();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new DataException($"{path} is not a safetensors file (unreadable header: {e.Message})", e);
+        }
+    }
+
     public static (Dictionary<string, float[]> tensors, Dictionary<string, string> metadata) LoadWithMetadata(string path)
     {
         if (!File.Exists(path)) throw new DataException($"{path} does not exist");

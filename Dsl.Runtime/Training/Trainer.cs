@@ -207,8 +207,8 @@ public sealed class Trainer : IDisposable
                 case Checkpoint.EveryEpochs e when epoch % e.Item == 0:
                     SaveWeights(Path.Combine(dir, $"checkpoint-epoch{epoch:D3}.safetensors"), lastGood);
                     break;
-                case { IsBestOnly: true } when Monitored(Monitor.ValLoss, result) < bestCheckpoint:
-                    bestCheckpoint = Monitored(Monitor.ValLoss, result);
+                case { IsBestOnly: true } when Monitored(Monitor.ValLoss, result) is var valLoss && valLoss < bestCheckpoint:
+                    bestCheckpoint = valLoss;
                     SaveWeights(Path.Combine(dir, "best.safetensors"), lastGood);
                     break;
             }
