@@ -17,7 +17,9 @@ type Target =
       /// Preferred float vector width (OpenCL CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT); 1 where scalar is best.
       VectorWidth: int
       /// Work-items that run in lock-step: a CUDA warp (32), an AMD wavefront (64); 1 where unknown.
-      SubGroupWidth: int }
+      SubGroupWidth: int
+      /// TF32 matrix instructions (mma.sync m16n8k8): CUDA devices of compute capability 8.0 and above.
+      TensorCores: bool }
 
 /// Work-group and tile sizes of the generated kernels. The compiler chooses them from a Target
 /// (Render.Tuning.choose); a caller may override any field.
@@ -32,4 +34,7 @@ type Tuning =
       WorkM: int
       WorkN: int
       /// Floats one elementwise work-item handles at once through the dialect's vector type (1, 2 or 4).
-      Vector: int }
+      Vector: int
+      /// GEMM products on tensor cores (inputs rounded to TF32, FP32 accumulation) instead of FP32 units: faster,
+      /// and about 1e-3 relative error per product, like cuDNN's default on these GPUs.
+      TensorCores: bool }

@@ -23,7 +23,7 @@ public static class Devices
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
     /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU.</summary>
-    public static IDevice Open(string name, int? threads = null, Action<string>? say = null)
+    public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default)
     {
         switch (name)
         {
@@ -35,7 +35,7 @@ public static class Devices
                 {
                     if (Cuda(out _) is [var first, ..])
                     {
-                        var d = new CudaDevice(first);
+                        var d = new CudaDevice(first, precision: precision);
                         say?.Invoke($"auto: {d.Name}");
                         return d;
                     }
@@ -65,7 +65,7 @@ public static class Devices
             case "cuda":
             {
                 var found = Cuda(out var problem);
-                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0]);
+                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0], precision: precision);
             }
             default:
                 if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))

@@ -2,6 +2,13 @@
 /// the dialect for qualifiers, indices, barriers, local memory, math names and vector loads.
 module Dsl.Compiler.Render.Dialect
 
+/// Products on tensor cores: helper functions that round a float to TF32 (`Round(x)`) and add the 16 x 8 x 8 product
+/// of a warp's fragments to its accumulators (`Mma(acc[4], a[4], b[2])`, the inputs already rounded).
+type TensorCoreOps =
+    { Round: string
+      Mma: string
+      Helpers: string list }
+
 type Dialect =
     { Name: string
       /// Opens a kernel function, given its fixed work-group size (x, y, z), up to and including the return type.
@@ -24,7 +31,9 @@ type Dialect =
       /// Type of `width` floats; loads and stores vector `index` of a float pointer (index counts vectors).
       Vector: int -> string
       VectorLoad: int -> string -> string -> string
-      VectorStore: int -> string -> string -> string -> string }
+      VectorStore: int -> string -> string -> string -> string
+      /// Tensor-core products, where the dialect has them.
+      Tf32: TensorCoreOps option }
 
 let private axis d = [| "x"; "y"; "z" |][d]
 
@@ -44,7 +53,39 @@ let opencl =
       Math = id
       Vector = sprintf "float%d"
       VectorLoad = fun w p i -> sprintf "vload%d(%s, %s)" w i p
-      VectorStore = fun w p i v -> sprintf "vstore%d(%s, %s, %s);" w v i p }
+      VectorStore = fun w p i v -> sprintf "vstore%d(%s, %s, %s);" w v i p
+      Tf32 = None }
+
+/// PTX's cvt.rna.tf32.f32 and mma.sync m16n8k8 (compute capability 8.0 and above), through inline assembly. A host
+/// compiler (no __CUDA_ARCH__) calls emulations instead: the tests run generated kernels on the CPU with them.
+let private cudaTensorCores =
+    { Round = "dsl_tf32"
+      Mma = "dsl_mma_tf32"
+      Helpers =
+        [ """
+__device__ static inline float dsl_tf32(float x)
+{
+#ifdef __CUDA_ARCH__
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return __uint_as_float(r);
+#else
+    return dsl_emulated_tf32(x);
+#endif
+}
+
+__device__ static inline void dsl_mma_tf32(float* d, const float* a, const float* b)
+{
+#ifdef __CUDA_ARCH__
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])), "r"(__float_as_uint(a[3])),
+          "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+#else
+    dsl_emulated_mma_tf32(d, a, b);
+#endif
+}
+""".Trim() ] }
 
 /// CUDA C++ as NVRTC compiles it: unmangled names so the driver finds kernels by name, launch bounds from
 /// the block size, flat pointers; floatN accesses need N-float alignment, which the renderer checks.
@@ -62,4 +103,5 @@ let cuda =
       Math = fun f -> f + "f"
       Vector = sprintf "float%d"
       VectorLoad = fun w p i -> sprintf "((const float%d*)(%s))[%s]" w p i
-      VectorStore = fun w p i v -> sprintf "((float%d*)(%s))[%s] = %s;" w p i v }
+      VectorStore = fun w p i v -> sprintf "((float%d*)(%s))[%s] = %s;" w p i v
+      Tf32 = Some cudaTensorCores }

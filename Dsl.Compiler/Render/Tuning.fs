@@ -12,8 +12,16 @@ let rec private floorPow2 n = if n <= 1 then 1 else 2 * floorPow2 (n / 2)
 /// Items of one GEMM work-group.
 let gemmItems (t: Tuning) = (t.TileM / t.WorkM) * (t.TileN / t.WorkN)
 
+/// Floats added to each row of the GEMM's local slices on tensor cores: with rows of TileM + 4 floats, the 32 lanes of
+/// a warp reading a fragment (8 rows by 4 depths) hit 32 different banks.
+let gemmPad (t: Tuning) = if t.TensorCores then 4 else 0
+
 /// Bytes of local memory one GEMM work-group uses: a TileK-deep slice of A and of B.
-let gemmLocalBytes (t: Tuning) = int64 (4 * t.TileK * (t.TileM + t.TileN))
+let gemmLocalBytes (t: Tuning) = int64 (4 * t.TileK * (t.TileM + t.TileN + 2 * gemmPad t))
+
+/// On tensor cores a GEMM work-group's warps form a 2 x (warps / 2) grid over its tile; each warp computes its
+/// (TileM / 2) x (TileN / warpsN) block as 16 x 8 products, 8 deep at a time.
+let mmaWarps (t: Tuning) = let warps = gemmItems t / 32 in 2, warps / 2
 
 /// GPUs get 64x64 tiles with 4x4 outputs per item (256 items, 8 KiB of local memory), enough work per
 /// item to hide latency, and one-dimensional groups of eight sub-groups (256 on a 32-wide warp); CPUs
@@ -32,10 +40,11 @@ let choose (target: Target) : Tuning =
       TileK = 16
       WorkM = work
       WorkN = work
-      Vector = min 4 (floorPow2 (max 1 target.VectorWidth)) }
+      Vector = min 4 (floorPow2 (max 1 target.VectorWidth))
+      TensorCores = target.TensorCores && big }
 
 /// Why a tuning cannot run on a target, or None when it can.
-let problem (target: Target) (t: Tuning) : string option =
+let rec problem (target: Target) (t: Tuning) : string option =
     if not (isPow2 t.WorkGroup) then Some(sprintf "work-group size %d is not a power of two" t.WorkGroup)
     elif t.WorkGroup > target.MaxWorkGroupSize then Some(sprintf "work-group size %d exceeds the device's %d" t.WorkGroup target.MaxWorkGroupSize)
     elif t.TileM % t.WorkM <> 0 || t.TileN % t.WorkN <> 0 then
@@ -46,4 +55,15 @@ let problem (target: Target) (t: Tuning) : string option =
     elif gemmLocalBytes t > target.LocalMemoryBytes then
         Some(sprintf "GEMM tiles need %d bytes of local memory, the device has %d" (gemmLocalBytes t) target.LocalMemoryBytes)
     elif not (List.contains t.Vector [ 1; 2; 4 ]) then Some(sprintf "vector width %d is not 1, 2 or 4" t.Vector)
+    elif t.TensorCores then tensorCoreProblem target t
+    else None
+
+and private tensorCoreProblem (target: Target) (t: Tuning) =
+    let wm, wn = mmaWarps t
+    if not target.TensorCores then Some "the device has no TF32 tensor cores (CUDA compute capability 8.0 or above); use --precision fp32"
+    elif target.SubGroupWidth <> 32 then Some(sprintf "tensor-core GEMMs need 32-wide warps, the device's are %d" target.SubGroupWidth)
+    elif gemmItems t % 64 <> 0 then Some(sprintf "tensor-core GEMMs need an even number of warps per work-group, not %d items" (gemmItems t))
+    elif t.TileM % (16 * wm) <> 0 then Some(sprintf "tile height %d does not split into %d warps of 16-row products" t.TileM wm)
+    elif t.TileN % (8 * wn) <> 0 then Some(sprintf "tile width %d does not split into %d warps of 8-column products" t.TileN wn)
+    elif t.TileK % 8 <> 0 then Some(sprintf "tile depth %d is not a multiple of the products' 8" t.TileK)
     else None

@@ -12,8 +12,11 @@ public sealed record CudaDeviceInfo(
 
     public string ComputeCapability => $"{Major}.{Minor}";
 
+    /// <summary>TF32 tensor cores (mma.sync): compute capability 8.0 and above.</summary>
+    public bool HasTensorCores => Major >= 8;
+
     /// <summary>What the compiler needs to render kernels for this device; float4 is CUDA's widest shared vector type.</summary>
-    public Target Target => new(TargetKind.GpuTarget, MaxThreadsPerBlock, SharedMemoryPerBlock, 4, WarpSize);
+    public Target Target => new(TargetKind.GpuTarget, MaxThreadsPerBlock, SharedMemoryPerBlock, 4, WarpSize, HasTensorCores);
 }
 
 /// <summary>Finds the CUDA devices through the driver API. A missing driver, a failing cuInit or no device is an answer
