@@ -1,4 +1,5 @@
-/// `dsl bench`: times training steps (forward, backward, update) and inference on synthetic batches.
+/// `dsl bench`: times training steps (forward, backward, update) and inference on synthetic batches, profiles each
+/// kernel, measures peak device memory (IDevice.PeakBytes) and times the kernel compile, cold and cached.
 module Dsl.Cli.Bench
 
 open System
@@ -38,22 +39,51 @@ let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup s
     for t in 1 .. max 1 (steps / 2) do step (int64 t)
     perStep, perUpdate, runner.KernelSeconds |> Array.map (fun s -> s / float (max 1 (steps / 2)))
 
+/// Seconds `device.Load` of the training plan takes, twice: first with dsl's on-disk kernel cache empty (XDG_CACHE_HOME
+/// pointed at a fresh folder for the call, then restored), then with that cache just filled. None on the CPU device,
+/// which compiles nothing.
+let private compileTimes (dev: IDevice) (parameters: ParameterSet) (plan: Plan) =
+    match dev with
+    | :? Cpu.CpuDevice -> None
+    | _ ->
+        let saved = Environment.GetEnvironmentVariable "XDG_CACHE_HOME"
+        let fresh = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "dsl-bench-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString "N"))
+        let load () =
+            let clock = Stopwatch.StartNew()
+            use _ = dev.Load(plan, parameters)
+            clock.Elapsed.TotalSeconds
+        Environment.SetEnvironmentVariable("XDG_CACHE_HOME", fresh)
+        try
+            let cold = load ()
+            let cached = load ()
+            Some(cold, cached)
+        finally
+            Environment.SetEnvironmentVariable("XDG_CACHE_HOME", saved)
+            try IO.Directory.Delete(fresh, true) with _ -> ()
+
+let private mib (bytes: int64) = float bytes / 1048576.0
+
 let run (s: BenchSettings) =
     let inf, _ = Frontend.compileFile s.File s.Classes
     let train = MemoryPlan.compile Training s.Batch inf
     let infer = MemoryPlan.compile Inference s.Batch inf
     use parameters = new ParameterSet(s.Device, train, 1)
     parameters.Initialize InitScheme.He
-    let compile = Stopwatch.StartNew()
-    use _ = s.Device.Load(train, parameters)
-    let loadSeconds = compile.Elapsed.TotalSeconds
+    let compile = compileTimes s.Device parameters train
+    // Measured: what is live now (parameters, gradients, optimiser state) and the most the training runs add to it.
+    s.Device.ResetPeak()
     let trainStep, update, kernels = time s.Device parameters train s.Warmup s.Steps
+    let peak = s.Device.PeakBytes
     let inferStep, _, _ = time s.Device parameters infer s.Warmup s.Steps
     printfn "%s on %s, batch %d, %d timed steps after %d warm-up" inf.Network.Name s.Device.Name s.Batch s.Steps s.Warmup
-    printfn "load (plan to runnable): %.3f s" loadSeconds
     printfn "training:  %8.1f images/s  (%.1f ms per step, of which %.1f ms the optimiser update)" (float s.Batch / trainStep) (1000.0 * trainStep) (1000.0 * update)
     printfn "inference: %8.1f images/s  (%.1f ms per batch)" (float s.Batch / inferStep) (1000.0 * inferStep)
-    printfn "device memory for a training step: %s" (Report.bytes (MemoryPlan.deviceBytes train))
+    printfn "peak device memory: %.1f MiB  (training, measured: parameters, gradients, optimiser state, arena; planned %s before optimiser state)"
+        (mib peak) (Report.bytes (MemoryPlan.deviceBytes train))
+    match compile with
+    | Some(cold, cached) ->
+        printfn "compile (load of the training plan): %.3f s cold (empty kernel cache), %.3f s cached" cold cached
+    | None -> printfn "compile: none, the CPU device compiles nothing (its kernels are the runtime's own C#)"
     printfn "\nper kernel (training step, profiled):"
     let total = Array.sum kernels
     train.Kernels

@@ -71,7 +71,7 @@ type BenchArgs =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes (default: the data set's, else 1000)"
-            | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
+            | Device _ -> "cpu, opencl, opencl:N, cuda or auto (default: auto, the fastest present; see `dsl devices`)"
             | Batch _ -> "batch size (default 32)"
             | Steps _ -> "timed steps (default 10)"
             | Warmup _ -> "untimed steps first (default 2)"
@@ -113,7 +113,7 @@ type Command =
             | Check _ -> "parse a model file, infer its shapes and say ok or what is wrong"
             | Summary _ -> "print a model's layers with output shapes, parameters and multiply-adds"
             | Run _ -> "train a model as its train block says"
-            | Bench _ -> "time training and inference steps on synthetic data, with a per-kernel table"
+            | Bench _ -> "time training and inference on synthetic data: images/s, per-kernel table, peak device memory, compile time"
             | Eval _ -> "evaluate a finished run's network on its test set: accuracy, top-5, per class, confusion.png"
             | Predict _ -> "classify image files with a finished run's network: the top classes and their probabilities"
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"

@@ -15,6 +15,17 @@ public interface IDevice : IDisposable
     /// <summary>Number of buffers allocated and not yet disposed (for leak checks).</summary>
     int LiveBuffers { get; }
 
+    /// <summary>Bytes of the buffers allocated through this device and not yet disposed (each at least one float).</summary>
+    long LiveBytes { get; }
+
+    /// <summary>The most <see cref="LiveBytes"/> has been since the device opened or since <see cref="ResetPeak"/>:
+    /// measured device memory, the analogue of PyTorch's torch.cuda.max_memory_allocated. Driver overheads (contexts,
+    /// compiled kernels, allocation rounding) are not in it.</summary>
+    long PeakBytes { get; }
+
+    /// <summary>Sets <see cref="PeakBytes"/> back to <see cref="LiveBytes"/>, to measure what follows.</summary>
+    void ResetPeak();
+
     /// <summary>Prepares a planned step to run on this device; parameters come from <paramref name="parameters"/>.</summary>
     IStepRunner Load(Plan plan, ParameterSet parameters);
 }

@@ -17,7 +17,7 @@ for spec in "lenet 64" "alexnet 32"; do
   declare -A train=()
   for device in cpu "$ocl"; do
     out=$($dsl bench "Models/$1.model" --batch "$2" --steps "$steps" --warmup 1 --device "$device" 2>/dev/null)
-    echo "$out" | sed -n '1p;3,4p'
+    echo "$out" | sed -n '1,5p'
     train[$device]=$(echo "$out" | awk '$1=="training:" {print $2}')
     [ "$device" = cpu ] || { echo "slowest kernels on $device:"; echo "$out" | sed -n '/per kernel/,$p' | sed -n '2,6p'; }
   done

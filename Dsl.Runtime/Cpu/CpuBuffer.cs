@@ -32,6 +32,6 @@ public sealed unsafe class CpuBuffer : IDeviceBuffer
         if (data == null) return;
         NativeMemory.AlignedFree(data);
         data = null;
-        owner.Released();
+        owner.Released(Floats);
     }
 }

@@ -7,6 +7,7 @@ namespace Dsl.Runtime.Cpu;
 public sealed class CpuDevice : IDevice
 {
     int live;
+    readonly DeviceMemory memory = new();
 
     public CpuDevice(int? threads = null)
     {
@@ -15,15 +16,23 @@ public sealed class CpuDevice : IDevice
 
     public string Name => $"CPU ({CpuThreads.Count} threads, {(Avx512F.IsSupported ? "AVX-512" : Fma.IsSupported ? "AVX2+FMA" : "SSE")})";
     public int LiveBuffers => Volatile.Read(ref live);
+    public long LiveBytes => memory.Live;
+    public long PeakBytes => memory.Peak;
+    public void ResetPeak() => memory.ResetPeak();
 
     public IDeviceBuffer Allocate(long floats, string name)
     {
         var b = new CpuBuffer(this, floats, name);
         Interlocked.Increment(ref live);
+        memory.Allocated(DeviceMemory.BytesOf(floats));
         return b;
     }
 
-    internal void Released() => Interlocked.Decrement(ref live);
+    internal void Released(long floats)
+    {
+        Interlocked.Decrement(ref live);
+        memory.Released(DeviceMemory.BytesOf(floats));
+    }
 
     public IStepRunner Load(Plan plan, ParameterSet parameters) => new CpuStepRunner(this, plan, parameters);
 

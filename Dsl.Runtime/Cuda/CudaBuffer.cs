@@ -55,6 +55,6 @@ public sealed unsafe class CudaBuffer : IDeviceBuffer
         owner.MakeCurrent();
         owner.Cu.cuMemFree(pointer);
         pointer = 0;
-        owner.Released();
+        owner.Released(Floats);
     }
 }

@@ -8,6 +8,7 @@ namespace Dsl.Runtime.Cuda;
 public sealed unsafe class CudaDevice : IDevice
 {
     int live;
+    readonly DeviceMemory memory = new();
     nint context, stream;
 
     /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes.</summary>
@@ -39,6 +40,9 @@ public sealed unsafe class CudaDevice : IDevice
 
     public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)})";
     public int LiveBuffers => Volatile.Read(ref live);
+    public long LiveBytes => memory.Live;
+    public long PeakBytes => memory.Peak;
+    public void ResetPeak() => memory.ResetPeak();
 
     public IDeviceBuffer Allocate(long floats, string name) => Allocate(floats, name, null);
 
@@ -47,10 +51,15 @@ public sealed unsafe class CudaDevice : IDevice
     {
         var b = new CudaBuffer(this, floats, name, outOfMemory);
         Interlocked.Increment(ref live);
+        memory.Allocated(DeviceMemory.BytesOf(floats));
         return b;
     }
 
-    internal void Released() => Interlocked.Decrement(ref live);
+    internal void Released(long floats)
+    {
+        Interlocked.Decrement(ref live);
+        memory.Released(DeviceMemory.BytesOf(floats));
+    }
 
     internal static string Mib(long bytes) => $"{bytes / (1 << 20)} MiB";
 

@@ -43,6 +43,6 @@ public sealed unsafe class OpenClBuffer : IDeviceBuffer
         if (handle == 0) return;
         Native.clReleaseMemObject(handle);
         handle = 0;
-        owner.Released();
+        owner.Released(Floats);
     }
 }

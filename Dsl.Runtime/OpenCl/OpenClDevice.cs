@@ -12,6 +12,7 @@ namespace Dsl.Runtime.OpenCl;
 public sealed unsafe class OpenClDevice : IDevice
 {
     int live;
+    readonly DeviceMemory memory = new();
 
     /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes.</summary>
     public OpenClDevice(OpenClDeviceInfo info, Tuning? tuning = null)
@@ -39,6 +40,9 @@ public sealed unsafe class OpenClDevice : IDevice
 
     public string Name => $"OpenCL {Info.Name} ({Info.Platform}, {Info.ComputeUnits} compute units, {Info.GlobalMemory / (1 << 20)} MiB)";
     public int LiveBuffers => Volatile.Read(ref live);
+    public long LiveBytes => memory.Live;
+    public long PeakBytes => memory.Peak;
+    public void ResetPeak() => memory.ResetPeak();
 
     public IDeviceBuffer Allocate(long floats, string name)
     {
@@ -46,10 +50,15 @@ public sealed unsafe class OpenClDevice : IDevice
             throw new DeviceException($"OpenCL: {name} needs {Mib(floats * sizeof(float))} in one buffer; {Info.Name} allows at most {Mib(Info.MaxAllocation)} per buffer");
         var b = new OpenClBuffer(this, floats, name);
         Interlocked.Increment(ref live);
+        memory.Allocated(DeviceMemory.BytesOf(floats));
         return b;
     }
 
-    internal void Released() => Interlocked.Decrement(ref live);
+    internal void Released(long floats)
+    {
+        Interlocked.Decrement(ref live);
+        memory.Released(DeviceMemory.BytesOf(floats));
+    }
 
     internal static string Mib(long bytes) => $"{bytes / (1 << 20)} MiB";
 
