@@ -12,12 +12,14 @@ type SelftestArgs =
     | Device of string
     | Seed of int
     | Model of path: string
+    | Precision of Training.PrecisionChoice
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Device _ -> sprintf "the device to check: %s (default opencl)" Devices.Names
             | Seed _ -> "seed of the random shapes and inputs (default 1)"
             | Model _ -> "also compare a training step (batch 2) of this model file, e.g. Models/alexnet.model"
+            | Precision _ -> Training.PrecisionChoice.Usage + "; tensor-core products are held to a TF32 tolerance"
 
 let private line (r: CheckResult) =
     let verdict = if r.Passed then "ok  " else "FAIL"
@@ -27,13 +29,14 @@ let private line (r: CheckResult) =
 let run (a: ParseResults<SelftestArgs>) =
     let name = a.GetResult(Device, "opencl")
     let seed = a.GetResult(Seed, 1)
-    use device = Devices.Open(name)
+    use device = Devices.Open(name, precision = Training.precision (Training.PrecisionChoice.Text(a.TryGetResult Precision)))
     use reference = new Cpu.CpuDevice()
     if device :? Cpu.CpuDevice then
         printfn "the CPU device is the reference the checks compare with; choose another device (%s)" Devices.Names
         0
     else
-        printfn "checking %s against %s, seed %d" device.Name reference.Name seed
+        printfn "checking %s against %s, seed %d%s" device.Name reference.Name seed
+            (if Harness.OnTensorCores device then sprintf "; convolution and dense products on TF32 tensor cores, held to %.0e (steps %.0e)" KernelCases.Tf32 KernelCases.Tf32Step else "")
         let kernels = KernelCases.All seed |> Seq.map (fun c -> line (Harness.Check(device, reference, c, seed))) |> Seq.toList
         let step (label: string) (inf: Shapes.Inferred) batch =
             line (Harness.Step(device, reference, label, MemoryPlan.compile PlanMode.Training batch inf, KernelCases.Float32, seed))

@@ -14,6 +14,8 @@ type RunSettings =
     { File: string
       Classes: int option
       Device: string
+      /// "fp32" forces FP32 products; None (or "tf32") lets a GPU with tensor cores use TF32.
+      Precision: string option
       Threads: int option
       Epochs: int option
       Batch: int option
@@ -23,9 +25,24 @@ type RunSettings =
       Out: string
       Resume: bool }
 
+/// --precision: tf32 (the default) puts convolution and dense products on TF32 tensor cores where the GPU has them,
+/// as cuDNN does; fp32 forces plain FP32 everywhere.
+[<RequireQualifiedAccess>]
+type PrecisionChoice =
+    | Tf32
+    | Fp32
+    static member Usage = "tf32 (default: TF32 tensor cores for conv and dense products where the GPU has them) or fp32"
+    static member Text(p: PrecisionChoice option) = p |> Option.map (fun c -> (string c).ToLowerInvariant())
+
+/// The device precision of a --precision choice as run.json keeps it.
+let precision (choice: string option) =
+    match choice with
+    | Some "fp32" -> Precision.Fp32
+    | _ -> Precision.Default
+
 /// The device named by --device (Dsl.Runtime.Devices); says on stderr what auto chose.
-let device (name: string) (threads: int option) : IDevice =
-    Devices.Open(name, Option.toNullable threads, fun line -> eprintfn "%s" line)
+let device (name: string) (threads: int option) (precisionChoice: string option) : IDevice =
+    Devices.Open(name, Option.toNullable threads, (fun line -> eprintfn "%s" line), precision precisionChoice)
 
 let private pct (v: float) = if Double.IsNaN v then "  -  " else sprintf "%5.2f%%" (100.0 * v)
 let private lossStr (v: float) = if Double.IsNaN v then "-" else sprintf "%.4f" v
@@ -111,7 +128,7 @@ let run (s: RunSettings) =
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let data = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic 10)
     Report.printSummary inf
-    use dev = device s.Device s.Threads
+    use dev = device s.Device s.Threads s.Precision
     let seed = s.Seed |> Option.defaultValue config.Seed
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
     let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed, Option.toObj config.Data, Action<SkippedFile> skipped)

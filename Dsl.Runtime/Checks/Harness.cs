@@ -34,7 +34,7 @@ public static class Harness
             var e = Math.Abs(gotLoss - wantLoss) / Math.Max(Math.Abs(wantLoss), 1e-30);
             if (double.IsNaN(gotLoss) || e >= worst.Item2) worst = ("loss", double.IsNaN(gotLoss) ? double.PositiveInfinity : e);
         }
-        return new CheckResult(c.Name, worst.Item2, c.Tolerance, worst.Item1, clock.Elapsed.TotalSeconds);
+        return new CheckResult(c.Name, worst.Item2, Tolerance(device, c.Plan, c.Tolerance), worst.Item1, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>A whole training step of a planned network on both devices from the same weights and batch: the loss,
@@ -54,7 +54,20 @@ public static class Harness
         errors.AddRange(want.Grads.Select(kv => (kv.Key, Relative(got.Grads[kv.Key], kv.Value))));
         var worst = errors.MaxBy(e => double.IsNaN(e.Error) ? double.PositiveInfinity : e.Error);
         var detail = $"{worst.Where}; loss {got.Loss:G7} vs {want.Loss:G7} on {reference.Name}";
-        return new CheckResult(name, double.IsNaN(worst.Error) ? double.PositiveInfinity : worst.Error, tolerance, detail, clock.Elapsed.TotalSeconds);
+        return new CheckResult(name, double.IsNaN(worst.Error) ? double.PositiveInfinity : worst.Error,
+            Tolerance(device, plan, tolerance, KernelCases.Tf32Step), detail, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Whether the device computes convolution and dense products on TF32 tensor cores.</summary>
+    public static bool OnTensorCores(IDevice device) => device is Cuda.CudaDevice { Tuning.TensorCores: true };
+
+    /// <summary>A plan with convolution or dense products on tensor cores inherits TF32's rounding of their inputs (2^-11
+    /// relative per input), so it is held to a TF32 tolerance rather than an FP32 one.</summary>
+    static double Tolerance(IDevice device, Plan plan, double fp32, double tf32 = KernelCases.Tf32)
+    {
+        bool products = plan.Kernels.Any(k => k.IsConvForward || k.IsConvBackwardData || k.IsConvBackwardFilter
+            || k.IsDenseForward || k.IsDenseBackwardData || k.IsDenseBackwardWeights);
+        return products && OnTensorCores(device) ? Math.Max(fp32, tf32) : fp32;
     }
 
     sealed record StepOutcome(double Loss, double Next, float[] Probs, Dictionary<string, float[]> Grads);

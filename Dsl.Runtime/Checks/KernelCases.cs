@@ -12,6 +12,10 @@ public static class KernelCases
     /// they sum in another order than the CPU device's blocked GEMM (measured: at most 4e-6); a kind that cannot
     /// would carry its own tolerance here, with the reason.</summary>
     public const double Float32 = 1e-4;
+    /// <summary>Kernels whose products run on TF32 tensor cores (inputs keep 10 of 23 mantissa bits): about six times
+    /// TF32's unit roundoff, normwise; a whole training step compounds it through the layers.</summary>
+    public const double Tf32 = 3e-3;
+    public const double Tf32Step = 2e-2;
 
     public static IReadOnlyList<KernelCase> All(int seed = 1)
     {
