@@ -16,11 +16,13 @@ let private randomBatch (plan: Plan) =
     images, Array.init plan.Batch (fun _ -> rng.Next plan.Classes)
 
 /// Runs `steps` timed steps after `warmup`; returns seconds per step and per-kernel seconds per step.
+/// SGD with momentum and weight decay, as bench/torch_alexnet.py trains: one state tensor per weight.
+let private optimizer = Sgd(0.001, 0.9, false, 5e-4)
+
 let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup steps =
     use runner = dev.Load(plan, parameters)
     let images, labels = randomBatch plan
     runner.SetBatch(ReadOnlySpan images, ReadOnlySpan labels)
-    let optimizer = Sgd(0.001, 0.9, false, 5e-4)
     let updating = Stopwatch()
     let step t =
         runner.Run t |> ignore
@@ -67,7 +69,7 @@ let run (s: BenchSettings) =
     let inf, _ = Frontend.compileFile s.File s.Classes
     let train = MemoryPlan.compile Training s.Batch inf
     let infer = MemoryPlan.compile Inference s.Batch inf
-    use parameters = new ParameterSet(s.Device, train, 1)
+    use parameters = new ParameterSet(s.Device, train, 1, optimizer)
     parameters.Initialize InitScheme.He
     let compile = compileTimes s.Device parameters train
     // Measured: what is live now (parameters, gradients, optimiser state) and the most the training runs add to it.

@@ -37,6 +37,7 @@ type RunArgs =
     | Seed of int
     | Out of dir: string
     | Threads of int
+    | Precision of Training.PrecisionChoice
     | Init of InitChoice
     interface IArgParserTemplate with
         member a.Usage =
@@ -52,6 +53,7 @@ type RunArgs =
             | Out _ -> "run folder (default runs/NAME-TIMESTAMP)"
             | Threads _ -> "CPU threads (default: all cores)"
             | Init _ -> "weight initialisation: he, glorot or paper (default: the train block's, else he)"
+            | Precision _ -> Training.PrecisionChoice.Usage
 
 and InitChoice =
     | He
@@ -66,6 +68,7 @@ type BenchArgs =
     | Steps of int
     | Warmup of int
     | Threads of int
+    | Precision of Training.PrecisionChoice
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -75,6 +78,7 @@ type BenchArgs =
             | Batch _ -> "batch size (default 32)"
             | Steps _ -> "timed steps (default 10)"
             | Warmup _ -> "untimed steps first (default 2)"
+            | Precision _ -> Training.PrecisionChoice.Usage
             | Threads _ -> "CPU threads (default: all cores)"
 
 type EvalArgs =
@@ -147,12 +151,12 @@ let private run (cmd: Command) =
     | Selftest a -> Selftest.run a
     | Export a -> Export.run a
     | Eval a ->
-        use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None
+        use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev
     | Predict a ->
         match a.GetResult PredictArgs.Inputs with
         | runDir :: (_ :: _ as images) ->
-            use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None
+            use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None None
             Evaluate.predict runDir images (a.GetResult(PredictArgs.Top, 5)) dev
         | _ -> raise (UsageError "predict needs a run folder and at least one image")
     | Bench a ->
@@ -163,7 +167,7 @@ let private run (cmd: Command) =
             match a.TryGetResult BenchArgs.Classes with
             | Some c -> Some c
             | None -> try compile file None |> ignore; None with ModelFileError _ -> Some 1000
-        use dev = Training.device (a.GetResult(BenchArgs.Device, "auto")) (a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads"))
+        use dev = Training.device (a.GetResult(BenchArgs.Device, "auto")) (a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads")) (Training.PrecisionChoice.Text(a.TryGetResult BenchArgs.Precision))
         Bench.run
             { File = file
               Classes = classes
@@ -181,13 +185,18 @@ let private run (cmd: Command) =
         | _ -> ()
         let settings =
             match a.TryGetResult RunArgs.Resume, a.TryGetResult RunArgs.File with
-            | Some dir, _ -> Training.resumeSettings dir (a.GetResult(RunArgs.Device, "auto")) (a.TryGetResult RunArgs.Threads)
+            | Some dir, _ ->
+                let s = Training.resumeSettings dir (a.GetResult(RunArgs.Device, "auto")) (a.TryGetResult RunArgs.Threads)
+                match Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision) with
+                | Some p -> { s with Precision = Some p }
+                | None -> s
             | None, None -> raise (UsageError "run needs a model file, or --resume RUN_DIR")
             | None, Some file ->
                 let name = IO.Path.GetFileNameWithoutExtension file
                 { File = file
                   Classes = a.TryGetResult RunArgs.Classes
                   Device = a.GetResult(RunArgs.Device, "auto")
+                  Precision = Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision)
                   Threads = positive "threads" (a.TryGetResult RunArgs.Threads)
                   Epochs = a.TryGetResult RunArgs.Epochs
                   Batch = positive "batch" (a.TryGetResult RunArgs.Batch)

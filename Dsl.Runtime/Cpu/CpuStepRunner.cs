@@ -35,7 +35,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
             foreach (var p in plan.Params)
             {
                 var name = plan.Buffers[p.Value].Name;
-                float* State(string slot) => ((CpuBuffer)parameters[name + slot]).Pointer;
+                float* State(string slot) => parameters.Contains(name + slot) ? ((CpuBuffer)parameters[name + slot]).Pointer : null;
                 updates.Add(new ParamUpdate(pointers[p.Value], pointers[p.Grad], plan.Buffers[p.Value].Floats,
                     State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1]), (float)p.LrMult, (float)p.DecayMult));
             }

@@ -11,14 +11,17 @@ public sealed unsafe class CudaDevice : IDevice
     readonly DeviceMemory memory = new();
     nint context, stream;
 
-    /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes.</summary>
-    public CudaDevice(CudaDeviceInfo info, Tuning? tuning = null)
+    /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes,
+    /// <paramref name="precision"/> whether GEMMs may use TF32 tensor cores.</summary>
+    public CudaDevice(CudaDeviceInfo info, Tuning? tuning = null, Precision precision = Precision.Default)
     {
         Info = info;
         Cu = Driver.Get(out _, out var problem) ?? throw new DeviceException($"CUDA: {problem}");
         var nvrtc = Nvrtc.Get(out var nvrtcProblem) ?? throw new DeviceException($"CUDA: {info.Name} is present, but there is {nvrtcProblem}");
-        Tuning = tuning ?? TuningModule.choose(info.Target);
-        if (TuningModule.problem(info.Target, Tuning) is { } bad)
+        var t = info.Target;
+        var target = precision == Precision.Fp32 ? new Target(t.Kind, t.MaxWorkGroupSize, t.LocalMemoryBytes, t.VectorWidth, t.SubGroupWidth, false) : t;
+        Tuning = tuning ?? TuningModule.choose(target);
+        if (TuningModule.problem(target, Tuning) is { } bad)
             throw new DeviceException($"CUDA: the kernel sizes do not suit {info.Name}: {bad.Value}");
         nint ctx;
         CuError.Check(Cu.cuDevicePrimaryCtxRetain(&ctx, info.Handle), $"opening {info.Name}");
@@ -38,7 +41,7 @@ public sealed unsafe class CudaDevice : IDevice
     internal nint Stream => stream;
     internal CudaProgramCache Programs { get; }
 
-    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)})";
+    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")})";
     public int LiveBuffers => Volatile.Read(ref live);
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;

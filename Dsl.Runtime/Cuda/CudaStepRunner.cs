@@ -49,7 +49,8 @@ sealed unsafe class CudaStepRunner : IStepRunner
             foreach (var p in plan.Params)
             {
                 var name = plan.Buffers[p.Value].Name;
-                trainable.Add((p, Pointer(name + ParameterSet.OptimizerSlots[0]), Pointer(name + ParameterSet.OptimizerSlots[1])));
+                ulong State(string slot) => parameters.Contains(name + slot) ? Pointer(name + slot) : 0;
+                trainable.Add((p, State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1])));
             }
         nint e0, e1;
         CuError.Check(device.Cu.cuEventCreate(&e0, 0), "creating a timing event");

@@ -55,7 +55,7 @@ sealed unsafe class OpenClStepRunner : IStepRunner
             foreach (var p in plan.Params)
             {
                 var name = plan.Buffers[p.Value].Name;
-                nint State(string slot) => Handle(name + slot);
+                nint State(string slot) => parameters.Contains(name + slot) ? Handle(name + slot) : 0;
                 trainable.Add((p, State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1])));
             }
     }

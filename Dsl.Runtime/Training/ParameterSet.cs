@@ -12,7 +12,9 @@ public sealed class ParameterSet : IDisposable
     readonly Dictionary<string, IDeviceBuffer> buffers = new();
     readonly Dictionary<string, Core.Buffer> specs = new();
 
-    public ParameterSet(IDevice device, Plan plan, int seed)
+    /// <summary>Allocates a plan's parameters on <paramref name="device"/>; a training plan also gets the optimiser state that
+    /// <paramref name="optimizer"/> keeps (both slots where it is not known).</summary>
+    public ParameterSet(IDevice device, Plan plan, int seed, Optimizer? optimizer = null)
     {
         Device = device;
         Seed = seed;
@@ -25,7 +27,7 @@ public sealed class ParameterSet : IDisposable
         // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
         if (plan.Mode.IsTraining)
             foreach (var p in plan.Params)
-                foreach (var slot in OptimizerSlots)
+                foreach (var slot in OptimizerSlots.Take(StateSlots(optimizer)))
                 {
                     var w = plan.Buffers[p.Value];
                     Add(new Core.Buffer(-1, w.Name + slot, w.Floats, BufferKind.Saved, 0, 0));
@@ -34,6 +36,15 @@ public sealed class ParameterSet : IDisposable
 
     /// <summary>Suffixes of the optimiser-state tensors of each trainable tensor.</summary>
     public static readonly string[] OptimizerSlots = [".opt1", ".opt2"];
+
+    /// <summary>State tensors per weight: SGD keeps its momentum, RMSProp its mean square (and a momentum buffer where it
+    /// has momentum), Adam both moments. For AlexNet an unused slot would be 233 MiB.</summary>
+    public static int StateSlots(Optimizer? optimizer) => optimizer switch
+    {
+        Optimizer.Sgd => 1,
+        Optimizer.RmsProp r => r.momentum > 0 ? 2 : 1,
+        _ => 2,
+    };
 
     void Add(Core.Buffer b)
     {

@@ -63,7 +63,7 @@ public sealed class Trainer : IDisposable
         if (!network.Layers.Last().Node.Layer.IsSoftmax)
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
-        parameters = new ParameterSet(device, trainPlan, seed);
+        parameters = new ParameterSet(device, trainPlan, seed, config.Optimizer);
         parameters.Initialize(options.Init ?? config.Init.Scheme);
         if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Load(from));
         train = device.Load(trainPlan, parameters);

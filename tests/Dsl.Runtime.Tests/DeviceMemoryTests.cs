@@ -94,4 +94,21 @@ public class DeviceMemoryTests(ITestOutputHelper output)
         }
         finally { if (owned) device.Dispose(); }
     }
+
+    /// <summary>SGD keeps one state tensor per weight, Adam two: an SGD parameter set is smaller by one copy of the weights.</summary>
+    [Fact]
+    public void OptimiserStateHoldsOnlyTheSlotsTheOptimiserUses()
+    {
+        using var device = new CpuDevice();
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, Networks.Model("lenet.model", 10));
+        long weights = plan.Params.Sum(p => DeviceMemory.BytesOf(plan.Buffers[p.Value].Floats));
+        long Bytes(Optimizer optimizer)
+        {
+            using var parameters = new ParameterSet(device, plan, 1, optimizer);
+            var slots = plan.Params.Select(p => plan.Buffers[p.Value].Name + ParameterSet.OptimizerSlots[1]);
+            Assert.Equal(optimizer.IsAdam, slots.All(parameters.Contains));
+            return device.LiveBytes;
+        }
+        Assert.Equal(weights, Bytes(Optimizer.NewAdam(1e-3, 0.9, 0.999, 1e-8, 0)) - Bytes(Optimizer.NewSgd(0.01, 0.9, false, 5e-4)));
+    }
 }
