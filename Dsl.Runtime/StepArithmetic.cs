@@ -22,6 +22,20 @@ public static class StepArithmetic
         return (int)Math.Min(batch - 1, Math.Floor(arenaRoom / perExample));
     }
 
+    /// <summary>The generated kernels index with 32-bit integers, so a step's arena holds at most 2^31 - 1 floats.</summary>
+    public const long IndexableBytes = (long)int.MaxValue * sizeof(float);
+
+    /// <summary>Why a plan's arena is past what generated kernels can index, with the batch that would fit; null where it fits.
+    /// On a large GPU this, not the device's memory, is what bounds the batch.</summary>
+    public static string? IndexLimit(Plan plan)
+    {
+        long arenaBytes = plan.ArenaFloats * sizeof(float);
+        if (arenaBytes <= IndexableBytes) return null;
+        return $"a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs {arenaBytes >> 20} MiB " +
+            $"in one arena, and the generated kernels index it with 32-bit integers (at most {IndexableBytes >> 20} MiB); " +
+            FitAdvice(LargestBatch(IndexableBytes, arenaBytes, plan.Batch));
+    }
+
     /// <summary>The advice that ends an out-of-memory message.</summary>
     public static string FitAdvice(int fits) =>
         fits >= 1 ? $"a batch of {fits} would fit (--batch {fits})" : "the parameters alone do not fit; use the CPU device (--device cpu)";

@@ -29,6 +29,7 @@ sealed unsafe class CudaStepRunner : IStepRunner
         this.parameters = parameters;
         Plan = plan;
         hasLoss = plan.Kernels.Any(k => k.IsSoftmaxCrossEntropy);
+        if (StepArithmetic.IndexLimit(plan) is { } tooBig) throw new DeviceException("CUDA: " + tooBig);
         var source = Program.plan(Dialect.cuda, device.Tuning, plan);
         module = device.Programs.Build(source.Text, $"{plan.Network}-{(plan.Mode.IsTraining ? "training" : "inference")}-b{plan.Batch}");
         losses = device.Allocate(2L * plan.Batch, plan.Network + ".losses", null);

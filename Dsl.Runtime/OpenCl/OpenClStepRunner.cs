@@ -66,6 +66,7 @@ sealed unsafe class OpenClStepRunner : IStepRunner
     /// <summary>Stops before any allocation when the step cannot fit, saying what batch would.</summary>
     void CheckMemory(Plan plan)
     {
+        if (StepArithmetic.IndexLimit(plan) is { } tooBig) throw new DeviceException("OpenCL: " + tooBig);
         var info = device.Info;
         long arenaBytes = plan.ArenaFloats * sizeof(float);
         long total = StepArithmetic.TotalBytes(plan);

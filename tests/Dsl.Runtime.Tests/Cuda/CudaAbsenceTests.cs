@@ -95,4 +95,17 @@ public class CudaAbsenceTests(ITestOutputHelper output)
     {
         Assert.Equal(fits, StepArithmetic.LargestBatch(room, arenaBytes, batch));
     }
+
+    /// <summary>VGG16 at batch 768 plans a 48 GiB arena, past the 8 GiB that 32-bit indices reach: the message names a batch,
+    /// and the plan compiled at that batch fits.</summary>
+    [Fact]
+    public void AnArenaPastThirtyTwoBitIndicesNamesABatchThatFits()
+    {
+        var vgg = Networks.Model("vgg16.model", 1000);
+        var why = StepArithmetic.IndexLimit(Dsl.Compiler.MemoryPlan.compile(Dsl.Core.PlanMode.Training, 768, vgg));
+        Assert.NotNull(why);
+        var batch = int.Parse(System.Text.RegularExpressions.Regex.Match(why!, @"--batch (\d+)").Groups[1].Value);
+        Assert.InRange(batch, 1, 767);
+        Assert.Null(StepArithmetic.IndexLimit(Dsl.Compiler.MemoryPlan.compile(Dsl.Core.PlanMode.Training, batch, vgg)));
+    }
 }
