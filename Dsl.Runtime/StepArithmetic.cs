@@ -8,9 +8,10 @@ namespace Dsl.Runtime;
 /// batch that would fit, the per-step scalars of an optimizer update, and the batch's mean loss.</summary>
 public static class StepArithmetic
 {
-    /// <summary>Bytes a step needs on a device: the plan's buffers plus, in training, two optimizer state tensors per parameter.</summary>
-    public static long TotalBytes(Plan plan) =>
-        MemoryPlan.deviceBytes(plan) + (plan.Mode.IsTraining ? plan.Params.Sum(p => 2 * plan.Buffers[p.Value].Floats) * sizeof(float) : 0);
+    /// <summary>Bytes a step needs on a device: the plan's buffers plus, in training, <paramref name="stateSlots"/> optimizer
+    /// state tensors per parameter (<see cref="ParameterSet.StateSlots"/>).</summary>
+    public static long TotalBytes(Plan plan, int stateSlots) =>
+        MemoryPlan.deviceBytes(plan) + (plan.Mode.IsTraining ? plan.Params.Sum(p => stateSlots * plan.Buffers[p.Value].Floats) * sizeof(float) : 0);
 
     /// <summary>The largest batch below <paramref name="batch"/> whose arena fits in <paramref name="arenaRoom"/> bytes, given the
     /// arena takes <paramref name="arenaBytes"/> at <paramref name="batch"/> (the arena grows with the batch; parameters and

@@ -33,7 +33,7 @@ sealed unsafe class CudaStepRunner : IStepRunner
         var source = Program.plan(Dialect.cuda, device.Tuning, plan);
         module = device.Programs.Build(source.Text, $"{plan.Network}-{(plan.Mode.IsTraining ? "training" : "inference")}-b{plan.Batch}");
         losses = device.Allocate(2L * plan.Batch, plan.Network + ".losses", null);
-        arena = device.Allocate(plan.ArenaFloats, plan.Network + ".arena", free => OutOfMemory(plan, free));
+        arena = device.Allocate(plan.ArenaFloats, plan.Network + ".arena", free => OutOfMemory(plan, parameters.StateSlotsHeld, free));
         kernels = source.Launches.Select((ls, i) => ls.Select(l => Create(module, l, MemoryPlan.describe(plan, plan.Kernels[i]))).ToArray()).ToArray();
         foreach (var k in kernels.SelectMany(k => k))
             for (int a = 0; a < k.Args.Length; a++)
@@ -63,10 +63,10 @@ sealed unsafe class CudaStepRunner : IStepRunner
     public double[]? KernelSeconds { get; set; }
 
     /// <summary>The arena did not fit in the memory left once parameters (and optimizer state) were placed: say what batch would.</summary>
-    static string OutOfMemory(Plan plan, long free)
+    static string OutOfMemory(Plan plan, int stateSlots, long free)
     {
         long arenaBytes = plan.ArenaFloats * sizeof(float);
-        long total = StepArithmetic.TotalBytes(plan);
+        long total = StepArithmetic.TotalBytes(plan, stateSlots);
         int fits = StepArithmetic.LargestBatch(free, arenaBytes, plan.Batch);
         return $"CUDA: a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs " +
             $"{CudaDevice.Mib(total)} ({CudaDevice.Mib(arenaBytes)} for the batch's tensors, {CudaDevice.Mib(total - arenaBytes)} for parameters and optimizer state), " +

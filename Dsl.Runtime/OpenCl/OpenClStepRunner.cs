@@ -69,7 +69,7 @@ sealed unsafe class OpenClStepRunner : IStepRunner
         if (StepArithmetic.IndexLimit(plan) is { } tooBig) throw new DeviceException("OpenCL: " + tooBig);
         var info = device.Info;
         long arenaBytes = plan.ArenaFloats * sizeof(float);
-        long total = StepArithmetic.TotalBytes(plan);
+        long total = StepArithmetic.TotalBytes(plan, parameters.StateSlotsHeld);
         string? why =
             arenaBytes > info.MaxAllocation ? $"{OpenClDevice.Mib(arenaBytes)} in one buffer, and {info.Name} allows {OpenClDevice.Mib(info.MaxAllocation)} per buffer" :
             total > info.GlobalMemory ? $"{OpenClDevice.Mib(total)}, and {info.Name} has {OpenClDevice.Mib(info.GlobalMemory)}" : null;

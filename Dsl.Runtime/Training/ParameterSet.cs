@@ -24,10 +24,11 @@ public sealed class ParameterSet : IDisposable
                 Add(b);
         }
         Trainable = plan.Params.Select(p => plan.Buffers[p.Value].Name).ToList();
+        StateSlotsHeld = plan.Mode.IsTraining ? StateSlots(optimizer) : 0;
         // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
         if (plan.Mode.IsTraining)
             foreach (var p in plan.Params)
-                foreach (var slot in OptimizerSlots.Take(StateSlots(optimizer)))
+                foreach (var slot in OptimizerSlots.Take(StateSlotsHeld))
                 {
                     var w = plan.Buffers[p.Value];
                     Add(new Core.Buffer(-1, w.Name + slot, w.Floats, BufferKind.Saved, 0, 0));
@@ -53,6 +54,9 @@ public sealed class ParameterSet : IDisposable
     }
 
     public IDevice Device { get; }
+
+    /// <summary>Optimiser-state tensors held per trainable tensor: 0 for an inference plan.</summary>
+    public int StateSlotsHeld { get; }
 
     /// <summary>The run's seed: initialisation, dropout masks and sample order derive from it.</summary>
     public int Seed { get; }
