@@ -15,10 +15,10 @@ let private randomBatch (plan: Plan) =
     let images = Array.init (int plan.Buffers[plan.Images].Floats) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
     images, Array.init plan.Batch (fun _ -> rng.Next plan.Classes)
 
-/// Runs `steps` timed steps after `warmup`; returns seconds per step and per-kernel seconds per step.
 /// SGD with momentum and weight decay, as bench/torch_alexnet.py trains: one state tensor per weight.
 let private optimizer = Sgd(0.001, 0.9, false, 5e-4)
 
+/// Runs `steps` timed steps after `warmup`; returns seconds per step and per-kernel seconds per step.
 let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup steps =
     use runner = dev.Load(plan, parameters)
     let images, labels = randomBatch plan

@@ -32,8 +32,8 @@ public static class StepArithmetic
     {
         long arenaBytes = plan.ArenaFloats * sizeof(float);
         if (arenaBytes <= IndexableBytes) return null;
-        return $"a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs {arenaBytes >> 20} MiB " +
-            $"in one arena, and the generated kernels index it with 32-bit integers (at most {IndexableBytes >> 20} MiB); " +
+        return $"a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs {DeviceMemory.Mib(arenaBytes)} " +
+            $"in one arena, and the generated kernels index it with 32-bit integers (at most {DeviceMemory.Mib(IndexableBytes)}); " +
             FitAdvice(LargestBatch(IndexableBytes, arenaBytes, plan.Batch));
     }
 

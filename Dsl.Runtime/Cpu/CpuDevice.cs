@@ -6,7 +6,6 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>The CPU: always present. Runs each kernel kind with a vectorised, multithreaded C# implementation.</summary>
 public sealed class CpuDevice : IDevice
 {
-    int live;
     readonly DeviceMemory memory = new();
 
     public CpuDevice(int? threads = null)
@@ -15,7 +14,7 @@ public sealed class CpuDevice : IDevice
     }
 
     public string Name => $"CPU ({CpuThreads.Count} threads, {(Avx512F.IsSupported ? "AVX-512" : Fma.IsSupported ? "AVX2+FMA" : "SSE")})";
-    public int LiveBuffers => Volatile.Read(ref live);
+    public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;
     public void ResetPeak() => memory.ResetPeak();
@@ -23,16 +22,11 @@ public sealed class CpuDevice : IDevice
     public IDeviceBuffer Allocate(long floats, string name)
     {
         var b = new CpuBuffer(this, floats, name);
-        Interlocked.Increment(ref live);
-        memory.Allocated(DeviceMemory.BytesOf(floats));
+        memory.Allocated(floats);
         return b;
     }
 
-    internal void Released(long floats)
-    {
-        Interlocked.Decrement(ref live);
-        memory.Released(DeviceMemory.BytesOf(floats));
-    }
+    internal void Released(long floats) => memory.Released(floats);
 
     public IStepRunner Load(Plan plan, ParameterSet parameters) => new CpuStepRunner(this, plan, parameters);
 

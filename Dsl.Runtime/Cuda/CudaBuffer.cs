@@ -22,9 +22,9 @@ public sealed unsafe class CudaBuffer : IDeviceBuffer
         {
             long free = owner.FreeBytes();
             throw new DeviceException(outOfMemory?.Invoke(free) ??
-                $"CUDA: {name} needs {CudaDevice.Mib((long)bytes)} and {owner.Info.Name} has {CudaDevice.Mib(free)} free; lower --batch, or use a device with more memory");
+                $"CUDA: {name} needs {DeviceMemory.Mib((long)bytes)} and {owner.Info.Name} has {DeviceMemory.Mib(free)} free; lower --batch, or use a device with more memory");
         }
-        CuError.Check(status, $"allocating {name} ({CudaDevice.Mib((long)bytes)})");
+        CuError.Check(status, $"allocating {name} ({DeviceMemory.Mib((long)bytes)})");
         pointer = p;
         CuError.Check(owner.Cu.cuMemsetD32Async(pointer, 0, (nuint)Math.Max(1, floats), owner.Stream), $"zeroing {name}");
     }

@@ -7,7 +7,6 @@ namespace Dsl.Runtime.Cuda;
 /// dialect, compiled by NVRTC to PTX for the device's compute capability and loaded by the driver.</summary>
 public sealed unsafe class CudaDevice : IDevice
 {
-    int live;
     readonly DeviceMemory memory = new();
     nint context, stream;
 
@@ -41,8 +40,8 @@ public sealed unsafe class CudaDevice : IDevice
     internal nint Stream => stream;
     internal CudaProgramCache Programs { get; }
 
-    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")})";
-    public int LiveBuffers => Volatile.Read(ref live);
+    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")})";
+    public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;
     public void ResetPeak() => memory.ResetPeak();
@@ -53,18 +52,11 @@ public sealed unsafe class CudaDevice : IDevice
     internal CudaBuffer Allocate(long floats, string name, Func<long, string>? outOfMemory)
     {
         var b = new CudaBuffer(this, floats, name, outOfMemory);
-        Interlocked.Increment(ref live);
-        memory.Allocated(DeviceMemory.BytesOf(floats));
+        memory.Allocated(floats);
         return b;
     }
 
-    internal void Released(long floats)
-    {
-        Interlocked.Decrement(ref live);
-        memory.Released(DeviceMemory.BytesOf(floats));
-    }
-
-    internal static string Mib(long bytes) => $"{bytes / (1 << 20)} MiB";
+    internal void Released(long floats) => memory.Released(floats);
 
     /// <summary>The calling thread's current context is per thread; every entry point makes this device's current first.</summary>
     internal void MakeCurrent() => CuError.Check(Cu.cuCtxSetCurrent(context), $"making {Info.Name} current");

@@ -69,8 +69,8 @@ sealed unsafe class CudaStepRunner : IStepRunner
         long total = StepArithmetic.TotalBytes(plan, stateSlots);
         int fits = StepArithmetic.LargestBatch(free, arenaBytes, plan.Batch);
         return $"CUDA: a {(plan.Mode.IsTraining ? "training" : "inference")} step of {plan.Network} at batch {plan.Batch} needs " +
-            $"{CudaDevice.Mib(total)} ({CudaDevice.Mib(arenaBytes)} for the batch's tensors, {CudaDevice.Mib(total - arenaBytes)} for parameters and optimizer state), " +
-            $"and {CudaDevice.Mib(free)} is free after the parameters; {StepArithmetic.FitAdvice(fits)}";
+            $"{DeviceMemory.Mib(total)} ({DeviceMemory.Mib(arenaBytes)} for the batch's tensors, {DeviceMemory.Mib(total - arenaBytes)} for parameters and optimizer state), " +
+            $"and {DeviceMemory.Mib(free)} is free after the parameters; {StepArithmetic.FitAdvice(fits)}";
     }
 
     ulong Memory(int id) => Plan.Offsets.ContainsKey(id) ? arena.Pointer : Pointer(Plan.Buffers[id].Name);

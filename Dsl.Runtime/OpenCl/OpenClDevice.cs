@@ -11,7 +11,6 @@ namespace Dsl.Runtime.OpenCl;
 /// OpenCL C dialect, with work-group and tile sizes chosen for the device (or given).</summary>
 public sealed unsafe class OpenClDevice : IDevice
 {
-    int live;
     readonly DeviceMemory memory = new();
 
     /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes.</summary>
@@ -39,7 +38,7 @@ public sealed unsafe class OpenClDevice : IDevice
     internal ProgramCache Programs { get; }
 
     public string Name => $"OpenCL {Info.Name} ({Info.Platform}, {Info.ComputeUnits} compute units, {Info.GlobalMemory / (1 << 20)} MiB)";
-    public int LiveBuffers => Volatile.Read(ref live);
+    public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;
     public void ResetPeak() => memory.ResetPeak();
@@ -47,20 +46,13 @@ public sealed unsafe class OpenClDevice : IDevice
     public IDeviceBuffer Allocate(long floats, string name)
     {
         if (floats * sizeof(float) > Info.MaxAllocation)
-            throw new DeviceException($"OpenCL: {name} needs {Mib(floats * sizeof(float))} in one buffer; {Info.Name} allows at most {Mib(Info.MaxAllocation)} per buffer");
+            throw new DeviceException($"OpenCL: {name} needs {DeviceMemory.Mib(floats * sizeof(float))} in one buffer; {Info.Name} allows at most {DeviceMemory.Mib(Info.MaxAllocation)} per buffer");
         var b = new OpenClBuffer(this, floats, name);
-        Interlocked.Increment(ref live);
-        memory.Allocated(DeviceMemory.BytesOf(floats));
+        memory.Allocated(floats);
         return b;
     }
 
-    internal void Released(long floats)
-    {
-        Interlocked.Decrement(ref live);
-        memory.Released(DeviceMemory.BytesOf(floats));
-    }
-
-    internal static string Mib(long bytes) => $"{bytes / (1 << 20)} MiB";
+    internal void Released(long floats) => memory.Released(floats);
 
     public IStepRunner Load(Plan plan, ParameterSet parameters) => new OpenClStepRunner(this, plan, parameters);
 

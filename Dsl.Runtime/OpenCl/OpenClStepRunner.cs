@@ -71,8 +71,8 @@ sealed unsafe class OpenClStepRunner : IStepRunner
         long arenaBytes = plan.ArenaFloats * sizeof(float);
         long total = StepArithmetic.TotalBytes(plan, parameters.StateSlotsHeld);
         string? why =
-            arenaBytes > info.MaxAllocation ? $"{OpenClDevice.Mib(arenaBytes)} in one buffer, and {info.Name} allows {OpenClDevice.Mib(info.MaxAllocation)} per buffer" :
-            total > info.GlobalMemory ? $"{OpenClDevice.Mib(total)}, and {info.Name} has {OpenClDevice.Mib(info.GlobalMemory)}" : null;
+            arenaBytes > info.MaxAllocation ? $"{DeviceMemory.Mib(arenaBytes)} in one buffer, and {info.Name} allows {DeviceMemory.Mib(info.MaxAllocation)} per buffer" :
+            total > info.GlobalMemory ? $"{DeviceMemory.Mib(total)}, and {info.Name} has {DeviceMemory.Mib(info.GlobalMemory)}" : null;
         if (why is null) return;
         long fixedBytes = total - arenaBytes;
         int fits = StepArithmetic.LargestBatch(Math.Min(info.MaxAllocation, info.GlobalMemory - fixedBytes), arenaBytes, plan.Batch);
