@@ -9,46 +9,20 @@ public static class Cifar
     static readonly string[] Cifar10Classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
     /// <summary>Which of the two sets, and how its files are laid out.</summary>
-    sealed record Layout(string Name, string Folder, string Alias, string[] TrainFiles, string TestFile, int LabelBytes, int Classes, string NamesFile, string Download);
+    sealed record Layout(string Name, string[] TrainFiles, string TestFile, int LabelBytes, int Classes, string NamesFile);
 
-    static readonly Layout Ten = new("CIFAR-10", "cifar-10-batches-bin", "cifar10",
-        Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").ToArray(), "test_batch.bin", 1, 10, "batches.meta.txt", "cifar-10-binary.tar.gz");
+    static readonly Layout Ten = new("CIFAR-10",
+        Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").ToArray(), "test_batch.bin", 1, 10, "batches.meta.txt");
 
     // CIFAR-100 records carry the coarse (20 super-classes) then the fine (100 classes) label; the fine one is used.
-    static readonly Layout Hundred = new("CIFAR-100", "cifar-100-binary", "cifar100",
-        ["train.bin"], "test.bin", 2, 100, "fine_label_names.txt", "cifar-100-binary.tar.gz");
-
-    /// <summary>CIFAR-10 from the first folder that holds it: $DSL_DATA/cifar-10-batches-bin, $DSL_DATA/cifar10,
-    /// $DSL_DATA, /usr/share/datasets/cifar10, /usr/share/datasets/cifar-10-batches-bin.</summary>
-    public static (ImageSet train, ImageSet test) Find10() => Load(Ten, Locate(Ten));
-
-    /// <summary>CIFAR-100 (fine labels) from the first folder that holds it, searched as <see cref="Find10"/> does.</summary>
-    public static (ImageSet train, ImageSet test) Find100() => Load(Hundred, Locate(Hundred));
+    static readonly Layout Hundred = new("CIFAR-100",
+        ["train.bin"], "test.bin", 2, 100, "fine_label_names.txt");
 
     /// <summary>CIFAR-10 from <paramref name="folder"/>: data_batch_1.bin to data_batch_5.bin and test_batch.bin.</summary>
     public static (ImageSet train, ImageSet test) Load10(string folder) => Load(Ten, folder);
 
     /// <summary>CIFAR-100 from <paramref name="folder"/>: train.bin and test.bin.</summary>
     public static (ImageSet train, ImageSet test) Load100(string folder) => Load(Hundred, folder);
-
-    static IEnumerable<string> Candidates(Layout set)
-    {
-        if (Environment.GetEnvironmentVariable("DSL_DATA") is { Length: > 0 } d)
-        {
-            yield return Path.Combine(d, set.Folder);
-            yield return Path.Combine(d, set.Alias);
-            yield return d;
-        }
-        yield return Path.Combine("/usr/share/datasets", set.Alias);
-        yield return Path.Combine("/usr/share/datasets", set.Folder);
-    }
-
-    static string Locate(Layout set) =>
-        Candidates(set).FirstOrDefault(dir => File.Exists(Path.Combine(dir, set.TestFile)))
-        ?? throw new DataException(
-            $"the {set.Name} data set was not found; looked in {string.Join(", ", Candidates(set))}.\n" +
-            $"  There is no Debian package for it: download the \"{set.Name} binary version\" ({set.Download}) from https://www.cs.toronto.edu/~kriz/cifar.html,\n" +
-            $"  unpack it with `tar xzf {set.Download}` (it makes {set.Folder}/) and set DSL_DATA to the folder that holds {set.Folder}.");
 
     static (ImageSet train, ImageSet test) Load(Layout set, string folder)
     {

@@ -2,38 +2,27 @@ using Dsl.Core;
 
 namespace Dsl.Runtime.Data;
 
+/// <summary>Where a known data set is looked for and how a fetch reports: null members take the environment's
+/// locations and report nothing.</summary>
+public sealed record DataFetch(DataLocations? Locations = null, Action<string>? Log = null, IProgress<DownloadProgress>? Progress = null,
+    CancellationToken Cancel = default);
+
 /// <summary>Finds and loads the data set a train block names: training and test images.</summary>
 public static class DataSources
 {
     static readonly string[] FashionClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
-    static IEnumerable<string> Roots(string name)
+    static (ImageSet train, ImageSet test) LoadIdx(KnownDataSet set, IReadOnlyList<string> classes, DataFetch? fetch)
     {
-        if (Environment.GetEnvironmentVariable("DSL_DATA") is { Length: > 0 } d)
-        {
-            yield return Path.Combine(d, name);
-            yield return d;
-        }
-        yield return Path.Combine("/usr/share/datasets", name);
+        var dir = Fetch(set, fetch);
+        string File(string stem) => System.IO.File.Exists(Path.Combine(dir, stem + ".gz")) ? Path.Combine(dir, stem + ".gz") : Path.Combine(dir, stem);
+        return (Idx.Load(File("train-images-idx3-ubyte"), File("train-labels-idx1-ubyte"), classes),
+                Idx.Load(File("t10k-images-idx3-ubyte"), File("t10k-labels-idx1-ubyte"), classes));
     }
 
-    static string? Find(string dir, string stem) =>
-        new[] { stem + ".gz", stem }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists);
-
-    static (ImageSet train, ImageSet test) LoadIdx(string name, string package, IReadOnlyList<string> classes)
-    {
-        foreach (var dir in Roots(name))
-        {
-            var files = new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
-                .Select(f => Find(dir, f)).ToArray();
-            if (files.All(f => f is not null))
-                return (Idx.Load(files[0]!, files[1]!, classes), Idx.Load(files[2]!, files[3]!, classes));
-        }
-        throw new DataException(
-            $"the {name} data set was not found; looked in {string.Join(", ", Roots(name))}.\n" +
-            $"  Install it with `sudo apt-get install {package}`, or put the four IDX files (train-images-idx3-ubyte.gz ...) in a folder and set DSL_DATA to it.");
-    }
+    static string Fetch(KnownDataSet set, DataFetch? fetch) =>
+        DataStore.Get(set, fetch?.Locations ?? DataLocations.FromEnvironment(), fetch?.Log, fetch?.Progress, fetch?.Cancel ?? default);
 
     /// <summary>A learnable synthetic set: each class is a fixed random pattern plus noise. For benchmarks and tests.</summary>
     public static (ImageSet train, ImageSet test) Synthetic(int classes, int channels, int height, int width, int trainCount, int testCount, int seed)
@@ -58,13 +47,15 @@ public static class DataSources
 
     /// <summary>The training and test sets of <paramref name="source"/>. An image folder also takes the train block's
     /// <paramref name="spec"/> (its `resize` side and validation fraction, which also sizes the folder's test hold-out;
-    /// without one, the input's side and 0.1) and reports each file it skips to <paramref name="skipped"/>.</summary>
-    public static (ImageSet train, ImageSet test) Load(DataSource source, Shape input, int seed, DataSpec? spec = null, Action<SkippedFile>? skipped = null) => source switch
+    /// without one, the input's side and 0.1) and reports each file it skips to <paramref name="skipped"/>.
+    /// A known data set missing from every place is fetched into the cache, as <paramref name="fetch"/> says.</summary>
+    public static (ImageSet train, ImageSet test) Load(DataSource source, Shape input, int seed, DataSpec? spec = null, Action<SkippedFile>? skipped = null,
+        DataFetch? fetch = null) => source switch
     {
-        { IsFashionMnist: true } => LoadIdx("fashion-mnist", "dataset-fashion-mnist", FashionClasses),
-        { IsMnist: true } => LoadIdx("mnist", "an MNIST data package", Enumerable.Range(0, 10).Select(d => d.ToString()).ToArray()),
-        { IsCifar10: true } => Cifar.Find10(),
-        { IsCifar100: true } => Cifar.Find100(),
+        { IsFashionMnist: true } => LoadIdx(KnownDataSets.FashionMnist, FashionClasses, fetch),
+        { IsMnist: true } => LoadIdx(KnownDataSets.Mnist, Enumerable.Range(0, 10).Select(d => d.ToString()).ToArray(), fetch),
+        { IsCifar10: true } => Cifar.Load10(Fetch(KnownDataSets.Cifar10, fetch)),
+        { IsCifar100: true } => Cifar.Load100(Fetch(KnownDataSets.Cifar100, fetch)),
         DataSource.ImageFolder f => LoadFolder(f.path, input, seed, spec, skipped),
         DataSource.Synthetic s => input is Shape.Chw c
             ? Synthetic(s.classes, c.c, c.h, c.w, 2048, 512, seed)

@@ -8,11 +8,17 @@ let repoRoot =
     let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then d.FullName else up d.Parent
     up (DirectoryInfo System.AppContext.BaseDirectory)
 
+let private cache = Directory.CreateTempSubdirectory("dsl-cli-cache-").FullName
+
 type Result = { Code: int; Out: string; Err: string }
 
 let dsl (args: string list) =
     let psi = ProcessStartInfo("dotnet", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
     psi.ArgumentList.Add(Path.Combine(System.AppContext.BaseDirectory, "dsl.dll"))
+    // Data from the shipped subset, a private cache, and no publisher reachable: nothing from the system or the network.
+    psi.Environment["DSL_DATA"] <- Path.Combine(repoRoot, "tests", "data")
+    psi.Environment["XDG_CACHE_HOME"] <- cache
+    psi.Environment["DSL_DATA_MIRROR"] <- "http://127.0.0.1:9/"
     args |> List.iter psi.ArgumentList.Add
     use p = Process.Start psi
     let out = p.StandardOutput.ReadToEndAsync()

@@ -78,13 +78,31 @@ public class CifarTests
     [Fact]
     public void AMissingDataSetSaysWhereItLookedAndHowToGetIt()
     {
-        // Where CIFAR-10 is installed on this machine there is nothing to check.
-        try { Cifar.Find10(); }
-        catch (DataException e)
-        {
-            Assert.Contains("/usr/share/datasets/cifar10", e.Message);
-            Assert.Contains("CIFAR-10 binary version", e.Message);
-            Assert.Contains("DSL_DATA", e.Message);
-        }
+        var at = new DataLocations(null, Directory.CreateTempSubdirectory("dsl-cache-").FullName, ["/nonexistent/system"], new Uri("http://127.0.0.1:9/"));
+        var e = Assert.Throws<DataException>(() => DataStore.Get(KnownDataSets.Cifar10, at));
+        Assert.Contains("/nonexistent/system/cifar10", e.Message);
+        Assert.Contains($"curl -fL https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz | tar xz -C {Path.Combine(at.Cache, "cifar10")}", e.Message);
+    }
+
+    [Fact]
+    public void AFetchedArchiveIsUnpackedIntoTheCacheAndLoads()
+    {
+        // A CIFAR-10 archive as the publisher lays it out, with two records per file.
+        var tgz = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(tgz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new System.Formats.Tar.TarWriter(gz))
+            foreach (var name in Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").Append("test_batch.bin"))
+                tar.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, $"cifar-10-batches-bin/{name}")
+                    { DataStream = new MemoryStream(Records(2, 0, 1, i => [(byte)(i % 10)])) });
+        var bytes = tgz.ToArray();
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        using var server = new DataSets.LoopbackServer((path, _, _) => (path == "cifar-10-binary.tar.gz" ? bytes : null, null));
+        var set = KnownDataSets.Cifar10 with { Files = [KnownDataSets.Cifar10.Files[0] with { Digest = FileDigest.Sha256(sha) }] };
+        var at = new DataLocations(null, Directory.CreateTempSubdirectory("dsl-cache-").FullName, [], server.Address, UseApt: false);
+        var dir = DataStore.Get(set, at);
+        Assert.Equal(Path.Combine(at.Cache, "cifar10", "cifar-10-batches-bin"), dir);
+        var (train, test) = Cifar.Load10(dir);
+        Assert.Equal((10, 2), (train.Count, test.Count));
+        Assert.Equal(dir, DataStore.Find(set, at));
     }
 }

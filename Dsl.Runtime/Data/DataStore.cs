@@ -1,0 +1,159 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+
+namespace Dsl.Runtime.Data;
+
+/// <summary>Finds a known data set in the places <see cref="DataLocations"/> lists, or fetches it into the cache: from
+/// the publisher (checked against its digest), else from the distribution's package. A fetch builds the set in a
+/// staging folder and renames it into place whole, so the cache never holds half a data set.</summary>
+public static class DataStore
+{
+    /// <summary>The folders that may hold <paramref name="set"/>, in search order.</summary>
+    public static IEnumerable<string> Candidates(KnownDataSet set, DataLocations at) =>
+        // Only $DSL_DATA may hold a set's files directly: the cache and system roots hold one folder per set.
+        at.Roots().SelectMany(r => set.Subfolders.Where(s => s.Length > 0 || r.label == "$DSL_DATA").Select(s => Path.Combine(r.root, s)));
+
+    /// <summary>The first folder that holds <paramref name="set"/>, or null.</summary>
+    public static string? Find(KnownDataSet set, DataLocations at) => Candidates(set, at).FirstOrDefault(set.IsIn);
+
+    /// <summary>The folder that holds <paramref name="set"/>, fetching it when no place has it. <paramref name="log"/>
+    /// gets one line per fetched file and per source that failed.</summary>
+    public static string Get(KnownDataSet set, DataLocations at, Action<string>? log = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default)
+    {
+        if (Find(set, at) is { } found) return found;
+        var tried = new List<string>();
+        try
+        {
+            Directory.CreateDirectory(at.Cache);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException(Missing(set, at, [$"the cache {at.Cache} cannot be created: {e.Message}"]));
+        }
+        var staging = Path.Combine(at.Cache, $".fetch-{set.Folder}-{Environment.ProcessId}");
+        try
+        {
+            try
+            {
+                return Install(set, at, FromPublisher(set, at, staging, log, progress, cancel), staging);
+            }
+            catch (DataException e)
+            {
+                tried.Add(e.Message);
+                log?.Invoke($"{set.Name}: download failed: {e.Message}");
+            }
+            if (set.AptPackage is { } package && at.UseApt)
+            {
+                if (!AptPackage.Available) tried.Add($"the {package} package: this machine has no apt-get");
+                else
+                    try
+                    {
+                        log?.Invoke($"{set.Name}: taking it from the distribution's {package} package (apt-get download)");
+                        var dir = AptPackage.Extract(package, set.Folder, Path.Combine(staging, "apt"));
+                        CheckContent(set, dir, $"the {package} package");
+                        return Install(set, at, dir, staging);
+                    }
+                    catch (DataException e)
+                    {
+                        tried.Add($"the {package} package: {e.Message}");
+                    }
+            }
+            throw new DataException(Missing(set, at, tried));
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>Downloads the publisher's files into the staging folder; returns the folder that holds the set.</summary>
+    static string FromPublisher(KnownDataSet set, DataLocations at, string staging, Action<string>? log, IProgress<DownloadProgress>? progress, CancellationToken cancel)
+    {
+        var files = Path.Combine(staging, "files");
+        Directory.CreateDirectory(files);
+        foreach (var file in set.Files)
+        {
+            var url = at.AddressOf(file);
+            var target = Path.Combine(files, file.Name);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Download.Fetch(url, target, file.Digest, progress, cancel);
+            log?.Invoke($"{set.Name}: fetched {file.Name} from {url} ({new FileInfo(target).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s, {file.Digest.Algorithm} matches)");
+        }
+        if (set.Archive is null) return files;
+        var unpacked = Path.Combine(staging, "unpacked");
+        foreach (var file in set.Files)
+            Unpack(Path.Combine(files, file.Name), unpacked);
+        var dir = Path.Combine(unpacked, set.Archive);
+        return set.IsIn(dir) ? dir : throw new DataException($"{set.Files[0].Name} does not unpack to {set.Archive}/ with {string.Join(", ", set.Marker)}");
+    }
+
+    static void Unpack(string archive, string into)
+    {
+        Directory.CreateDirectory(into);
+        try
+        {
+            using var gz = new GZipStream(File.OpenRead(archive), CompressionMode.Decompress);
+            TarFile.ExtractToDirectory(gz, into, overwriteFiles: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{Path.GetFileName(archive)} could not be unpacked: {e.Message}");
+        }
+    }
+
+    /// <summary>Checks the uncompressed content of each marker file against the digests the catalog knows.</summary>
+    static void CheckContent(KnownDataSet set, string dir, string source)
+    {
+        foreach (var (name, expected) in set.ContentSha256)
+        {
+            var path = File.Exists(Path.Combine(dir, name + ".gz")) ? Path.Combine(dir, name + ".gz") : Path.Combine(dir, name);
+            using var file = File.OpenRead(path);
+            using Stream content = path.EndsWith(".gz") ? new GZipStream(file, CompressionMode.Decompress) : file;
+            var actual = Convert.ToHexStringLower(SHA256.HashData(content));
+            if (actual != expected)
+                throw new DataException($"{name} from {source} does not hold {set.Title}'s data: expected content sha256 {expected}, got {actual}");
+        }
+    }
+
+    /// <summary>Renames the finished set into the cache; returns where it now is.</summary>
+    static string Install(KnownDataSet set, DataLocations at, string from, string staging)
+    {
+        // The cache keeps the set as its search order expects it: Folder/ for file sets, Folder/Archive/ for archives.
+        var target = set.Archive is null ? Path.Combine(at.Cache, set.Folder) : Path.Combine(at.Cache, set.Folder, set.Archive);
+        if (set.IsIn(target)) return target; // another process finished first
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (Directory.Exists(target))
+        {
+            // An incomplete folder left by hand: moved aside whole rather than mixed with the new files.
+            var aside = Path.Combine(staging, "incomplete");
+            Directory.Move(target, aside);
+        }
+        Directory.Move(from, target);
+        return target;
+    }
+
+    static string Missing(KnownDataSet set, DataLocations at, IReadOnlyList<string> tried)
+    {
+        var looked = string.Join(", ", Candidates(set, at).Distinct());
+        var lines = new List<string>
+        {
+            $"the {set.Name} data set was not found and could not be fetched.",
+            $"  looked in: {looked}" + (at.UserRoot is null ? " ($DSL_DATA is not set)" : ""),
+        };
+        lines.AddRange(tried.Select((t, i) => (i == 0 ? "  tried:     " : "             ") + t));
+        lines.Add($"  fix:       {FixCommand(set, at)}");
+        lines.Add("  (or put the files in a folder and set DSL_DATA to it)");
+        return string.Join('\n', lines);
+    }
+
+    /// <summary>The one command that puts the set where the search finds it.</summary>
+    static string FixCommand(KnownDataSet set, DataLocations at)
+    {
+        if (set.AptPackage is { } package) return $"sudo apt-get install {package}";
+        var cache = Path.Combine(at.Cache, set.Folder);
+        return set.Archive is null
+            ? $"mkdir -p {cache} && cd {cache} && {string.Join(" && ", set.Files.Select(f => $"curl -fLO {f.Url}"))}"
+            : $"mkdir -p {cache} && curl -fL {set.Files[0].Url} | tar xz -C {cache}";
+    }
+}
