@@ -15,6 +15,7 @@ let eval (runDir: string) (dev: IDevice) =
     let inf = predictor.Network
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let source = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic predictor.Classes.Count)
+    Data.ensure source
     let struct (_, test) = DataSources.Load(source, inf.Network.Input, settings.Seed |> Option.defaultValue config.Seed, Option.toObj config.Data)
     let e = predictor.Evaluate test
     printfn "%s on %d test images: loss %.4f  accuracy %s  top-5 %s" inf.Network.Name e.Count e.Loss (pct e.Accuracy) (pct e.Top5)

@@ -111,6 +111,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<Data.DataArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -123,6 +124,7 @@ type Command =
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
             | Selftest _ -> "check every kernel of a device against the CPU device"
             | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
+            | Data _ -> "list, fetch or locate the known data sets (fashion-mnist, mnist, cifar10, cifar100)"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -150,6 +152,7 @@ let private run (cmd: Command) =
     | Devices -> Devices.run ()
     | Selftest a -> Selftest.run a
     | Export a -> Export.run a
+    | Data a -> Data.run a
     | Eval a ->
         use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev

@@ -131,6 +131,7 @@ let run (s: RunSettings) =
     use dev = device s.Device s.Threads s.Precision
     let seed = s.Seed |> Option.defaultValue config.Seed
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
+    Data.ensure data
     let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed, Option.toObj config.Data, Action<SkippedFile> skipped)
     let options =
         TrainOptions(

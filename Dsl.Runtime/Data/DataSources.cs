@@ -21,6 +21,16 @@ public static class DataSources
                 Idx.Load(File("t10k-images-idx3-ubyte"), File("t10k-labels-idx1-ubyte"), classes));
     }
 
+    /// <summary>The known data set <paramref name="source"/> names, or null for an image folder or synthetic data.</summary>
+    public static KnownDataSet? Known(DataSource source) => source switch
+    {
+        { IsFashionMnist: true } => KnownDataSets.FashionMnist,
+        { IsMnist: true } => KnownDataSets.Mnist,
+        { IsCifar10: true } => KnownDataSets.Cifar10,
+        { IsCifar100: true } => KnownDataSets.Cifar100,
+        _ => null,
+    };
+
     static string Fetch(KnownDataSet set, DataFetch? fetch) =>
         DataStore.Get(set, fetch?.Locations ?? DataLocations.FromEnvironment(), fetch?.Log, fetch?.Progress, fetch?.Cancel ?? default);
 

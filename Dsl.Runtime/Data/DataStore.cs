@@ -41,7 +41,6 @@ public static class DataStore
             catch (DataException e)
             {
                 tried.Add(e.Message);
-                log?.Invoke($"{set.Name}: download failed: {e.Message}");
             }
             if (set.AptPackage is { } package && at.UseApt)
             {
@@ -49,7 +48,7 @@ public static class DataStore
                 else
                     try
                     {
-                        log?.Invoke($"{set.Name}: taking it from the distribution's {package} package (apt-get download)");
+                        log?.Invoke($"{set.Name}: the download failed ({tried[^1]}); taking it from the distribution's {package} package");
                         var dir = AptPackage.Extract(package, set.Folder, Path.Combine(staging, "apt"));
                         CheckContent(set, dir, $"the {package} package");
                         return Install(set, at, dir, staging);
