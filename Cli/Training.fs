@@ -51,22 +51,66 @@ let private epochLine (r: EpochResult) =
     sprintf "epoch %3d  loss %s  acc %s  val loss %s  val acc %s  top-5 %s  lr %.3g  %5.1fs"
         r.Epoch (lossStr r.TrainLoss) (pct r.TrainAccuracy) (lossStr r.ValLoss) (pct r.ValAccuracy) (pct r.ValTop5) r.LearningRate r.Seconds
 
-/// One line per epoch: what a redirected log or CI wants.
-type private LineProgress() =
+let private duration (seconds: float) =
+    let t = TimeSpan.FromSeconds seconds
+    if t.TotalDays >= 2.0 then sprintf "%.1f days" t.TotalDays
+    elif t.TotalHours >= 1.0 then sprintf "%.1f hours" t.TotalHours
+    elif t.TotalMinutes >= 1.0 then sprintf "%.0f min" t.TotalMinutes
+    else sprintf "%.0f s" t.TotalSeconds
+
+/// The whole run's length from a few timed steps, said before the first epoch is far along: training steps as timed,
+/// validation and test passes at a third of a training step's time per image (a forward pass without its backward).
+type private Estimate(epochs: int, validation: int, test: int, batch: int, device: string) =
+    let clock = Diagnostics.Stopwatch()
+    let mutable said = false
+    let mutable firstEpoch = 0
+    let mutable timed = 0
+    /// The line to print once enough steps are timed, else None.
+    member _.Observe(p: TrainProgress) : string option =
+        if said || p.Phase <> "train" || not (isNull p.Finished) then None
+        elif not clock.IsRunning then
+            // The first step (of a fresh run or a resumed one) pays for warm-up: timing starts after it.
+            firstEpoch <- p.Epoch
+            clock.Start()
+            None
+        else
+            timed <- timed + 1
+            if timed < 5 && p.Step < p.Steps then None
+            else
+                said <- true
+                let perStep = clock.Elapsed.TotalSeconds / float timed
+                let perImage = perStep / float batch / 3.0
+                let epoch = perStep * float p.Steps + perImage * float validation
+                let left = epochs - firstEpoch + 1
+                let total = epoch * float left + perImage * float test
+                let hint =
+                    if total > 3600.0 then
+                        sprintf "\n  that is long on %s: --epochs N and --limit N shorten it (--epochs 1 --limit 2000 shows it end to end); a GPU (--device cuda) is far faster" device
+                    else ""
+                Some(sprintf "estimate: %.2f s per step of %d images, about %s per epoch with validation, about %s for %d epoch%s and the test pass on %s%s"
+                        perStep batch (duration epoch) (duration total) left (if left = 1 then "" else "s") device hint)
+
+/// One line per epoch, the estimate, and the test pass in quarters: what a redirected log or CI wants.
+type private LineProgress(estimate: Estimate) =
+    let mutable quarter = 0
     interface IProgress<TrainProgress> with
         member _.Report p =
+            estimate.Observe p |> Option.iter (printfn "%s")
             match Option.ofObj p.Finished with
             | Some r -> printfn "%s  %.0f img/s" (epochLine r) p.ImagesPerSecond
+            | None when p.Phase = "test" && p.Step * 4 / p.Steps > quarter ->
+                quarter <- p.Step * 4 / p.Steps
+                printfn "test: %d of %d images  %.0f img/s" p.Step p.Steps p.ImagesPerSecond
             | None -> ()
 
-let private trainLive (trainer: Trainer) trainSet testSet =
+let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) =
     // Ctrl-C stops after the current step and leaves a checkpoint; a second Ctrl-C kills as usual.
     use cancel = new Threading.CancellationTokenSource()
     use _ = Console.CancelKeyPress.Subscribe(fun e ->
         if not cancel.IsCancellationRequested then
             e.Cancel <- true
             cancel.Cancel())
-    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, LineProgress(), cancel.Token)
+    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, LineProgress(estimate), cancel.Token)
     else
         let mutable result = Unchecked.defaultof<TrainResult>
         AnsiConsole.Progress()
@@ -74,13 +118,22 @@ let private trainLive (trainer: Trainer) trainSet testSet =
             .Columns([| TaskDescriptionColumn() :> ProgressColumn; ProgressBarColumn(); PercentageColumn(); RemainingTimeColumn(); SpinnerColumn() |])
             .Start(fun ctx ->
                 let mutable task: ProgressTask = null
+                let mutable pass: ProgressTask = null
                 let report (p: TrainProgress) =
-                    if isNull task || (task.IsFinished && isNull p.Finished) then
-                        task <- ctx.AddTask(sprintf "epoch %d/%d" p.Epoch p.Epochs, true, float p.Steps)
-                    task.Value <- float p.Step
-                    match Option.ofObj p.Finished with
-                    | Some r -> task.Description <- Markup.Escape(epochLine r); task.StopTask()
-                    | None -> task.Description <- sprintf "epoch %d/%d  loss %.4f  %.0f img/s" p.Epoch p.Epochs p.Loss p.ImagesPerSecond
+                    estimate.Observe p |> Option.iter (fun line -> AnsiConsole.MarkupLine(Markup.Escape line))
+                    if p.Phase <> "train" then
+                        // The validation and test passes: a bar of their own, removed from sight when done.
+                        if isNull pass || pass.IsFinished then pass <- ctx.AddTask(p.Phase, true, float p.Steps)
+                        pass.Value <- float p.Step
+                        pass.Description <- sprintf "%s %d/%d images  %.0f img/s" p.Phase p.Step p.Steps p.ImagesPerSecond
+                        if p.Step >= p.Steps then pass.StopTask(); pass.IsIndeterminate <- false
+                    else
+                        if isNull task || (task.IsFinished && isNull p.Finished) then
+                            task <- ctx.AddTask(sprintf "epoch %d/%d" p.Epoch p.Epochs, true, float p.Steps)
+                        task.Value <- float p.Step
+                        match Option.ofObj p.Finished with
+                        | Some r -> task.Description <- Markup.Escape(epochLine r); task.StopTask()
+                        | None -> task.Description <- sprintf "epoch %d/%d  loss %.4f  %.0f img/s" p.Epoch p.Epochs p.Loss p.ImagesPerSecond
                 result <- trainer.Run(trainSet, testSet, Progress.Synchronous report, cancel.Token))
         result
 
@@ -139,9 +192,13 @@ let run (s: RunSettings) =
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init))
     use trainer = new Trainer(inf, config, dev, options)
     Option.ofObj trainer.InitReport |> Option.iter printInitReport
-    printfn "%s %s on %s: %d training images, batch %d, run folder %s" (if s.Resume then "resuming" else "training")
-        inf.Network.Name dev.Name trainSet.Count trainer.BatchSize s.Out
-    let result = trainLive trainer trainSet testSet
+    let struct (training, validation) = trainer.Images trainSet
+    printfn "%s %s on %s: %d training images%s, %d for validation, %d test; batch %d; run folder %s" (if s.Resume then "resuming" else "training")
+        inf.Network.Name dev.Name training (if training < trainSet.Count - validation then sprintf " (--limit, of %d)" (trainSet.Count - validation) else "")
+        validation testSet.Count trainer.BatchSize s.Out
+    let epochs = s.Epochs |> Option.defaultValue config.Epochs
+    let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
+    let result = trainLive trainer trainSet testSet estimate
     result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
     printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
     printfn "weights: %s" result.WeightsPath

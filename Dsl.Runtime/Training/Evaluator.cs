@@ -21,8 +21,9 @@ public static class Evaluator
         return hits;
     }
 
-    /// <summary>Runs <paramref name="runner"/> (an inference plan) over every image of <paramref name="set"/>.</summary>
-    public static Evaluation Run(IStepRunner runner, ImageSet set, Transform transform)
+    /// <summary>Runs <paramref name="runner"/> (an inference plan) over every image of <paramref name="set"/>;
+    /// <paramref name="done"/> hears after each batch how many images are done, of how many.</summary>
+    public static Evaluation Run(IStepRunner runner, ImageSet set, Transform transform, Action<int, int>? done = null)
     {
         int n = runner.Plan.Batch, classes = runner.Plan.Classes;
         int imageFloats = (int)(runner.Plan.Buffers[runner.Plan.Images].Floats / n);
@@ -30,6 +31,7 @@ public static class Evaluator
         var confusion = new int[classes, classes];
         double loss = 0;
         long top1 = 0, top5 = 0;
+        int finished = 0;
         using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
         foreach (var b in pipe.Read())
         {
@@ -45,6 +47,7 @@ public static class Evaluator
             top1 += TopK(probs, b.Count, classes, b.Labels, 1);
             top5 += TopK(probs, b.Count, classes, b.Labels, Math.Min(5, classes));
             pipe.Release(b);
+            done?.Invoke(finished += b.Count, set.Count);
         }
         return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion);
     }

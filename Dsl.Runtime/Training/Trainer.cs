@@ -25,8 +25,13 @@ public sealed record TrainOptions
     public int EvalBatch { get; init; } = 256;
 }
 
-/// <summary>Where training is: a step inside an epoch, or an epoch's end.</summary>
-public sealed record TrainProgress(int Epoch, int Epochs, int Step, int Steps, double Loss, double ImagesPerSecond, EpochResult? Finished);
+/// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
+/// (<see cref="Phase"/> "validation" or "test") Step and Steps count images.</summary>
+public sealed record TrainProgress(int Epoch, int Epochs, int Step, int Steps, double Loss, double ImagesPerSecond, EpochResult? Finished)
+{
+    /// <summary>"train", "validation" or "test".</summary>
+    public string Phase { get; init; } = "train";
+}
 
 public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccuracy, double ValLoss, double ValAccuracy, double ValTop5,
     double LearningRate, double Seconds);
@@ -111,8 +116,7 @@ public sealed class Trainer : IDisposable
         int classes = train.Plan.Classes, imageFloats = c * h * w;
         if (trainSet.Classes > classes)
             throw new DataException($"the data has {trainSet.Classes} classes but the network's last layer has {classes} outputs; write `dense classes` or pass --classes {trainSet.Classes}");
-        var (fit, validation) = trainSet.Split(config.Data?.Value.Validation ?? 0.1, seed);
-        if (options.Limit is int limit) fit = fit.Take(limit, seed);
+        var (fit, validation) = Split(trainSet);
         if (fit.Count < batch) throw new DataException($"only {fit.Count} training images for a batch of {batch}; lower --batch or raise --limit");
         var stats = Transform.Statistics(fit, config.Normalize);
         var transform = new Transform(fit, c, h, w, config, stats);
@@ -183,7 +187,7 @@ public sealed class Trainer : IDisposable
             }
             if (stopped is not null) break;
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var val = validation.Count > 0 ? Evaluate(validation, transform) : null;
+            var val = validation.Count > 0 ? Evaluate(validation, transform, progress, "validation", epoch) : null;
             var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
@@ -220,8 +224,22 @@ public sealed class Trainer : IDisposable
         if (best is not null)
             foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
-        var test = Evaluate(testSet, transform);
+        var test = Evaluate(testSet, transform, progress, "test", epochs);
         return new TrainResult(results, test, weightsPath, stopped, WritePictures(test, testSet.ClassNames));
+    }
+
+    /// <summary>The images a run trains on (after the validation split and --limit) and validates on.</summary>
+    (ImageSet fit, ImageSet validation) Split(ImageSet trainSet)
+    {
+        var (fit, validation) = trainSet.Split(config.Data?.Value.Validation ?? 0.1, seed);
+        return (options.Limit is int limit ? fit.Take(limit, seed) : fit, validation);
+    }
+
+    /// <summary>How many images of <paramref name="trainSet"/> a run trains on and validates on.</summary>
+    public (int Training, int Validation) Images(ImageSet trainSet)
+    {
+        var (fit, validation) = Split(trainSet);
+        return (fit.Count, validation.Count);
     }
 
     /// <summary>curves.png/.svg, filters.png (the first convolution's filters, as in the AlexNet paper's figure 3) and confusion.png.</summary>
@@ -267,6 +285,13 @@ public sealed class Trainer : IDisposable
     /// <summary>Loss, top-1 and top-5 accuracy and the confusion matrix over a whole set, in inference mode
     /// (no dropout, running batch-norm statistics).</summary>
     public Evaluation Evaluate(ImageSet set, Transform transform) => Evaluator.Run(eval, set, transform);
+
+    Evaluation Evaluate(ImageSet set, Transform transform, IProgress<TrainProgress>? progress, string phase, int epoch)
+    {
+        var clock = Stopwatch.StartNew();
+        return Evaluator.Run(eval, set, transform, progress is null ? null : (done, total) =>
+            progress.Report(new TrainProgress(epoch, epochs, done, total, double.NaN, done / clock.Elapsed.TotalSeconds, null) { Phase = phase }));
+    }
 
     List<(string, float[])> Snapshot() => parameters.Weights.Select(name => (name, parameters.Read(name))).ToList();
 
