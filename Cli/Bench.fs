@@ -18,7 +18,11 @@ let private randomBatch (plan: Plan) =
 /// SGD with momentum and weight decay, as bench/torch_alexnet.py trains: one state tensor per weight.
 let private optimizer = Sgd(0.001, 0.9, false, 5e-4)
 
-/// Runs `steps` timed steps after `warmup`; returns seconds per step and per-kernel seconds per step.
+/// The q-quantile of sorted values (the median at 0.5).
+let private quantile (sorted: float[]) (q: float) = sorted[min (sorted.Length - 1) (int (q * float sorted.Length))]
+
+/// Runs `steps` timed steps after `warmup`; returns seconds per step, per update, each step's seconds (sorted) and
+/// per-kernel seconds per step.
 let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup steps =
     use runner = dev.Load(plan, parameters)
     let images, labels = randomBatch plan
@@ -32,14 +36,18 @@ let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup s
             updating.Stop()
     for t in 1 .. warmup do step (int64 t)
     updating.Reset()
+    let each = Array.zeroCreate steps
     let clock = Stopwatch.StartNew()
-    for t in 1 .. steps do step (int64 t)
+    for t in 1 .. steps do
+        let started = clock.Elapsed.TotalSeconds
+        step (int64 t)
+        each[t - 1] <- clock.Elapsed.TotalSeconds - started
     let perStep = clock.Elapsed.TotalSeconds / float steps
     let perUpdate = updating.Elapsed.TotalSeconds / float steps
     // A separate profiled pass: timing each kernel adds waits that the plain timing must not include.
     runner.KernelSeconds <- Array.zeroCreate plan.Kernels.Length
     for t in 1 .. max 1 (steps / 2) do step (int64 t)
-    perStep, perUpdate, runner.KernelSeconds |> Array.map (fun s -> s / float (max 1 (steps / 2)))
+    perStep, perUpdate, Array.sort each, runner.KernelSeconds |> Array.map (fun s -> s / float (max 1 (steps / 2)))
 
 /// Seconds `device.Load` of the training plan takes, twice: first with dsl's on-disk kernel cache empty (XDG_CACHE_HOME
 /// pointed at a fresh folder for the call, then restored), then with that cache just filled. None on the CPU device,
@@ -74,12 +82,13 @@ let run (s: BenchSettings) =
     let compile = compileTimes s.Device parameters train
     // Measured: what is live now (parameters, gradients, optimiser state) and the most the training runs add to it.
     s.Device.ResetPeak()
-    let trainStep, update, kernels = time s.Device parameters train s.Warmup s.Steps
+    let trainStep, update, _, kernels = time s.Device parameters train s.Warmup s.Steps
     let peak = s.Device.PeakBytes
-    let inferStep, _, _ = time s.Device parameters infer s.Warmup s.Steps
+    let inferStep, _, inferEach, _ = time s.Device parameters infer s.Warmup s.Steps
     printfn "%s on %s, batch %d, %d timed steps after %d warm-up" inf.Network.Name s.Device.Name s.Batch s.Steps s.Warmup
     printfn "training:  %8.1f images/s  (%.1f ms per step, of which %.1f ms the optimiser update)" (float s.Batch / trainStep) (1000.0 * trainStep) (1000.0 * update)
-    printfn "inference: %8.1f images/s  (%.1f ms per batch)" (float s.Batch / inferStep) (1000.0 * inferStep)
+    printfn "inference: %8.1f images/s  (%.1f ms per batch; median %.2f ms, p95 %.2f ms)"
+        (float s.Batch / inferStep) (1000.0 * inferStep) (1000.0 * quantile inferEach 0.5) (1000.0 * quantile inferEach 0.95)
     printfn "peak device memory: %.1f MiB  (training, measured: parameters, gradients, optimiser state, arena; planned %s before optimiser state)"
         (mib peak) (Report.bytes (MemoryPlan.deviceBytes train))
     match compile with

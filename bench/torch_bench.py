@@ -45,26 +45,35 @@ def train_step():
 
 
 def timed(step):
+    """Mean seconds per step, and each step's own seconds (for the median and 95th percentile)."""
     for _ in range(a.warmup):
         step()
     sync()
+    each = []
     t = time.perf_counter()
     for _ in range(a.steps):
+        s = time.perf_counter()
         step()
-    sync()
-    return (time.perf_counter() - t) / a.steps
+        sync()
+        each.append(time.perf_counter() - s)
+    return (time.perf_counter() - t) / a.steps, sorted(each)
+
+
+def pct(sorted_times, q):
+    return sorted_times[min(len(sorted_times) - 1, int(q * len(sorted_times)))]
 
 
 if dev.type == "cuda":
     torch.cuda.reset_peak_memory_stats()
 net.train()
-train = timed(train_step)
+train, _ = timed(train_step)
 net.eval()
 with torch.no_grad():
-    infer = timed(lambda: net(x))
+    infer, each = timed(lambda: net(x))
 print(f"{a.model} in PyTorch {torch.__version__} on {a.device} ({torch.get_num_threads()} threads), batch {a.batch}, "
       f"{a.steps} timed steps after {a.warmup} warm-up")
 print(f"training:  {a.batch / train:8.1f} images/s  ({1000 * train:.1f} ms per step)")
-print(f"inference: {a.batch / infer:8.1f} images/s  ({1000 * infer:.1f} ms per batch)")
+print(f"inference: {a.batch / infer:8.1f} images/s  ({1000 * infer:.1f} ms per batch; median {1000 * pct(each, 0.5):.2f} ms, "
+      f"p95 {1000 * pct(each, 0.95):.2f} ms)")
 if dev.type == "cuda":
     print(f"peak device memory: {torch.cuda.max_memory_allocated() / 2**20:.1f} MiB")

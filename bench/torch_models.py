@@ -26,4 +26,31 @@ def lenet(classes=10):
         nn.Linear(512, classes))
 
 
-MODELS = {"alexnet": (alexnet, (3, 227, 227), 1000), "lenet": (lenet, (1, 28, 28), 10)}
+def cifar_bn(classes=10):
+    def conv_bn(i, o):
+        return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+
+    def stage(i, o):
+        return conv_bn(i, o) + conv_bn(o, o) + [nn.MaxPool2d(2)]
+
+    return nn.Sequential(
+        *stage(3, 32), *stage(32, 64), *stage(64, 128), nn.Flatten(),
+        nn.Linear(2048, 256), nn.ReLU(inplace=True), nn.Dropout(0.3), nn.Linear(256, classes))
+
+
+def vgg16(classes=1000):
+    layers, c = [], 3
+    for n, depth in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, n, 3, padding=1), nn.ReLU(inplace=True)]
+            c = n
+        layers.append(nn.MaxPool2d(2, 2))
+    return nn.Sequential(
+        *layers, nn.Flatten(),
+        nn.Linear(25088, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(4096, classes))
+
+
+MODELS = {"alexnet": (alexnet, (3, 227, 227), 1000), "lenet": (lenet, (1, 28, 28), 10),
+          "cifar-bn": (cifar_bn, (3, 32, 32), 10), "vgg16": (vgg16, (3, 224, 224), 1000)}
