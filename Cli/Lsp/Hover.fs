@@ -34,9 +34,14 @@ let hover (a: Analysis) (p: Position) : (string * (Position * Position)) option 
     let lineText = line a.Text p.Line
     let _, word = wordAt lineText p.Character
     let definition = match a.Parsed with Ok m -> letNamed m word | Error _ -> None
+    let shapes, note =
+        match a.Inferred, a.Before with
+        | Ok inf, _ -> Some inf, ""
+        | Error (e :: _), Some before -> Some before, sprintf "\n\n*The file has an error at line %d; these shapes are from the lines before it.*" e.Pos.Line
+        | _ -> None, ""
     let fromNetwork =
-        match a.Inferred with
-        | Ok inf ->
+        match shapes with
+        | Some inf ->
             match layersAt inf p with
             | [] -> None
             | first :: _ as layers ->
@@ -47,8 +52,8 @@ let hover (a: Analysis) (p: Position) : (string * (Position * Position)) option 
                     | Ok m when (letNamed m callee).IsSome ->
                         sprintf "`%s` expands to %d layer(s):\n\n%s\n\n" callee layers.Length (code (Printer.letDef (letNamed m callee).Value))
                     | _ -> ""
-                Some(header + table layers, rangeAt a.Text site)
-        | Error _ -> None
+                Some(header + table layers + note, rangeAt a.Text site)
+        | None -> None
     match fromNetwork, definition with
     | Some h, _ -> Some h
     | None, Some d ->

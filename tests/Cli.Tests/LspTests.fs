@@ -77,6 +77,21 @@ let ``hover on AlexNet's conv2 line shows its summary row`` () =
     Assert.Contains("256x27x27", value)
     Assert.Contains("307,456", value)
 
+[<Fact>]
+let ``hover keeps the shapes of the layers before an error`` () =
+    let text = "network typo\n  input 3 x 32 x 32\n  conv 16 kernel 3 |> relu\n  dense 10\n  softmax\n"
+    let uri = uriOf (tempModel text)
+    use c = new Client()
+    c.Initialize() |> ignore
+    c.Open(uri, text)
+    Assert.Equal((3, 2), c.Diagnostics uri |> Seq.exactlyOne |> start)
+    let value = str (c.At("textDocument/hover", uri, 2, 3))?result?contents?value
+    // By hand: a 3x3 kernel on 32x32 leaves 30x30; 16 * 3 * 9 weights + 16 biases.
+    Assert.Contains("| conv1 | conv 16 filters 3/1 | 16x30x30 | 448 |", value)
+    Assert.Contains("error at line 4", value)
+    // The line in error and those after it have no shapes to show.
+    Assert.Null(c.At("textDocument/hover", uri, 3, 3)?result)
+
 /// VGG-16 with ImageNet's 1000 classes written out: its train block reads a folder, whose class count is not known
 /// before it is read, so as it stands the file stops at `dense classes` (as `dsl check` does without --classes).
 let private vgg16 () =
