@@ -21,7 +21,7 @@ let private letLine = Regex(@"^\s*let\s+([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za
 
 /// `let` definitions by name with their parameter list, found in the text even where it does not parse yet.
 let private lets (text: string) =
-    text.Split('\n')
+    lines text
     |> Array.choose (fun l ->
         let m = letLine.Match l
         if m.Success then Some(m.Groups[1].Value, m.Groups[2].Value.Trim()) else None)
@@ -31,7 +31,7 @@ let private withoutComment (s: string) = match s.IndexOf "//" with -1 -> s | i -
 
 /// Whether a line lies in the train block: below a line that is only `train`.
 let private inTrainBlock (text: string) (lineNo: int) =
-    Seq.init lineNo (line text) |> Seq.exists (fun l -> (withoutComment l).Trim() = "train")
+    lines text |> Seq.truncate lineNo |> Seq.exists (fun l -> (withoutComment l).Trim() = "train")
 
 /// The statement being written: what follows the last `|>`, `then`, `(` or `=` on the line.
 let private currentStatement (before: string) =

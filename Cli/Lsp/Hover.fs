@@ -2,7 +2,6 @@
 /// expansion (the rows it stamps out where the network uses it, else its definition).
 module Dsl.Cli.Lsp.Hover
 
-open Dsl.Core
 open Dsl.Core.Syntax
 open Dsl.Compiler
 open Dsl.Cli
@@ -46,12 +45,11 @@ let hover (a: Analysis) (p: Position) : (string * (Position * Position)) option 
             | [] -> None
             | first :: _ as layers ->
                 let site = first.Node.Pos
-                let callee = (snd (wordAt lineText (site.Col - 1)))
+                let callee = snd (wordAt lineText (site.Col - 1))
                 let header =
-                    match a.Parsed with
-                    | Ok m when (letNamed m callee).IsSome ->
-                        sprintf "`%s` expands to %d layer(s):\n\n%s\n\n" callee layers.Length (code (Printer.letDef (letNamed m callee).Value))
-                    | _ -> ""
+                    match a.Parsed |> Result.toOption |> Option.bind (fun m -> letNamed m callee) with
+                    | Some d -> sprintf "`%s` expands to %d layer(s):\n\n%s\n\n" callee layers.Length (code (Printer.letDef d))
+                    | None -> ""
                 Some(header + table layers + note, rangeAt a.Text site)
         | None -> None
     match fromNetwork, definition with

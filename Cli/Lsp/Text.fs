@@ -31,13 +31,13 @@ let offsetOf (text: string) (p: Position) =
             else text.Length
         starts[p.Line] + max 0 (min p.Character (lineEnd - starts[p.Line]))
 
+/// The lines without their line breaks.
+let lines (text: string) = text.Replace("\r\n", "\n").Split([| '\n'; '\r' |])
+
 /// One line's text without its line break; "" past the end.
 let line (text: string) (n: int) =
-    let starts = lineStarts text
-    if n < 0 || n >= starts.Length then ""
-    else
-        let stop = if n + 1 < starts.Length then starts[n + 1] else text.Length
-        text.Substring(starts[n], stop - starts[n]).TrimEnd('\r', '\n')
+    let all = lines text
+    if n < 0 || n >= all.Length then "" else all[n]
 
 /// Replaces the text between two positions (a `didChange` with a range).
 let replace (text: string) (start: Position) (stop: Position) (inserted: string) =
