@@ -12,8 +12,8 @@ let private show (t: TrainToken) =
     | TStr (s, _) -> sprintf "\"%s\"" s
     | TComma _ -> "`,`"
 
-/// A complete line for each key, for hints where a value is missing.
-let private examples =
+/// A complete line for each key, for hints where a value is missing and for completion in an editor.
+let examples =
     Map [ "data", "data fashion-mnist validation 0.1"
           "augment", "augment crop 28 from 32, flip horizontal"
           "normalize", "normalize mean-std"

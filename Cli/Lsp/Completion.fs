@@ -52,7 +52,8 @@ let complete (text: string) (p: Position) : Item list =
     let before = upTo.Substring(0, fst (wordAt upTo upTo.Length))
     if upTo.Contains "//" then []
     elif inTrainBlock text p.Line then
-        if before.Trim() = "" then [ for k in TrainBlock.keys -> { Label = k; Kind = Kind.Property; Detail = "train key" } ]
+        if before.Trim() = "" then
+            [ for k in TrainBlock.keys -> { Label = k; Kind = Kind.Property; Detail = TrainBlock.examples.TryFind k |> Option.defaultValue k } ]
         else
             match Parser.tryParseTrainEntry before with
             | Some e -> [ for w in TrainBlock.nextWords e -> { Label = w; Kind = Kind.Value; Detail = e.Key } ]

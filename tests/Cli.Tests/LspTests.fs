@@ -131,6 +131,8 @@ let ``completion offers layer options, layer names and train-block keys and valu
     Assert.DoesNotContain("kernel", at 4 17)
     let keys = at 6 2
     for k in [ "data"; "optimizer"; "epochs"; "batch" ] do Assert.Contains(k, keys)
+    let optimizer = (c.At("textDocument/completion", uri, 6, 2))?result.AsArray() |> Seq.find (fun i -> str i?label = "optimizer")
+    Assert.Equal("optimizer sgd lr 0.01 momentum 0.9", str optimizer?detail)
     Assert.Equal<Set<string>>(set [ "momentum"; "nesterov"; "weight-decay" ], at 7 23)
 
 [<Fact>]
