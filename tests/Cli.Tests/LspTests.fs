@@ -181,7 +181,7 @@ let ``malformed messages and random files never stop the server`` () =
         | 4 -> box {| textDocument = {| uri = uri |}; position = {| line = rnd.Next(-5, 10); character = rnd.Next(-5, 1000) |} |}
         | _ -> box {| textDocument = 7; position = "here" |}
     let mutable answered = 0
-    for i in 1 .. 300 do
+    for i in 1 .. 600 do
         match i % 6 with
         | 0 ->
             // A body of random bytes with a correct length.
@@ -202,7 +202,7 @@ let ``malformed messages and random files never stop the server`` () =
         | _ ->
             c.Notify("textDocument/didChange", junk ())
             c.SendBody(Encoding.ASCII.GetBytes(String.replicate 10000 "[" + String.replicate 10000 "]"))
-    Assert.Equal(50, answered)
+    Assert.Equal(100, answered)
     Assert.False(c.Process.HasExited, c.StandardError)
     // Still serving: a good file compiles and answers hover.
     c.Change(uri, 1000, [| box {| text = "network n\n  input 4\n  dense 2\n  softmax\n" |} |])
