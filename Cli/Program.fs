@@ -112,6 +112,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<Data.DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Lsp of ParseResults<Lsp.Server.LspArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -125,6 +126,7 @@ type Command =
             | Selftest _ -> "check every kernel of a device against the CPU device"
             | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
             | Data _ -> "list, fetch or locate the known data sets (fashion-mnist, mnist, cifar10, cifar100)"
+            | Lsp _ -> "serve model files to an editor (Language Server Protocol on standard input and output)"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -153,6 +155,7 @@ let private run (cmd: Command) =
     | Selftest a -> Selftest.run a
     | Export a -> Export.run a
     | Data a -> Data.run a
+    | Lsp _ -> Lsp.Server.run ()
     | Eval a ->
         use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev

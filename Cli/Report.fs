@@ -31,17 +31,26 @@ let checkLine (inf: Shapes.Inferred) =
     sprintf "ok: %s, %d layers, input %O, output %O, %s parameters, %s multiply-adds per image"
         net.Name net.Nodes.Length net.Input (List.last inf.Layers).Output (n0 inf.TotalParams) (n0 inf.TotalMultiplyAdds)
 
+/// The summary's columns for one layer: name, kind, output shape, parameters, multiply-adds (plain text).
+let summaryColumns = [ "layer"; "kind"; "output"; "parameters"; "multiply-adds" ]
+
+/// A layer as the summary's kind column shows it: `conv 256 filters 5/1 pad 2 groups 2`.
+let kind (l: Layer) = (Layer.keyword l + " " + describe l).Trim()
+
+let summaryRow (l: Shapes.LayerInfo) =
+    let dash v = if v = 0L then "-" else n0 v
+    [ l.Node.Name; kind l.Node.Layer; string l.Output; dash l.Params; dash l.MultiplyAdds ]
+
 /// The Keras-style table: one row per layer with its output shape, parameters and multiply-adds.
 let summaryTable (inf: Shapes.Inferred) =
     let t = Table().Border(TableBorder.Simple).Title(TableTitle(sprintf "network %s" inf.Network.Name, Style.Plain))
-    for h, right in [ "layer", false; "kind", false; "output", true; "parameters", true; "multiply-adds", true; "line", true ] do
+    for h, right in List.zip (summaryColumns @ [ "line" ]) [ false; false; true; true; true; true ] do
         let c = TableColumn(h)
         t.AddColumn(if right then c.RightAligned() else c) |> ignore
     t.AddRow("input", "", string inf.Network.Input, "", "", "") |> ignore
     for l in inf.Layers do
-        let dash v = if v = 0L then "-" else n0 v
-        t.AddRow(Markup.Escape l.Node.Name, Markup.Escape((Layer.keyword l.Node.Layer + " " + describe l.Node.Layer).Trim()), string l.Output,
-                 dash l.Params, dash l.MultiplyAdds, (if l.Node.Pos.IsKnown then string l.Node.Pos.Line else "")) |> ignore
+        let cells = summaryRow l @ [ (if l.Node.Pos.IsKnown then string l.Node.Pos.Line else "") ]
+        t.AddRow(cells |> List.map Markup.Escape |> Array.ofList) |> ignore
     t.AddEmptyRow().AddRow("total", "", "", n0 inf.TotalParams, n0 inf.TotalMultiplyAdds, "") |> ignore
     t
 

@@ -176,6 +176,9 @@ let private schemas: Map<string, Schema> =
 /// The built-in layer words, in the order the language reference lists them.
 let layerNames = schemas.Keys |> List.ofSeq
 
+/// A built-in layer's option words (`kernel`, `stride`, flags such as `ceil`), for completion in an editor.
+let layerOptions (layer: string) = schemas.TryFind layer |> Option.map (fun s -> List.map fst s.Keys)
+
 let private boolWord = function Atom (Ref ("on", _)) | Atom (Ref ("true", _)) -> Some 1 | Atom (Ref ("off", _)) | Atom (Ref ("false", _)) -> Some 0 | _ -> None
 
 /// Reads a built-in layer's words against its schema: positional arguments first, then `key value` options and flags.
@@ -209,8 +212,8 @@ let private layerArgs (layer: string) (schema: Schema) (env: Map<string, Value>)
                 errorHint w.Pos (sprintf "too many arguments for %s" layer) hint
     go schema.Positional Map.empty words
 
-/// The `let` functions each definition calls, to find recursion before expanding anything.
-let rec private callsIn stmt =
+/// The calls a statement makes (layers and `let` functions), each with where it is written.
+let rec callsIn stmt =
     match stmt with
     | Call (n, _, p) -> [ n, p ]
     | Pipe (ss, _) | Seq (ss, _) -> List.collect callsIn ss

@@ -36,9 +36,12 @@ let elaborate (classes: int option) (m: ModelFile) : Network =
     m.Train |> Option.iter (fun (lines, _) -> TrainBlock.checkLayerNames lines (nodes |> List.map (fun n -> n.Name)))
     { Name = m.Name; Input = input; Nodes = nodes; Train = train }
 
+/// Expands and infers a parsed model.
+let compileParsed (classes: int option) (m: ModelFile) : Shapes.Inferred = m |> elaborate classes |> Shapes.infer
+
 /// Parses, expands and infers a model given as text.
 let compileText (file: string) (classes: int option) (source: string) : Shapes.Inferred =
-    Parser.parse file source |> elaborate classes |> Shapes.infer
+    Parser.parse file source |> compileParsed classes
 
 /// Reads and compiles a model file; a missing file is a located error too.
 let compileFile (path: string) (classes: int option) : Shapes.Inferred * string =

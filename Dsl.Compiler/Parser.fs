@@ -174,6 +174,12 @@ let private describe (source: string) (e: ParserError) =
         else None
     sprintf "unexpected %s%s" found alternatives, hint
 
+/// One train-block line on its own (`optimizer sgd lr`), for completion in an editor; None where it does not parse.
+let tryParseTrainEntry (text: string) : TrainEntry option =
+    match runParserOnString (ws >>. trainEntry .>> eof) 0 "" text with
+    | Success (e, _, _) -> Some e
+    | Failure _ -> None
+
 /// Parses model-file text; `file` names it in error positions.
 let parse (file: string) (source: string) : ModelFile =
     match runParserOnString modelFile 0 file source with

@@ -12,8 +12,8 @@ let private show (t: TrainToken) =
     | TStr (s, _) -> sprintf "\"%s\"" s
     | TComma _ -> "`,`"
 
-/// A complete line for each key, for hints where a value is missing.
-let private examples =
+/// A complete line for each key, for hints where a value is missing and for completion in an editor.
+let examples =
     Map [ "data", "data fashion-mnist validation 0.1"
           "augment", "augment crop 28 from 32, flip horizontal"
           "normalize", "normalize mean-std"
@@ -31,8 +31,13 @@ let private examples =
           "decay-mult", "decay-mult dense3 0"
           "class-weights", "class-weights balanced" ]
 
-/// A cursor over one entry's tokens.
-type private Cursor(entry: TrainEntry) =
+/// Raised by a completing cursor where the line runs out: the words that could come next.
+exception private Expected of string list
+
+/// A cursor over one entry's tokens. A completing cursor reads a line that is still being typed: where the
+/// validator would ask for a word or an option past the last token, it raises Expected with the choices, so that
+/// completion in an editor offers exactly what validation accepts.
+type private Cursor(entry: TrainEntry, completing: bool) =
     let mutable rest = entry.Tokens
     member _.Done = rest.IsEmpty
     member _.Peek = List.tryHead rest
@@ -41,11 +46,13 @@ type private Cursor(entry: TrainEntry) =
     member c.Next(what: string) =
         match rest with
         | t :: tail -> rest <- tail; t
+        | [] when completing -> raise (Expected [])
         | [] ->
             let message = if what = entry.Key then sprintf "`%s` needs a value" what else sprintf "%s: %s is missing at the end of the line" entry.Key what
             let hint = examples.TryFind entry.Key |> Option.map (sprintf "write e.g. `%s`") |> Option.defaultValue "the line ends too early"
             errorHint entry.Pos message hint
     member c.Word(what: string, choices: string list) =
+        if completing && rest.IsEmpty then raise (Expected choices)
         match c.Next what with
         | TWord (w, _) when List.contains w choices -> w
         | TWord (w, p) -> errorHint p (sprintf "%s: unknown %s `%s`" entry.Key what w) (suggestion choices w)
@@ -76,6 +83,7 @@ type private Cursor(entry: TrainEntry) =
         let mutable stop = false
         while not stop do
             match rest with
+            | [] when completing -> raise (Expected(spec |> List.map fst |> List.filter (seen.Contains >> not)))
             | [] | TComma _ :: _ -> stop <- true
             | TWord (w, p) :: tail when List.exists (fst >> (=) w) spec ->
                 if not (seen.Add w) then errorHint p (sprintf "%s: `%s` is given twice" entry.Key w) "keep one"
@@ -268,7 +276,20 @@ let validate (lines: TrainEntry list) : TrainConfig =
         | Some (_, read) ->
             if seen.ContainsKey e.Key then errorHint e.Pos (sprintf "`%s` is set twice (first at line %d)" e.Key seen[e.Key].Line) "keep one"
             seen[e.Key] <- e.Pos
-            let c = Cursor e
+            let c = Cursor(e, false)
             let cfg = read c cfg
             c.End()
             cfg) TrainConfig.defaults
+
+/// The words that may follow a train-block line typed so far (its key and complete tokens): the values and
+/// options validation would accept there. Empty where the key is unknown, the line is already wrong, or a number comes next.
+let nextWords (e: TrainEntry) : string list =
+    match List.tryFind (fst >> (=) e.Key) entries with
+    | None -> []
+    | Some (_, read) ->
+        try
+            read (Cursor(e, true)) TrainConfig.defaults |> ignore
+            []
+        with
+        | Expected words -> words
+        | ModelFileError _ -> []
