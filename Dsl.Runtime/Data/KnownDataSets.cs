@@ -14,9 +14,12 @@ public sealed record RemoteFile(string Name, Uri Url, FileDigest Digest);
 
 /// <summary>A data set known by name: the files that show it is present in a folder, where it is published, and the
 /// distribution package that carries it (when one does).</summary>
+/// <param name="Name">The name a train block and `dsl data` use (fashion-mnist).</param>
+/// <param name="Title">The name its publisher uses (Fashion-MNIST).</param>
 /// <param name="Folder">The folder name it is kept under in a data root and in the cache.</param>
 /// <param name="Subfolders">Folders below a root that may hold it, tried in order ("" is the root itself).</param>
 /// <param name="Marker">Files that must all be present (each also found gzipped, as NAME.gz, for IDX sets).</param>
+/// <param name="Files">The files as the publisher serves them.</param>
 /// <param name="Archive">When the publisher serves one .tar.gz, its unpacked top folder; null when it serves the files.</param>
 /// <param name="AptPackage">A Debian package holding the set under /usr/share/datasets/<see cref="Folder"/>, or null.</param>
 /// <param name="ContentSha256">SHA-256 of each marker file's uncompressed content, where known: checks a copy from a
