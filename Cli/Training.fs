@@ -75,7 +75,8 @@ type private Estimate(epochs: int, validation: int, test: int, batch: int, devic
             None
         else
             timed <- timed + 1
-            if timed < 5 && p.Step < p.Steps then None
+            // Five steps, or fewer where steps are slow: the estimate should come within the run's first minute.
+            if timed < 5 && p.Step < p.Steps && clock.Elapsed.TotalSeconds < 15.0 then None
             else
                 said <- true
                 let perStep = clock.Elapsed.TotalSeconds / float timed
