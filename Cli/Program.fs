@@ -113,6 +113,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<Data.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Lsp of ParseResults<Lsp.Server.LspArgs>
+    | Version
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -127,6 +128,7 @@ type Command =
             | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
             | Data _ -> "list, fetch or locate the known data sets (fashion-mnist, mnist, cifar10, cifar100)"
             | Lsp _ -> "serve model files to an editor (Language Server Protocol on standard input and output)"
+            | Version -> "print the version of dsl and the commit it was built from"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -156,6 +158,11 @@ let private run (cmd: Command) =
     | Export a -> Export.run a
     | Data a -> Data.run a
     | Lsp _ -> Lsp.Server.run ()
+    | Version ->
+        // The informational version: the package version, then `+` and the commit it was built from.
+        let attr = Reflection.Assembly.GetExecutingAssembly().GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false)
+        printfn "dsl %s" (attr |> Array.exactlyOne :?> Reflection.AssemblyInformationalVersionAttribute).InformationalVersion
+        0
     | Eval a ->
         use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev
