@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Dsl.Compiler;
 using Dsl.Core;
@@ -97,42 +96,12 @@ public class ApiTests
         Assert.Equal(net.Probabilities(image, 1), other.Probabilities(image, 1));
     }
 
-    static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-
-    static (int code, string output) Run(string file, string args, string workdir)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workdir };
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, output.Result + error.Result);
-    }
-
-    [Fact]
-    public void TheReadmeCSharpExampleCompiles()
-    {
-        var readme = File.ReadAllText(Path.Combine(Networks.RepoRoot, "README.md"));
-        var code = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline);
-        Assert.True(code.Success, "README.md has no csharp block");
-        var dir = Directory.CreateTempSubdirectory("dsl-readme-").FullName;
-        File.WriteAllText(Path.Combine(dir, "Program.cs"), code.Groups[1].Value);
-        File.WriteAllText(Path.Combine(dir, "Readme.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
-              <ItemGroup><Reference Include="{Path.Combine(AppContext.BaseDirectory, "Dsl.Runtime.dll")}" /><Reference Include="{Path.Combine(AppContext.BaseDirectory, "Dsl.Core.dll")}" /></ItemGroup>
-            </Project>
-            """);
-        var (code_, output) = Run("dotnet", "build -nologo -v q", dir);
-        Assert.True(code_ == 0, output);
-    }
-
     [Fact]
     public void TheCSharpExampleTrainsSavesAndClassifies()
     {
-        var dll = Path.Combine(Networks.RepoRoot, "examples", "CSharpApp", "bin", Configuration, "net10.0", "CSharpApp.dll");
+        var dll = Path.Combine(Networks.RepoRoot, "examples", "CSharpApp", "bin", Processes.Configuration, "net10.0", "CSharpApp.dll");
         Assert.True(File.Exists(dll), $"{dll} is built with the solution");
-        var (code, output) = Run("dotnet", $"\"{dll}\" --epochs 1 --limit 3000 --device cpu", Networks.RepoRoot);
+        var (code, output) = Processes.Run("dotnet", $"\"{dll}\" --epochs 1 --limit 3000 --device cpu", Networks.RepoRoot);
         Assert.True(code == 0, output);
         Assert.Matches(@"test accuracy \d", output);
         Assert.Contains("weights saved to", output);
@@ -142,8 +111,8 @@ public class ApiTests
     [Fact]
     public void TheFineTuneExampleRuns()
     {
-        var dll = Path.Combine(Networks.RepoRoot, "examples", "FineTune", "bin", Configuration, "net10.0", "FineTune.dll");
-        var (code, output) = Run("dotnet", $"\"{dll}\" --source 2000 --target 300", Networks.RepoRoot);
+        var dll = Path.Combine(Networks.RepoRoot, "examples", "FineTune", "bin", Processes.Configuration, "net10.0", "FineTune.dll");
+        var (code, output) = Processes.Run("dotnet", $"\"{dll}\" --source 2000 --target 300", Networks.RepoRoot);
         Assert.True(code == 0, output);
         Assert.Contains("feature-extraction: test accuracy", output);
         Assert.Contains("fine-tuning: test accuracy", output);
@@ -153,9 +122,9 @@ public class ApiTests
     public void TheFSharpScriptPrintsAlexNetsSummary()
     {
         // The script references the Release build of the compiler, as its first line says.
-        var (built, log) = Run("dotnet", "build Dsl.Compiler -c Release -nologo -v q", Networks.RepoRoot);
+        var (built, log) = Processes.Run("dotnet", "build Dsl.Compiler -c Release -nologo -v q", Networks.RepoRoot);
         Assert.True(built == 0, log);
-        var (code, output) = Run("dotnet", "fsi examples/FSharpScript.fsx", Networks.RepoRoot);
+        var (code, output) = Processes.Run("dotnet", "fsi examples/FSharpScript.fsx", Networks.RepoRoot);
         Assert.True(code == 0, output);
         Assert.Contains("total: 60965224 parameters", output);
     }
