@@ -1,16 +1,24 @@
 // Trains lenet on Fashion-MNIST, reports its accuracy, saves the weights and classifies a few test images.
 //   dotnet run --project examples/CSharpApp -- [--epochs N] [--limit N] [--device cpu|opencl|auto]
+// from the repository (or any folder with Models/lenet.model).
 using Dsl.Runtime;
 using Dsl.Runtime.Data;
 
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).Select(int.Parse).DefaultIfEmpty(fallback).First();
 string device = args.SkipWhile(a => a != "--device").Skip(1).DefaultIfEmpty("auto").First();
-var root = AppContext.BaseDirectory;
-while (!File.Exists(Path.Combine(root, "Dsl.sln"))) root = Path.GetDirectoryName(root)!;
+// Models/lenet.model in the current folder or the nearest one above it: the repository's from anywhere inside it.
+string? modelFile = null;
+for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null && modelFile is null; dir = dir.Parent)
+    if (File.Exists(Path.Combine(dir.FullName, "Models", "lenet.model"))) modelFile = Path.Combine(dir.FullName, "Models", "lenet.model");
+if (modelFile is null)
+{
+    Console.Error.WriteLine("Models/lenet.model not found in this folder or above it: run from the repository, or copy that file here");
+    return 1;
+}
 
 try
 {
-    var model = ModelDefinition.Load(Path.Combine(root, "Models", "lenet.model"));
+    var model = ModelDefinition.Load(modelFile);
     Console.WriteLine($"{model.Name}: {model.Parameters:N0} parameters");
 
     using var gpu = Devices.Open(device, say: Console.WriteLine);

@@ -70,6 +70,24 @@ public class PackageTests(PackedFeed feed) : IClassFixture<PackedFeed>
     }
 
     [Fact]
+    public void TheCSharpExampleBuildsAgainstThePackageTrainsSavesAndClassifies()
+    {
+        var app = Directory.CreateDirectory(Path.Combine(feed.Root, "CSharpApp")).FullName;
+        foreach (var file in new[] { "CSharpApp.csproj", "Program.cs" })
+            File.Copy(Path.Combine(Networks.RepoRoot, "examples", "CSharpApp", file), Path.Combine(app, file));
+        Directory.CreateDirectory(Path.Combine(app, "Models"));
+        File.Copy(Path.Combine(Networks.RepoRoot, "Models", "lenet.model"), Path.Combine(app, "Models", "lenet.model"));
+        Dotnet($"build -p:DslPackageVersion={feed.Version} --disable-build-servers", app);
+        Assert.True(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "Dsl.Runtime.dll")), "the package's library is not in the output");
+
+        var (code, output) = Processes.Run("dotnet", $"{Path.Combine("bin", "Debug", "net10.0", "CSharpApp.dll")} --epochs 1 --limit 1000 --device cpu", app, feed.Environment);
+        Assert.True(code == 0, output);
+        Assert.Matches(@"test accuracy \d", output);
+        Assert.Contains("weights saved to", output);
+        Assert.Equal(5, Regex.Matches(output, "test image \\d: ").Count);
+    }
+
+    [Fact]
     public void TheToolInstallsAndWorksOutsideTheRepository()
     {
         var tools = Path.Combine(feed.Root, "tools");
@@ -82,6 +100,10 @@ public class PackageTests(PackedFeed feed) : IClassFixture<PackedFeed>
               flatten
               dense 10
               softmax
+
+            train
+              data    fashion-mnist
+              epochs  1
             """);
         var dsl = Path.Combine(tools, "dsl");
 
@@ -98,6 +120,12 @@ public class PackageTests(PackedFeed feed) : IClassFixture<PackedFeed>
         (code, output) = Processes.Run(dsl, "summary tiny.model", work, feed.Environment);
         Assert.True(code == 0, output);
         Assert.Matches(@"dense\s.*\b7,850\b", output);
+
+        // A run reads the data set through DSL_DATA (inherited) and writes its folder under the current directory.
+        (code, output) = Processes.Run(dsl, "run tiny.model --limit 500 --device cpu", work, feed.Environment);
+        Assert.True(code == 0, output);
+        var run = Assert.Single(Directory.GetDirectories(Path.Combine(work, "runs"), "tiny-*"));
+        Assert.True(File.Exists(Path.Combine(run, "weights.safetensors")), output);
     }
 
     void Dotnet(string args, string workdir)
