@@ -125,7 +125,8 @@ public class PackageTests(PackedFeed feed) : IClassFixture<PackedFeed>
         (code, output) = Processes.Run(dsl, "run tiny.model --limit 500 --device cpu", work, feed.Environment);
         Assert.True(code == 0, output);
         var run = Assert.Single(Directory.GetDirectories(Path.Combine(work, "runs"), "tiny-*"));
-        Assert.True(File.Exists(Path.Combine(run, "weights.safetensors")), output);
+        foreach (var file in new[] { "weights.safetensors", "metrics.csv", "curves.png" })
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing from {run}:\n{output}");
     }
 
     void Dotnet(string args, string workdir)
