@@ -1,0 +1,69 @@
+using System.Reflection;
+using ScottPlot;
+using SkiaSharp;
+
+namespace Dsl.Runtime.Output;
+
+/// <summary>What every picture shares: DejaVu Sans, shipped inside this assembly (Fonts/DejaVuSans.ttf, Bitstream Vera
+/// licence beside it) and handed to ScottPlot before any system font, so text looks the same on a machine with no
+/// fonts installed; and the writing of a plot as PNG and SVG.</summary>
+static class PlotStyle
+{
+    public const string FontName = "DejaVu Sans";
+
+    /// <summary>The shipped typeface, read once.</summary>
+    public static SKTypeface Typeface => Shipped.Value;
+
+    static readonly Lazy<SKTypeface> Shipped = new(() =>
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Dsl.Runtime.Output.Fonts.DejaVuSans.ttf")
+            ?? throw new InvalidOperationException("the runtime was built without its font (Output/Fonts/DejaVuSans.ttf)");
+        var typeface = SKTypeface.FromStream(stream) ?? throw new InvalidOperationException("Output/Fonts/DejaVuSans.ttf is not a font Skia reads");
+        Fonts.FontResolvers.Insert(0, new Resolver(typeface));
+        return typeface;
+    });
+
+    /// <summary>Answers for our font's name only, bold and italic included (drawn from the regular face), so every
+    /// other name still reaches ScottPlot's own resolvers.</summary>
+    sealed class Resolver(SKTypeface typeface) : IFontResolver
+    {
+        public SKTypeface? CreateTypeface(string fontName, bool bold, bool italic) => fontName == FontName ? typeface : null;
+        public SKTypeface? CreateTypeface(string fontName, FontWeight weight, FontSlant slant, FontSpacing width) => fontName == FontName ? typeface : null;
+    }
+
+    /// <summary>A new plot whose every text uses the shipped font.</summary>
+    public static Plot NewPlot()
+    {
+        _ = Typeface;
+        var plot = new Plot();
+        plot.Font.Set(FontName);
+        plot.Legend.FontName = FontName;
+        return plot;
+    }
+
+    /// <summary>Draws plots side by side, each given its share of the width, onto a canvas.</summary>
+    public static void Render(SKCanvas canvas, int width, int height, IReadOnlyList<Plot> plots)
+    {
+        canvas.Clear(SKColors.White);
+        float share = (float)width / plots.Count;
+        for (int i = 0; i < plots.Count; i++)
+            plots[i].Render(canvas, new PixelRect(i * share, (i + 1) * share, height, 0));
+    }
+
+    public static byte[] Png(int width, int height, IReadOnlyList<Plot> plots)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        Render(surface.Canvas, width, height, plots);
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+
+    public static string Svg(int width, int height, IReadOnlyList<Plot> plots)
+    {
+        using var stream = new MemoryStream();
+        using (var canvas = SKSvgCanvas.Create(SKRect.Create(width, height), stream))
+            Render(canvas, width, height, plots);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}
