@@ -8,7 +8,7 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccur
 
 /// <summary>Training curves drawn by ScottPlot: two panels, loss and accuracy per epoch, training and validation in
 /// distinct colours, a legend giving each line's last value, the loss on a log scale when it spans a decade or more,
-/// and a dashed line at each epoch whose learning rate is lower than the one before.</summary>
+/// and a dashed line at each epoch where the learning rate stepped down after a steady stretch.</summary>
 public static class Curves
 {
     public const int Width = 1000, Height = 400;
@@ -87,10 +87,11 @@ public static class Curves
             line.MarkerSize = xs.Length <= 40 ? 6 : 0;
             line.LegendText = $"{name} {value(values[kept[^1]])}";
         }
-        for (int i = 1; i < epochs.Count; i++)
+        // A step down after a steady stretch (a step schedule, reduce-on-plateau), not a smooth schedule's every epoch.
+        for (int i = 2; i < epochs.Count; i++)
         {
             double before = epochs[i - 1].LearningRate, after = epochs[i].LearningRate;
-            if (!(after < before)) continue;
+            if (!(after < before && before == epochs[i - 2].LearningRate)) continue;
             var drop = plot.Add.VerticalLine(xs[i], 1.5f, RateColour, LinePattern.Dashed);
             drop.LabelText = string.Create(CultureInfo.InvariantCulture, $"lr {after:G3}");
             drop.LabelFontName = PlotStyle.FontName;
