@@ -44,11 +44,11 @@ public static class Confusion
         plot.Title(total == 0 ? "confusion matrix: no examples"
             : string.Create(CultureInfo.InvariantCulture, $"confusion matrix: {correct:N0} of {total:N0} correct ({100.0 * correct / total:F1}%)"));
         var map = plot.Add.Heatmap(shares);
-        map.Colormap = new ScottPlot.Colormaps.Blues();
+        // Blues runs from dark to light; reversed, an empty cell is white and a full one dark blue.
+        map.Colormap = new ScottPlot.Colormaps.Blues().Reversed();
         map.ManualRange = new ScottPlot.Range(0, 1);
-        // Row i (true class i) spans y from k - i - 1 to k - i, so the first class is at the top as in a table.
-        map.Extent = new CoordinateRect(0, k, 0, k);
-        plot.Axes.SetLimits(0, k, 0, k);
+        // ScottPlot centres cell [i, j] on x = j, y = k - 1 - i: the first class is at the top, as in a table.
+        plot.Axes.SetLimits(-0.5, k - 0.5, -0.5, k - 0.5);
 
         using var countFont = new SKFont(PlotStyle.Typeface, CountSize);
         for (int i = 0; i < k; i++)
@@ -56,7 +56,7 @@ public static class Confusion
             {
                 var text = counts[i, j].ToString(CultureInfo.InvariantCulture);
                 if (countFont.MeasureText(text) > cell - 6 || CountSize > cell - 4) continue;
-                var label = plot.Add.Text(text, j + 0.5, k - i - 0.5);
+                var label = plot.Add.Text(text, j, k - 1 - i);
                 label.LabelFontName = PlotStyle.FontName;
                 label.LabelFontSize = CountSize;
                 label.LabelAlignment = Alignment.MiddleCenter;
@@ -68,16 +68,19 @@ public static class Confusion
         var recall = new ScottPlot.TickGenerators.NumericManual();
         for (int i = 0; i < k; i++)
         {
-            rows.AddMajor(k - i - 0.5, names[i]);
-            columns.AddMajor(i + 0.5, names[i]);
-            recall.AddMajor(k - i - 0.5, rowTotals[i] == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{100.0 * counts[i, i] / rowTotals[i]:F0}%"));
+            rows.AddMajor(k - 1 - i, names[i]);
+            columns.AddMajor(i, names[i]);
+            recall.AddMajor(k - 1 - i, rowTotals[i] == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{100.0 * counts[i, i] / rowTotals[i]:F0}%"));
         }
         plot.Axes.Left.TickGenerator = rows;
         plot.Axes.Bottom.TickGenerator = columns;
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        // Column names read upwards, ending under their column; ScottPlot does not measure turned labels, so the axis
+        // title moves down past them by hand.
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -90;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.Label.OffsetY = nameWidth - NameSize;
         plot.Axes.Right.TickGenerator = recall;
-        plot.Axes.SetLimitsY(0, k, plot.Axes.Right);
+        plot.Axes.SetLimitsY(-0.5, k - 0.5, plot.Axes.Right);
         plot.Axes.Right.Label.Text = "recall";
         plot.YLabel("true class");
         plot.XLabel("predicted class");

@@ -49,7 +49,7 @@ public static class Curves
         bool log = positive.Length > 1 && positive.All(v => v > 0) && positive.Max() / positive.Min() >= 10;
         Func<double, double> toLoss = log ? Math.Log10 : v => v;
 
-        var loss = Panel("loss", xs, epochs, log ? "loss (log scale)" : "loss", Alignment.UpperRight,
+        var loss = Panel(xs, epochs, log ? "loss (log scale)" : "loss", Alignment.UpperRight,
             v => v.ToString(Math.Abs(v) < 10 ? "F3" : "G4", CultureInfo.InvariantCulture), toLoss,
             ("training", TrainColour, trainLoss), ("validation", ValidationColour, valLoss));
         if (log)
@@ -62,17 +62,18 @@ public static class Curves
             };
             loss.Axes.Left.TickGenerator = ticks;
         }
-        var accuracy = Panel("accuracy", xs, epochs, "accuracy (%)", Alignment.LowerRight,
+        var accuracy = Panel(xs, epochs, "accuracy (%)", Alignment.LowerRight,
             v => (100 * v).ToString("F1", CultureInfo.InvariantCulture) + "%", v => 100 * v,
             ("training", TrainColour, epochs.Select(e => e.TrainAccuracy).ToArray()), ("validation", ValidationColour, epochs.Select(e => e.ValAccuracy).ToArray()));
         return [loss, accuracy];
     }
 
-    static Plot Panel(string title, double[] xs, IReadOnlyList<EpochMetrics> epochs, string yLabel, Alignment legend,
+    static Plot Panel(double[] xs, IReadOnlyList<EpochMetrics> epochs, string yLabel, Alignment legend,
         Func<double, string> value, Func<double, double> toAxis, params (string name, Color colour, double[] values)[] series)
     {
+        // The y axis names the panel; the space above the frame is for the learning-rate labels.
         var plot = PlotStyle.NewPlot();
-        plot.Title(title);
+        plot.Axes.Top.MinimumSize = 30;
         plot.XLabel("epoch");
         plot.YLabel(yLabel);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
@@ -95,6 +96,8 @@ public static class Curves
             var drop = plot.Add.VerticalLine(xs[i], 1.5f, RateColour, LinePattern.Dashed);
             drop.LabelText = string.Create(CultureInfo.InvariantCulture, $"lr {after:G3}");
             drop.LabelFontName = PlotStyle.FontName;
+            // At the top, where it hides no epoch number.
+            drop.LabelOppositeAxis = true;
         }
         plot.ShowLegend(legend);
         if (xs.Length == 1) plot.Axes.SetLimitsX(xs[0] - 1, xs[0] + 1);

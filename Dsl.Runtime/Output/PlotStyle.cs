@@ -47,7 +47,14 @@ static class PlotStyle
         canvas.Clear(SKColors.White);
         float share = (float)width / plots.Count;
         for (int i = 0; i < plots.Count; i++)
-            plots[i].Render(canvas, new PixelRect(i * share, (i + 1) * share, height, 0));
+        {
+            // ScottPlot clears the whole canvas before drawing a plot: each gets its own clipped, shifted stretch.
+            canvas.Save();
+            canvas.ClipRect(SKRect.Create(i * share, 0, share, height));
+            canvas.Translate(i * share, 0);
+            plots[i].Render(canvas, new PixelRect(0, share, height, 0));
+            canvas.Restore();
+        }
     }
 
     public static byte[] Png(int width, int height, IReadOnlyList<Plot> plots)
