@@ -7,7 +7,7 @@ namespace Dsl.Runtime.Images;
 /// PIL and Keras load images, so a data set's statistics do not depend on the profiles its files embed.</summary>
 static class Decoder
 {
-    const long PlausibleArea = 1 << 24, PixelsPerByte = 4096;
+    const long PlausibleArea = 1 << 22, PixelsPerByte = 4096;
 
     /// <summary>Grey files stay grey (1 channel), opaque ones RGB (3), the rest RGBA (4), alpha not premultiplied.
     /// A <paramref name="minSide"/> lets a JPEG shrink by 1/2, 1/4 or 1/8 inside its inverse DCT while the shorter
@@ -27,7 +27,7 @@ static class Decoder
         if (area > Image.MaxPixels)
             throw new DataException($"{source}: an image of {declared.Width}x{declared.Height} pixels is larger than this reader takes ({Image.MaxPixels} pixels)");
         // A damaged header can promise a large picture in a small file; real photos and scans hold far fewer pixels
-        // a byte than this, so above 16 megapixels such a file is refused before 64 MiB or more is set aside for it.
+        // a byte than this, so above 4 megapixels such a file is refused before 16 MiB or more is set aside for it.
         if (area > PlausibleArea && area > (long)data.Length * PixelsPerByte)
             throw new DataException($"{source}: the header declares {declared.Width}x{declared.Height} pixels, more than {data.Length} bytes can plausibly hold; the file is probably damaged");
         var (width, height) = Scaled(codec, minSide);
