@@ -1,6 +1,8 @@
 using Dsl.Core;
+using Dsl.Runtime.Cpu;
 using Dsl.Runtime.Data;
 using Dsl.Runtime.Images;
+using SkiaSharp;
 using Xunit;
 
 namespace Dsl.Runtime.Tests.Images;
@@ -125,5 +127,59 @@ public class ImageFolderTests
         var spec = new DataSpec(DataSource.NewImageFolder(root), resize: Microsoft.FSharp.Core.FSharpOption<int>.Some(20), channels: null, validation: 0.5);
         var (resized, _) = DataSources.Load(spec.Source, Shape.NewChw(3, 12, 12), 1, spec);
         Assert.Equal((3, 20, 20), (resized.Channels, resized.Height, resized.Width));
+    }
+
+    /// <summary>Stripes, across or down, with noise, in the format asked for, encoded by Skia.</summary>
+    static byte[] Striped(SKEncodedImageFormat format, bool across, int seed)
+    {
+        var rng = new Random(seed);
+        var pixels = new byte[20 * 20 * 4];
+        for (int y = 0; y < 20; y++)
+            for (int x = 0; x < 20; x++)
+                for (int c = 0; c < 4; c++)
+                    pixels[(y * 20 + x) * 4 + c] = c == 3 ? (byte)255 : (byte)Math.Clamp(((across ? y : x) / 2 % 2 == 0 ? 40 : 210) + rng.Next(-30, 31), 0, 255);
+        using var image = SKImage.FromPixelCopy(new SKImageInfo(20, 20, SKColorType.Rgba8888, SKAlphaType.Unpremul), pixels);
+        using var data = image.Encode(format, 90);
+        return data.ToArray();
+    }
+
+    [Fact]
+    public void AFolderMixingEveryFormatTrains()
+    {
+        // Two classes, stripes across and stripes down, each with PNG, JPEG and WebP files; the GIF and BMP samples
+        // join the first.
+        var root = TestFiles.TempDir();
+        var formats = new[] { (SKEncodedImageFormat.Png, "png"), (SKEncodedImageFormat.Jpeg, "jpg"), (SKEncodedImageFormat.Webp, "webp") };
+        foreach (var (cls, across) in new[] { ("across", true), ("down", false) })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, cls)).FullName;
+            for (int i = 0; i < 30; i++)
+            {
+                var (format, extension) = formats[i % 3];
+                File.WriteAllBytes(Path.Combine(dir, $"{i}.{extension}"), Striped(format, across, seed: i + (across ? 100 : 0)));
+            }
+        }
+        File.Copy(TestFiles.Data("frames.gif"), Path.Combine(root, "across", "frames.gif"));
+        File.Copy(TestFiles.Data("rgb24.bmp"), Path.Combine(root, "across", "rgb24.bmp"));
+        var model = ModelDefinition.Parse($"""
+            network mixed
+              input 3 x 16 x 16
+              conv 4 kernel 3 |> relu
+              maxpool 2
+              flatten
+              dense classes
+              softmax
+            train
+              data folder "{root}" validation 0.25
+              optimizer adam lr 0.01
+              epochs 20
+            """, classes: 2);
+        using var device = new CpuDevice();
+        using var net = model.Compile(device, new TrainOptions { OutputDirectory = TestFiles.TempDir(), Batch = 8 });
+        var result = net.Train();
+        Assert.Equal(20, result.Epochs.Count);
+        // 62 images, about a quarter held out; the stripes tell the classes apart whatever the format.
+        Assert.InRange(result.Test.Count, 12, 20);
+        Assert.True(result.Test.Accuracy >= 0.9, $"accuracy {result.Test.Accuracy} " + string.Join("; ", result.Epochs));
     }
 }
