@@ -23,12 +23,12 @@ static class PlotStyle
         return typeface;
     });
 
-    /// <summary>Answers for our font's name only, bold and italic included (drawn from the regular face), so every
-    /// other name still reaches ScottPlot's own resolvers.</summary>
+    /// <summary>Answers every font name, bold and italic included, with the shipped face: whatever name a ScottPlot
+    /// element asks for, no text is drawn with a font of the machine's.</summary>
     sealed class Resolver(SKTypeface typeface) : IFontResolver
     {
-        public SKTypeface? CreateTypeface(string fontName, bool bold, bool italic) => fontName == FontName ? typeface : null;
-        public SKTypeface? CreateTypeface(string fontName, FontWeight weight, FontSlant slant, FontSpacing width) => fontName == FontName ? typeface : null;
+        public SKTypeface? CreateTypeface(string fontName, bool bold, bool italic) => typeface;
+        public SKTypeface? CreateTypeface(string fontName, FontWeight weight, FontSlant slant, FontSpacing width) => typeface;
     }
 
     /// <summary>A new plot whose every text uses the shipped font.</summary>
