@@ -97,7 +97,7 @@ type PredictArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Inputs _ -> "a run folder written by `dsl run`, then one or more PNG or JPEG images"
+            | Inputs _ -> "a run folder written by `dsl run`, then one or more images (PNG, JPEG, WebP, GIF or BMP)"
             | Top _ -> "how many classes to show (default 5)"
             | Device _ -> "cpu (default: auto)"
 

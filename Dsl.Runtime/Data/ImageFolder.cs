@@ -7,7 +7,7 @@ public sealed record SkippedFile(string Path, string Reason);
 
 /// <summary>A folder with one sub-folder per class, read as Keras' image_dataset_from_directory reads it: the classes
 /// are the sub-folders' names in ordinal order, an image's label is the sub-folder it lies in (at any depth).
-/// Every image is decoded (PNG or JPEG, told by content), made grey or RGB, resized so its shorter side is the
+/// Every image is decoded (PNG, JPEG, WebP, GIF or BMP, told by content), made grey or RGB, resized so its shorter side is the
 /// requested size and cropped to the centred square, and kept as bytes. A file that cannot be used (empty, truncated,
 /// not an image) is skipped and listed, never fatal. Hidden files and folders (.DS_Store, .ipynb_checkpoints) are
 /// ignored, as the operating system's file listing ignores them.</summary>
@@ -77,8 +77,6 @@ public static class ImageFolder
                 reasons[i] = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
             }
         });
-        if (!Jpeg.Available && reasons.Any(r => r == Jpeg.MissingLibrary))
-            throw new DataException($"{root} holds JPEG images. {Jpeg.MissingLibrary}");
 
         var skipped = new List<SkippedFile>();
         var labels = new List<int>(files.Length);

@@ -1,3 +1,5 @@
+using SkiaSharp;
+
 namespace Dsl.Runtime.Images;
 
 /// <summary>A decoded image: 8-bit samples, rows top to bottom, a pixel's channels side by side
@@ -21,8 +23,8 @@ public sealed class Image
     public int Channels { get; }
     public byte[] Pixels { get; }
 
-    /// <summary>Reads and decodes a PNG or JPEG file. Any failure, from a missing file to a corrupt one, is a
-    /// <see cref="DataException"/> that names the file. <paramref name="minSide"/>: see <see cref="Decode"/>.</summary>
+    /// <summary>Reads and decodes an image file (PNG, JPEG, WebP, GIF, BMP). Any failure, from a missing file to a
+    /// corrupt one, is a <see cref="DataException"/> that names the file. <paramref name="minSide"/>: see <see cref="Decode"/>.</summary>
     public static Image Load(string path, int minSide = 0)
     {
         byte[] data;
@@ -34,23 +36,15 @@ public sealed class Image
         return Decode(data, path, minSide);
     }
 
-    /// <summary>Decodes PNG or JPEG data, told apart by their first bytes: a name's extension is often wrong.
-    /// <paramref name="source"/> names the data in messages. A JPEG may come out smaller, its shorter side no less than
-    /// <paramref name="minSide"/>, when the caller is going to shrink it anyway (<see cref="Jpeg.Decode"/>).</summary>
+    /// <summary>Decodes image data, its format told by its first bytes (a name's extension is often wrong), upright
+    /// (EXIF orientation applied); a GIF gives its first frame. <paramref name="source"/> names the data in messages.
+    /// A JPEG may come out smaller, its shorter side no less than <paramref name="minSide"/>, when the caller is going
+    /// to shrink it anyway.</summary>
     public static Image Decode(ReadOnlySpan<byte> data, string source, int minSide = 0)
     {
         if (data.IsEmpty) throw new DataException($"{source}: the file is empty");
-        if (Png.IsPng(data)) return Png.Decode(data, source);
-        if (Jpeg.IsJpeg(data)) return Jpeg.Decode(data, source, minSide);
-        throw new DataException($"{source}: not a PNG or JPEG image{Identify(data)}");
+        return Decoder.Decode(data, source, minSide);
     }
-
-    /// <summary>Names the formats people most often put in image folders by mistake.</summary>
-    static string Identify(ReadOnlySpan<byte> data) =>
-        data.StartsWith("GIF8"u8) ? " (it is a GIF)"
-        : data.StartsWith("BM"u8) ? " (it is a BMP)"
-        : data.Length >= 12 && data.StartsWith("RIFF"u8) && data[8..12].SequenceEqual("WEBP"u8) ? " (it is a WebP)"
-        : "";
 
     /// <summary>This image with 1 (grey) or 3 (RGB) channels. Alpha is dropped, as Keras' loader does; colour becomes
     /// grey by ITU-R BT.601 luma, as PIL's convert("L"); grey is copied to all three colours.</summary>
@@ -72,5 +66,33 @@ public sealed class Image
                 output.AsSpan((int)(i * 3), 3).Fill(px[0]);
         }
         return new Image(Width, Height, channels, output);
+    }
+
+    /// <summary>This image as a PNG file, encoded by Skia (grey stays grey; alpha is kept, unpremultiplied).</summary>
+    public byte[] ToPng()
+    {
+        // Skia encodes grey from Gray8 and colour from RGBA; grey-and-alpha and RGB widen to RGBA.
+        bool grey = Channels == 1;
+        var pixels = grey ? Pixels : WithAlpha();
+        var info = new SKImageInfo(Width, Height, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, grey ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
+        using var image = SKImage.FromPixelCopy(info, pixels);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+
+    byte[] WithAlpha()
+    {
+        if (Channels == 4) return Pixels;
+        var rgba = new byte[Width * Height * 4];
+        for (int i = 0; i < Width * Height; i++)
+        {
+            var px = Pixels.AsSpan(i * Channels, Channels);
+            bool colour = Channels >= 3;
+            rgba[4 * i] = px[0];
+            rgba[4 * i + 1] = colour ? px[1] : px[0];
+            rgba[4 * i + 2] = colour ? px[2] : px[0];
+            rgba[4 * i + 3] = Channels == 2 ? px[1] : (byte)255;
+        }
+        return rgba;
     }
 }

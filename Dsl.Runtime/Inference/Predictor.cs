@@ -69,7 +69,7 @@ public sealed class Predictor : IDisposable
     /// <summary>Loss, top-1 and top-5 accuracy and the confusion matrix over a labelled set.</summary>
     public Evaluation Evaluate(ImageSet set) => Evaluator.Run(runner, set, TransformFor(set));
 
-    /// <summary>The most probable classes of an image file (PNG or JPEG), best first.</summary>
+    /// <summary>The most probable classes of an image file (PNG, JPEG, WebP, GIF or BMP), best first.</summary>
     public IReadOnlyList<Prediction> Classify(string imagePath, int top = 5)
     {
         int side = Math.Max(height, width);

@@ -1,3 +1,5 @@
+using Dsl.Runtime.Images;
+
 namespace Dsl.Runtime.Output;
 
 /// <summary>The first convolution's filters as a grid of tiles, as figure 3 of the AlexNet paper shows them: each filter
@@ -6,10 +8,10 @@ namespace Dsl.Runtime.Output;
 public static class Filters
 {
     const int Gap = 2, MinTile = 32;
-    static readonly Rgb Background = new(255, 255, 255);
 
-    /// <summary>The grid for <paramref name="weights"/> of shape [filters, channels, height, width], flattened.</summary>
-    public static Canvas Draw(float[] weights, IReadOnlyList<int> shape)
+    /// <summary>The grid for <paramref name="weights"/> of shape [filters, channels, height, width], flattened, as an
+    /// RGB image on white.</summary>
+    public static Image Draw(float[] weights, IReadOnlyList<int> shape)
     {
         if (shape.Count != 4 || shape.Any(s => s <= 0) || (long)shape[0] * shape[1] * shape[2] * shape[3] != weights.Length)
             throw new ArgumentException($"filters need a [filters, channels, height, width] shape matching {weights.Length} weights, not [{string.Join(", ", shape)}]");
@@ -17,7 +19,9 @@ public static class Filters
         int zoom = (MinTile + Math.Max(r, s) - 1) / Math.Max(r, s);
         int columns = Columns(k), rows = (k + columns - 1) / columns;
         int tileW = s * zoom, tileH = r * zoom;
-        var canvas = new Canvas(Gap + columns * (tileW + Gap), Gap + rows * (tileH + Gap), Background);
+        int width = Gap + columns * (tileW + Gap), height = Gap + rows * (tileH + Gap);
+        var pixels = new byte[width * height * 3];
+        Array.Fill(pixels, (byte)255);
         int size = c * r * s, plane = r * s;
         for (int f = 0; f < k; f++)
         {
@@ -32,13 +36,17 @@ public static class Filters
                 for (int j = 0; j < s; j++)
                 {
                     int p = i * s + j;
-                    var colour = shown.Length == 3 * plane
-                        ? new Rgb(Level(shown[p]), Level(shown[plane + p]), Level(shown[2 * plane + p]))
-                        : new Rgb(Level(shown[p]), Level(shown[p]), Level(shown[p]));
-                    canvas.Rectangle(x0 + j * zoom, y0 + i * zoom, zoom, zoom, colour);
+                    bool colour = shown.Length == 3 * plane;
+                    // Enlarged by repetition, not smoothing: each weight stays a sharp square.
+                    for (int dy = 0; dy < zoom; dy++)
+                        for (int dx = 0; dx < zoom; dx++)
+                        {
+                            int at = ((y0 + i * zoom + dy) * width + x0 + j * zoom + dx) * 3;
+                            for (int ch = 0; ch < 3; ch++) pixels[at + ch] = Level(shown[(colour ? ch * plane : 0) + p]);
+                        }
                 }
         }
-        return canvas;
+        return new Image(width, height, 3, pixels);
     }
 
     /// <summary>What a tile shows of one filter: its three colour planes, its one grey plane, or its channels' mean.</summary>

@@ -29,7 +29,7 @@ public static class RunPictures
         if (filterWeights is not null && filterShape is not null)
             Save("filters.png", p => File.WriteAllBytes(p, Filters.Draw(filterWeights, filterShape).ToPng()));
         if (confusion is not null)
-            Save("confusion.png", p => File.WriteAllBytes(p, Confusion.Draw(confusion, classNames ?? []).ToPng()));
+            Save("confusion.png", p => File.WriteAllBytes(p, Confusion.Png(confusion, classNames ?? [])));
         return written;
     }
 }

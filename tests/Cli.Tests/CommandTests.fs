@@ -1,66 +1,115 @@
 /// The `dsl` command end to end: exit codes (0 ok, 1 failure, 2 bad model file or usage), what it prints, no stack traces.
 module Dsl.Cli.Tests.CommandTests
 
-open Xunit
+open System.IO
+open System.Text.RegularExpressions
+open Expecto
 open Dsl.Cli.Tests.RunDsl
 
-let private noStackTrace (r: Result) = Assert.DoesNotContain("   at ", r.Out + r.Err)
+let private noStackTrace (r: Result) = Expect.isFalse ((r.Out + r.Err).Contains("   at ")) ("contains " + "   at ")
 
-[<Fact>]
 let ``check says ok with the parameter count`` () =
     let r = dsl [ "check"; model "alexnet.model"; "--classes"; "1000" ]
-    Assert.Equal(0, r.Code)
-    Assert.Contains("ok: alexnet", r.Out)
-    Assert.Contains("60,965,224 parameters", r.Out)
+    Expect.equal r.Code 0 "r.Code"
+    Expect.stringContains r.Out "ok: alexnet" "r.Out"
+    Expect.stringContains r.Out "60,965,224 parameters" "r.Out"
 
-[<Fact>]
 let ``summary shows the AlexNet table`` () =
     let r = dsl [ "summary"; model "alexnet.model"; "--classes"; "1000"; "--batch"; "16" ]
-    Assert.Equal(0, r.Code)
+    Expect.equal r.Code 0 "r.Code"
     for shape in [ "96x55x55"; "256x27x27"; "256x6x6"; "9216"; "4096"; "1000" ] do
-        Assert.Contains(shape, r.Out)
-    Assert.Contains("60,965,224", r.Out)
-    Assert.Contains("training step at batch 16", r.Out)
+        Expect.stringContains r.Out shape "r.Out"
+    Expect.stringContains r.Out "60,965,224" "r.Out"
+    Expect.stringContains r.Out "training step at batch 16" "r.Out"
 
-[<Fact>]
 let ``a bad model file is exit 2 with file, line, column and caret`` () =
     let path = tempModel "network x\n  input 3 x 32 x 32\n  conv 16 kernl 3\n"
     let r = dsl [ "check"; path ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("test.model:3:11: error: conv has no option `kernl`", r.Err)
-    Assert.Contains("^", r.Err)
-    Assert.Contains("did you mean `kernel`?", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringContains r.Err "test.model:3:11: error: conv has no option `kernl`" "r.Err"
+    Expect.stringContains r.Err "^" "r.Err"
+    Expect.stringContains r.Err "did you mean `kernel`?" "r.Err"
     noStackTrace r
 
-[<Fact>]
 let ``a missing model file is exit 2 without a stack trace`` () =
     let r = dsl [ "check"; "no/such.model" ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("no such model file", r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringContains r.Err "no such model file" "r.Err"
     noStackTrace r
 
-[<Theory>]
-[<InlineData("--batch", "0")>]
-[<InlineData("--epochs", "-1")>]
-[<InlineData("--limit", "0")>]
 let ``nonsense numbers on the command line are usage errors`` (flag: string, value: string) =
     let r = dsl [ "run"; model "lenet.model"; flag; value ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains(flag, r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringContains r.Err flag "r.Err"
     noStackTrace r
 
-[<Fact>]
 let ``an unknown verb prints the usage`` () =
     let r = dsl [ "trian"; model "lenet.model" ]
-    Assert.Equal(2, r.Code)
-    Assert.Contains("USAGE: dsl", r.Out + r.Err)
+    Expect.equal r.Code 2 "r.Code"
+    Expect.stringContains (r.Out + r.Err) "USAGE: dsl" "r.Out + r.Err"
 
-[<Fact>]
-let ``run trains lenet briefly and writes its run folder`` () =
+
+/// What `dsl predict` printed: for each file, its classes' percentages by class name.
+let private predictions (output: string) =
+    let mutable current = ""
+    [ for line in output.Split('\n') do
+        let m = Regex.Match(line, @"^\s+([0-9.]+)%\s+(.+)$")
+        if m.Success then yield current, (m.Groups[2].Value.Trim(), float m.Groups[1].Value)
+        elif line.Length > 0 && not (line.StartsWith "auto:") then current <- line.Trim() ]
+    |> List.groupBy fst
+    |> List.map (fun (file, rows) -> file, Map.ofList (List.map snd rows))
+    |> Map.ofList
+
+/// A JPEG without its EXIF segment (APP1): the pixels as stored, with nothing saying how to turn them.
+let private withoutExif (jpeg: byte[]) =
+    let rec segments at acc =
+        let length = int jpeg[at + 2] * 256 + int jpeg[at + 3]
+        if jpeg[at + 1] = 0xDAuy then List.rev (jpeg[at..] :: acc)
+        elif jpeg[at + 1] = 0xE1uy then segments (at + 2 + length) acc
+        else segments (at + 2 + length) (jpeg[at .. at + 1 + length] :: acc)
+    Array.concat (jpeg[..1] :: segments 2 [])
+
+/// Every format the loader takes goes through `dsl predict`; the phone-style photo (stored on its side, EXIF
+/// orientation 6) is classified as its upright twin is, and not as its stored pixels would be.
+let private predictEveryFormat (runDir: string) =
+    let data name = Path.Combine(repoRoot, "tests", "Dsl.Runtime.Tests", "Images", "data", name)
+    let dir = Directory.CreateTempSubdirectory("dsl-predict-").FullName
+    let sideways = Path.Combine(dir, "sideways.jpg")
+    File.WriteAllBytes(sideways, withoutExif (File.ReadAllBytes(data "orientation6.jpg")))
+    let files =
+        [ "rgb8.png"; "rgb16.png"; "palette-alpha.png"; "greyalpha8.png"; "interlaced.png"; "colour.jpg"; "progressive.jpg"
+          "cmyk.jpg"; "orientation1.jpg"; "orientation6.jpg"; "lossless.webp"; "lossy.webp"; "frames.gif"; "rgb24.bmp" ]
+        |> List.map data
+    let r = dsl ([ "predict"; "--top"; "10"; runDir ] @ files @ [ sideways ])
+    Expect.equal r.Code 0 (r.Out + r.Err)
+    let found = predictions r.Out
+    for file in files @ [ sideways ] do
+        Expect.equal (found |> Map.tryFind file |> Option.map Map.count) (Some 10) $"{file}: ten classes with their probabilities"
+    let distance a b = Map.fold (fun sum name (p: float) -> sum + abs (p - Map.find name found[b])) 0.0 found[a]
+    let upright, turned = distance (data "orientation6.jpg") (data "orientation1.jpg"), distance sideways (data "orientation1.jpg")
+    Expect.isLessThan upright 1.0 "the EXIF-rotated photo is classified as the upright one (percentage points apart, over all classes)"
+    Expect.isGreaterThan turned (upright + 1.0) "the same pixels without the EXIF tag are classified differently"
+
+let ``run trains lenet briefly, writes its run folder, and predict reads every image format`` () =
     let out = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-cli-run-" + string (System.Random().Next()))
     let r = dsl [ "run"; model "lenet.model"; "--epochs"; "1"; "--limit"; "512"; "--batch"; "64"; "--out"; out ]
-    Assert.True((r.Code = 0), r.Out + r.Err)
-    Assert.Contains("epoch   1", r.Out)
-    Assert.Contains("test: loss", r.Out)
-    Assert.True(System.IO.File.Exists(System.IO.Path.Combine(out, "metrics.csv")))
-    Assert.True(System.IO.File.Exists(System.IO.Path.Combine(out, "weights.safetensors")))
+    Expect.isTrue (r.Code = 0) (r.Out + r.Err)
+    Expect.stringContains r.Out "epoch   1" "r.Out"
+    Expect.stringContains r.Out "test: loss" "r.Out"
+    Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(out, "metrics.csv"))) "metrics.csv is written"
+    Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(out, "weights.safetensors"))) "weights.safetensors is written"
+    predictEveryFormat out
+
+[<Tests>]
+let tests =
+    testList "CommandTests" [
+        testCase "check says ok with the parameter count" ``check says ok with the parameter count``
+        testCase "summary shows the AlexNet table" ``summary shows the AlexNet table``
+        testCase "a bad model file is exit 2 with file, line, column and caret" ``a bad model file is exit 2 with file, line, column and caret``
+        testCase "a missing model file is exit 2 without a stack trace" ``a missing model file is exit 2 without a stack trace``
+        testCase "nonsense numbers on the command line are usage errors (--batch, 0)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--batch", "0"))
+        testCase "nonsense numbers on the command line are usage errors (--epochs, -1)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--epochs", "-1"))
+        testCase "nonsense numbers on the command line are usage errors (--limit, 0)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--limit", "0"))
+        testCase "an unknown verb prints the usage" ``an unknown verb prints the usage``
+        testCase "run trains lenet briefly, writes its run folder, and predict reads every image format" ``run trains lenet briefly, writes its run folder, and predict reads every image format``
+    ]

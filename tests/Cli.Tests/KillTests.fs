@@ -5,7 +5,7 @@ module Dsl.Cli.Tests.KillTests
 open System.Diagnostics
 open System.IO
 open System.Threading
-open Xunit
+open Expecto
 open Dsl.Cli.Tests.RunDsl
 
 let private model =
@@ -19,13 +19,12 @@ let private start (args: string list) =
     args |> List.iter psi.ArgumentList.Add
     Process.Start psi
 
-[<Fact>]
 let ``a run killed mid-epoch resumes to the same weights bit for bit`` () =
     let file = tempModel model
     let whole = Path.Combine(Path.GetDirectoryName file, "whole")
     let killed = Path.Combine(Path.GetDirectoryName file, "killed")
     let r = dsl [ "run"; file; "--out"; whole ]
-    Assert.True((r.Code = 0), r.Out + r.Err)
+    Expect.isTrue (r.Code = 0) (r.Out + r.Err)
 
     use p = start [ "run"; file; "--out"; killed ]
     // Wait for the first whole checkpoint, then kill somewhere inside the next epoch.
@@ -33,11 +32,17 @@ let ``a run killed mid-epoch resumes to the same weights bit for bit`` () =
     let clock = Stopwatch.StartNew()
     while not (File.Exists checkpoint) && not p.HasExited && clock.Elapsed.TotalSeconds < 120.0 do Thread.Sleep 10
     Thread.Sleep 150
-    Assert.False(p.HasExited, "the run finished before it could be killed; give it more epochs")
+    Expect.isFalse p.HasExited "the run finished before it could be killed; give it more epochs"
     p.Kill true
     p.WaitForExit()
 
     let resumed = dsl [ "run"; "--resume"; killed ]
-    Assert.True((resumed.Code = 0), resumed.Out + resumed.Err)
-    Assert.Contains("resuming killable", resumed.Out)
-    Assert.Equal<byte[]>(File.ReadAllBytes(Path.Combine(whole, "weights.safetensors")), File.ReadAllBytes(Path.Combine(killed, "weights.safetensors")))
+    Expect.isTrue (resumed.Code = 0) (resumed.Out + resumed.Err)
+    Expect.stringContains resumed.Out "resuming killable" "resumed.Out"
+    Expect.equal (File.ReadAllBytes(Path.Combine(killed, "weights.safetensors"))) (File.ReadAllBytes(Path.Combine(whole, "weights.safetensors"))) ""
+
+[<Tests>]
+let tests =
+    testList "KillTests" [
+        testCase "a run killed mid-epoch resumes to the same weights bit for bit" ``a run killed mid-epoch resumes to the same weights bit for bit``
+    ]

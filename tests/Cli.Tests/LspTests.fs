@@ -7,7 +7,7 @@ open System.IO
 open System.Text
 open System.Text.RegularExpressions
 open System.Text.Json.Nodes
-open Xunit
+open Expecto
 open Dsl.Cli.Tests.RunDsl
 open Dsl.Cli.Tests.LspClient
 
@@ -17,9 +17,9 @@ let private edit (l1, c1) (l2, c2) (text: string) = box {| range = {| start = po
 /// What `dsl check` says about a file: line, column (from 1) and message of its error.
 let private checkError (path: string) =
     let r = dsl [ "check"; path ]
-    Assert.Equal(2, r.Code)
+    Expect.equal r.Code 2 "r.Code"
     let m = Regex.Match(r.Err, @"test\.model:(\d+):(\d+): error: (.*)")
-    Assert.True(m.Success, r.Err)
+    Expect.isTrue m.Success r.Err
     int m.Groups[1].Value, int m.Groups[2].Value, m.Groups[3].Value.TrimEnd()
 
 let private start (d: JsonNode) = num d?range?start?line, num d?range?start?character
@@ -29,7 +29,6 @@ let private labels (r: JsonNode) = r?result.AsArray() |> Seq.map (fun i -> str i
 let private lineOf (text: string) (fragment: string) =
     text.Replace("\r\n", "\n").Split('\n') |> Array.findIndex (fun l -> l.Contains fragment)
 
-[<Fact>]
 let ``diagnostics on open and on change are dsl check's, and clear when fixed`` () =
     let v1 = "network typo\n  input 3 x 32 x 32\n  conv 16 kernl 3 |> relu\n  dense 10\n  softmax\n"
     let path = tempModel v1
@@ -40,10 +39,10 @@ let ``diagnostics on open and on change are dsl check's, and clear when fixed`` 
     let d = c.Diagnostics(uri) |> Seq.exactlyOne
     // By hand: `kernl` is on line 3 at column 11; LSP counts from 0.
     let line, col, message = checkError path
-    Assert.Equal((3, 11), (line, col))
-    Assert.Equal((line - 1, col - 1), start d)
-    Assert.Equal(message, str d?message)
-    Assert.Equal("hint: did you mean `kernel`?", str (d?relatedInformation.AsArray()[0])?message)
+    Expect.equal (line, col) (3, 11) "(line, col)"
+    Expect.equal (start d) (line - 1, col - 1) "start d"
+    Expect.equal (str d?message) message "str d?message"
+    Expect.equal (str (d?relatedInformation.AsArray()[0])?message) "hint: did you mean `kernel`?" "str (d?relatedInformation.AsArray()[0])?message"
 
     // Fix the option: the next error is the missing flatten, where `dsl check` puts it.
     c.Change(uri, 2, [| edit (2, 10) (2, 15) "kernel" |])
@@ -51,46 +50,44 @@ let ``diagnostics on open and on change are dsl check's, and clear when fixed`` 
     File.WriteAllText(path, v2)
     let d = c.Diagnostics(uri) |> Seq.exactlyOne
     let line, col, message = checkError path
-    Assert.Equal((4, 3), (line, col))
-    Assert.Equal((line - 1, col - 1), start d)
-    Assert.Equal(message, str d?message)
-    Assert.Equal("hint: add `flatten` before it", str (d?relatedInformation.AsArray()[0])?message)
+    Expect.equal (line, col) (4, 3) "(line, col)"
+    Expect.equal (start d) (line - 1, col - 1) "start d"
+    Expect.equal (str d?message) message "str d?message"
+    Expect.equal (str (d?relatedInformation.AsArray()[0])?message) "hint: add `flatten` before it" "str (d?relatedInformation.AsArray()[0])?message"
 
     c.Change(uri, 3, [| edit (3, 0) (3, 0) "  flatten\n" |])
-    Assert.Empty(c.Diagnostics uri)
+    Expect.isEmpty (c.Diagnostics uri) "c.Diagnostics uri"
     // The server's text is the fixed file: a whole-text change back to the first version brings the error back.
     c.Change(uri, 4, [| box {| text = v1 |} |])
-    Assert.Equal((2, 10), c.Diagnostics uri |> Seq.exactlyOne |> start)
+    Expect.equal (c.Diagnostics uri |> Seq.exactlyOne |> start) (2, 10) "c.Diagnostics uri |> Seq.exactlyOne |> start"
 
-[<Fact>]
 let ``hover on AlexNet's conv2 line shows its summary row`` () =
     let text = File.ReadAllText(Path.Combine(repoRoot, model "alexnet.model"))
     let uri = uriOf (Path.Combine(repoRoot, model "alexnet.model"))
     use c = new Client()
     c.Initialize() |> ignore
     c.Open(uri, text)
-    Assert.Empty(c.Diagnostics uri)
+    Expect.isEmpty (c.Diagnostics uri) "c.Diagnostics uri"
     let line = lineOf text "conv 256 kernel 5"
     let value = str (c.At("textDocument/hover", uri, line, 3))?result?contents?value
     // By hand: conv 256 kernel 5 pad 2 groups 2 on 96x27x27 keeps 27x27; 256 * (96 / 2) * 5 * 5 + 256 biases.
-    Assert.Contains("| conv2 |", value)
-    Assert.Contains("256x27x27", value)
-    Assert.Contains("307,456", value)
+    Expect.stringContains value "| conv2 |" "value"
+    Expect.stringContains value "256x27x27" "value"
+    Expect.stringContains value "307,456" "value"
 
-[<Fact>]
 let ``hover keeps the shapes of the layers before an error`` () =
     let text = "network typo\n  input 3 x 32 x 32\n  conv 16 kernel 3 |> relu\n  dense 10\n  softmax\n"
     let uri = uriOf (tempModel text)
     use c = new Client()
     c.Initialize() |> ignore
     c.Open(uri, text)
-    Assert.Equal((3, 2), c.Diagnostics uri |> Seq.exactlyOne |> start)
+    Expect.equal (c.Diagnostics uri |> Seq.exactlyOne |> start) (3, 2) "c.Diagnostics uri |> Seq.exactlyOne |> start"
     let value = str (c.At("textDocument/hover", uri, 2, 3))?result?contents?value
     // By hand: a 3x3 kernel on 32x32 leaves 30x30; 16 * 3 * 9 weights + 16 biases.
-    Assert.Contains("| conv1 | conv 16 filters 3/1 | 16x30x30 | 448 |", value)
-    Assert.Contains("error at line 4", value)
+    Expect.stringContains value "| conv1 | conv 16 filters 3/1 | 16x30x30 | 448 |" "value"
+    Expect.stringContains value "error at line 4" "value"
     // The line in error and those after it have no shapes to show.
-    Assert.Null(c.At("textDocument/hover", uri, 3, 3)?result)
+    Expect.isNull (c.At("textDocument/hover", uri, 3, 3)?result) ""
 
 /// VGG-16 with ImageNet's 1000 classes written out: its train block reads a folder, whose class count is not known
 /// before it is read, so as it stands the file stops at `dense classes` (as `dsl check` does without --classes).
@@ -99,7 +96,6 @@ let private vgg16 () =
     let path = tempModel text
     uriOf path, text
 
-[<Fact>]
 let ``hover on a let use shows the layers it expands to`` () =
     let uri, text = vgg16 ()
     use c = new Client()
@@ -108,13 +104,12 @@ let ``hover on a let use shows the layers it expands to`` () =
     let value = str (c.At("textDocument/hover", uri, lineOf text "block 64 2", 3))?result?contents?value
     // By hand: two 3x3 convolutions (each with its relu) padded by 1 keep 224x224, then a 2x2 pool halves it;
     // 64 * 3 * 9 + 64 parameters in the first.
-    Assert.Contains("`block` expands to 5 layer(s)", value)
-    Assert.Contains("let block n depth", value)
-    Assert.Contains("| conv1 | conv 64 filters 3/1 pad 1 | 64x224x224 | 1,792 |", value)
-    Assert.Contains("| conv2 |", value)
-    Assert.Contains("64x112x112", value)
+    Expect.stringContains value "`block` expands to 5 layer(s)" "value"
+    Expect.stringContains value "let block n depth" "value"
+    Expect.stringContains value "| conv1 | conv 64 filters 3/1 pad 1 | 64x224x224 | 1,792 |" "value"
+    Expect.stringContains value "| conv2 |" "value"
+    Expect.stringContains value "64x112x112" "value"
 
-[<Fact>]
 let ``completion offers layer options, layer names and train-block keys and values`` () =
     let text = "let unit n = conv n kernel 3 |> relu\nnetwork c\n  input 3 x 32 x 32\n  conv 96 \n  conv 8 kernel 3 |> \ntrain\n  \n  optimizer sgd lr 0.1 \n"
     let uri = uriOf (tempModel text)
@@ -123,39 +118,38 @@ let ``completion offers layer options, layer names and train-block keys and valu
     c.Open(uri, text)
     let at line character = labels (c.At("textDocument/completion", uri, line, character))
     let options = at 3 10
-    for o in [ "kernel"; "stride"; "pad"; "groups" ] do Assert.Contains(o, options)
-    Assert.DoesNotContain("relu", options)
+    for o in [ "kernel"; "stride"; "pad"; "groups" ] do Expect.contains options o "completions after conv"
+    Expect.isFalse (options.Contains("relu")) ("contains " + "relu")
     // After `|>`, a layer or a let; an option already written is not offered again.
     let next = at 4 21
-    for l in [ "relu"; "maxpool"; "dense"; "unit" ] do Assert.Contains(l, next)
-    Assert.DoesNotContain("kernel", at 4 17)
+    for l in [ "relu"; "maxpool"; "dense"; "unit" ] do Expect.contains next l "completions after a pipe"
+    Expect.isFalse ((at 4 17).Contains("kernel")) ("contains " + "kernel")
     let keys = at 6 2
-    for k in [ "data"; "optimizer"; "epochs"; "batch" ] do Assert.Contains(k, keys)
+    for k in [ "data"; "optimizer"; "epochs"; "batch" ] do Expect.contains keys k "train-block keys"
     let optimizer = (c.At("textDocument/completion", uri, 6, 2))?result.AsArray() |> Seq.find (fun i -> str i?label = "optimizer")
-    Assert.Equal("optimizer sgd lr 0.01 momentum 0.9", str optimizer?detail)
-    Assert.Equal<Set<string>>(set [ "momentum"; "nesterov"; "weight-decay" ], at 7 23)
+    Expect.equal (str optimizer?detail) "optimizer sgd lr 0.01 momentum 0.9" "str optimizer?detail"
+    Expect.equal (at 7 23) (set [ "momentum"; "nesterov"; "weight-decay" ]) "completions after optimizer sgd"
 
-[<Fact>]
 let ``go to definition leads from a let use to the let, and the outline lists the layers`` () =
     let uri, text = vgg16 ()
     use c = new Client()
     c.Initialize() |> ignore
     c.Open(uri, text)
     let target = (c.At("textDocument/definition", uri, lineOf text "block 256 3", 4))?result
-    Assert.Equal(uri, str target?uri)
-    Assert.Equal((lineOf text "let block", 4), start target)
+    Expect.equal (str target?uri) uri "str target?uri"
+    Expect.equal (start target) (lineOf text "let block", 4) "start target"
     // From `convRelu` in block's body to its let.
     let use' = lineOf text "let block"
     let column = (text.Split('\n')).[use'].IndexOf "convRelu" + 2
     let target = (c.At("textDocument/definition", uri, use', column))?result
-    Assert.Equal((lineOf text "let convRelu", 4), start target)
+    Expect.equal (start target) (lineOf text "let convRelu", 4) "start target"
     let symbols = (c.Request("textDocument/documentSymbol", {| textDocument = {| uri = uri |} |}))?result.AsArray()
     let network = symbols |> Seq.find (fun s -> str s?name = "vgg16")
     let layers = network?children.AsArray() |> Seq.map (fun s -> str s?name) |> List.ofSeq
     // 13 convolutions, 13 relus, 5 pools, flatten, 3 dense, 2 more relus, 2 dropouts, softmax.
-    Assert.Equal(40, layers.Length)
-    Assert.Contains("conv13", layers)
-    Assert.Contains("pool5", layers)
+    Expect.equal layers.Length 40 "layers.Length"
+    Expect.contains layers "conv13" "outline"
+    Expect.contains layers "pool5" "outline"
 
 /// Random model-looking text: words of the language in random order, so that the compiler gets past the first token.
 let private modelish (rnd: Random) =
@@ -164,7 +158,6 @@ let private modelish (rnd: Random) =
                         "\n"; "\n  "; "//"; "\""; "1e999"; "99999999999"; "\t"; "\r" |]
     String.Join(" ", Array.init (rnd.Next(1, 60)) (fun _ -> vocabulary[rnd.Next vocabulary.Length]))
 
-[<Fact>]
 let ``malformed messages and random files never stop the server`` () =
     let rnd = Random 16
     let uri = "file:///fuzz.model"
@@ -192,7 +185,7 @@ let ``malformed messages and random files never stop the server`` () =
         | 2 ->
             // A request with the wrong kinds of parameters: answered, with a result or an error.
             let r = c.Request(methods[rnd.Next methods.Length], junk ())
-            Assert.True(r.AsObject().ContainsKey "result" || not (isNull r?error), r.ToJsonString())
+            Expect.isTrue (r.AsObject().ContainsKey "result" || not (isNull r?error)) (r.ToJsonString())
             answered <- answered + 1
         | 3 ->
             let bytes = Array.zeroCreate<byte> (rnd.Next(0, 400))
@@ -202,18 +195,30 @@ let ``malformed messages and random files never stop the server`` () =
         | _ ->
             c.Notify("textDocument/didChange", junk ())
             c.SendBody(Encoding.ASCII.GetBytes(String.replicate 10000 "[" + String.replicate 10000 "]"))
-    Assert.Equal(100, answered)
-    Assert.False(c.Process.HasExited, c.StandardError)
+    Expect.equal answered 100 "answered"
+    Expect.isFalse c.Process.HasExited c.StandardError
     // Still serving: a good file compiles and answers hover.
     c.Change(uri, 1000, [| box {| text = "network n\n  input 4\n  dense 2\n  softmax\n" |} |])
     let value = str (c.At("textDocument/hover", uri, 2, 3))?result?contents?value
-    Assert.Contains("| dense1 | dense 2 units | 2 | 10 |", value)
+    Expect.stringContains value "| dense1 | dense 2 units | 2 | 10 |" "value"
 
-[<Fact>]
 let ``shutdown then exit ends the server with code 0`` () =
     use c = new Client()
     c.Initialize() |> ignore
-    Assert.True(c.Request("shutdown", null).AsObject().ContainsKey "result")
+    Expect.isTrue (c.Request("shutdown", null).AsObject().ContainsKey "result") ""
     c.Notify("exit", null)
-    Assert.True(c.Process.WaitForExit 30000, "dsl lsp did not exit")
-    Assert.Equal(0, c.Process.ExitCode)
+    Expect.isTrue (c.Process.WaitForExit 30000) "dsl lsp did not exit"
+    Expect.equal c.Process.ExitCode 0 "c.Process.ExitCode"
+
+[<Tests>]
+let tests =
+    testList "LspTests" [
+        testCase "diagnostics on open and on change are dsl check's, and clear when fixed" ``diagnostics on open and on change are dsl check's, and clear when fixed``
+        testCase "hover on AlexNet's conv2 line shows its summary row" ``hover on AlexNet's conv2 line shows its summary row``
+        testCase "hover keeps the shapes of the layers before an error" ``hover keeps the shapes of the layers before an error``
+        testCase "hover on a let use shows the layers it expands to" ``hover on a let use shows the layers it expands to``
+        testCase "completion offers layer options, layer names and train-block keys and values" ``completion offers layer options, layer names and train-block keys and values``
+        testCase "go to definition leads from a let use to the let, and the outline lists the layers" ``go to definition leads from a let use to the let, and the outline lists the layers``
+        testCase "malformed messages and random files never stop the server" ``malformed messages and random files never stop the server``
+        testCase "shutdown then exit ends the server with code 0" ``shutdown then exit ends the server with code 0``
+    ]

@@ -3,7 +3,7 @@ module Dsl.Compiler.Tests.DocsTests
 
 open System.IO
 open System.Text.RegularExpressions
-open Xunit
+open Expecto
 open Dsl.Compiler
 open Dsl.Compiler.Tests.TestUtil
 
@@ -12,14 +12,21 @@ let modelBlocks () =
     |> Array.append [| Path.Combine(repoRoot, "README.md") |]
     |> Array.collect (fun f ->
         Regex.Matches(File.ReadAllText f, "```model\\n(.*?)```", RegexOptions.Singleline)
-        |> Seq.mapi (fun i m -> [| box (Path.GetRelativePath(repoRoot, f)); box i; box m.Groups[1].Value |])
+        |> Seq.mapi (fun i m -> Path.GetRelativePath(repoRoot, f), i, m.Groups[1].Value)
         |> Array.ofSeq)
 
-[<Fact>]
-let ``the docs have model blocks`` () = Assert.True(modelBlocks().Length >= 4)
+let ``the docs have model blocks`` () = Expect.isGreaterThanOrEqual (modelBlocks().Length) 4 "model blocks in the docs"
 
-[<Theory>]
-[<MemberData(nameof modelBlocks)>]
 let ``a model block in the docs compiles`` (file: string, index: int, source: string) =
     let inf = Frontend.compileText (sprintf "%s#%d" file index) (Some 10) source
-    Assert.True(inf.TotalParams > 0L)
+    Expect.isGreaterThan inf.TotalParams 0L "parameters"
+
+[<Tests>]
+let tests =
+    testList "DocsTests" [
+        testCase "the docs have model blocks" ``the docs have model blocks``
+        testList "a model block in the docs compiles" [
+            for file, index, source in modelBlocks () ->
+                testCase (sprintf "%s#%d" file index) (fun () -> ``a model block in the docs compiles`` (file, index, source))
+        ]
+    ]

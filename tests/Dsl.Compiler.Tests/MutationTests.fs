@@ -6,7 +6,7 @@ module Dsl.Compiler.Tests.MutationTests
 open System
 open System.IO
 open System.Text.RegularExpressions
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Dsl.Core
@@ -89,7 +89,7 @@ let private visible (s: string) =
 let private checkOne (source: string) =
     try
         let inf = Frontend.compileText "fuzz.model" (Some 10) source
-        Assert.False(inf.Layers.IsEmpty)
+        Expect.isFalse inf.Layers.IsEmpty "inf.Layers.IsEmpty"
         // What compiles also survives the printer.
         let tree = Parser.parse "fuzz.model" source
         let again = Parser.parse "printed.model" (Printer.print tree)
@@ -101,30 +101,26 @@ let private checkOne (source: string) =
             if e.Pos.Line < 1 || e.Pos.Col < 1 || String.IsNullOrWhiteSpace e.Message then
                 failwithf "an unlocated or empty error %A for:\n%s" e (visible source)
             let text = Diagnostics.render source e
-            Assert.Contains(sprintf "fuzz.model:%d:%d" e.Pos.Line e.Pos.Col, text)
-    | :? Xunit.Sdk.XunitException -> reraise ()
+            Expect.stringContains text (sprintf "fuzz.model:%d:%d" e.Pos.Line e.Pos.Col) "text"
+    | :? AssertException -> reraise ()
     | ex -> failwithf "%s: %s for:\n%s" (ex.GetType().Name) ex.Message (visible source)
 
-[<Fact>]
 let ``mutated example models compile or fail with located errors`` () =
     // DSL_FUZZ_COUNT=200000 dotnet test ... fuzzes longer than the default run.
     let count = match Int32.TryParse(Environment.GetEnvironmentVariable "DSL_FUZZ_COUNT") with | true, n when n > 0 -> n | _ -> 10000
-    let config = Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true)
-    Check.One(config, Prop.forAll (Arb.fromGen mutant) checkOne)
+    let config = { FsCheckConfig.defaultConfig with maxTest = count }
+    config, Prop.forAll (Arb.fromGen mutant) checkOne
 
-[<Fact>]
 let ``the tokenizer gives the models back unchanged`` () =
     for tokens, path in Array.zip models.Value (Directory.GetFiles(Path.Combine(repoRoot, "Models"), "*.model") |> Array.sort) do
-        Assert.Equal(File.ReadAllText path, String.concat "" tokens)
+        Expect.equal (String.concat "" tokens) (File.ReadAllText path) ""
 
-[<Fact>]
 let ``every prefix of every example model compiles or fails with a located error`` () =
     for tokens in models.Value do
         let source = String.concat "" tokens
         for i in 0 .. source.Length do
             checkOne (source.Substring(0, i))
 
-[<Fact>]
 let ``the worst nesting the limits allow compiles on a small stack`` () =
     // Groups nested 32 deep in lets that call each other 32 deep, and an expression 256 deep: all allowed at once.
     let lets =
@@ -138,6 +134,16 @@ let ``the worst nesting the limits allow compiles on a small stack`` () =
     t.Start()
     t.Join()
     match result with
-    | Ok inf -> Assert.Equal("10", string (List.last inf.Layers).Output)
+    | Ok inf -> Expect.equal (string (List.last inf.Layers).Output) "10" "string (List.last inf.Layers).Output"
     | Error (ModelFileError errors) -> failwithf "%s" (Frontend.renderErrors source errors)
     | Error ex -> raise ex
+
+[<Tests>]
+let tests =
+    testList "MutationTests" [
+        let config, property = ``mutated example models compile or fail with located errors`` ()
+        testPropertyWithConfig config "mutated example models compile or fail with located errors" property
+        testCase "the tokenizer gives the models back unchanged" ``the tokenizer gives the models back unchanged``
+        testCase "every prefix of every example model compiles or fails with a located error" ``every prefix of every example model compiles or fails with a located error``
+        testCase "the worst nesting the limits allow compiles on a small stack" ``the worst nesting the limits allow compiles on a small stack``
+    ]

@@ -4,7 +4,7 @@ module Dsl.Compiler.Tests.RoundTripTests
 
 open System
 open System.IO
-open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Dsl.Core
@@ -168,7 +168,7 @@ let private modelFile = Gen.sized (fun size ->
               Body = body
               Train = if hasTrain then Some(entries, at) else None } })
 
-let private config = Config.QuickThrowOnFailure.WithMaxTest(1500).WithQuietOnSuccess(true)
+let private config = { FsCheckConfig.defaultConfig with maxTest = 1500 }
 
 let private reparse (text: string) =
     try Parser.parse "printed.model" text
@@ -176,70 +176,64 @@ let private reparse (text: string) =
 
 // ---- properties ----
 
-[<Fact>]
 let ``printing then parsing any syntax tree gives the same tree`` () =
     let prop (m: ModelFile) =
         let text = Printer.print m
         let back = reparse text
         if back <> m then failwithf "the tree changed in the round trip through:\n%s\nwas:\n%A\nnow:\n%A" text m back
         // Printing is canonical: the reparsed tree prints to the same text.
-        Assert.Equal(text, Printer.print back)
-    Check.One(config, Prop.forAll (Arb.fromGen modelFile) prop)
+        Expect.equal (Printer.print back) text "Printer.print back"
+    Prop.forAll (Arb.fromGen modelFile) prop
 
-[<Fact>]
 let ``numbers print so that they parse to the same value and kind`` () =
     let prop (v: float, isInt: bool) =
         let m = { Lets = []; Name = "n"; NamePos = at; Input = None; Body = [ Call("f", [ Atom(Num(v, isInt, at)) ], at) ]; Train = None }
         match (reparse (Printer.print m)).Body with
         | [ Call ("f", [ Atom (Num (v', isInt', _)) ], _) ] ->
-            Assert.True(BitConverter.DoubleToInt64Bits v = BitConverter.DoubleToInt64Bits v' && isInt = isInt', sprintf "%s: %g %b -> %g %b" (Printer.number v isInt) v isInt v' isInt')
+            Expect.isTrue (BitConverter.DoubleToInt64Bits v = BitConverter.DoubleToInt64Bits v' && isInt = isInt') (sprintf "%s: %g %b -> %g %b" (Printer.number v isInt) v isInt v' isInt')
         | other -> failwithf "unexpected %A" other
     let gen = Gen.oneof [ wholeNumber |> Gen.map (fun v -> v, true); fraction |> Gen.map (fun v -> v, false) ]
-    Check.One(config.WithMaxTest(3000), Prop.forAll (Arb.fromGen gen) prop)
-    Assert.Equal("2.0", Printer.number 2.0 false)
-    Assert.Equal("2", Printer.number 2.0 true)
-    Assert.Equal("0.0001", Printer.number 1e-4 false)
-    Assert.Equal("100000000000000000000", Printer.number 1e20 true)
+    Prop.forAll (Arb.fromGen gen) prop
 
-[<Fact>]
+let ``numbers print as a person writes them`` () =
+    Expect.equal (Printer.number 2.0 false) "2.0" "Printer.number 2.0 false"
+    Expect.equal (Printer.number 2.0 true) "2" "Printer.number 2.0 true"
+    Expect.equal (Printer.number 1e-4 false) "0.0001" "Printer.number 1e-4 false"
+    Expect.equal (Printer.number 1e20 true) "100000000000000000000" "Printer.number 1e20 true"
+
 let ``the printer parenthesises where the grammar needs it`` () =
     let call n = Call(n, [], at)
     let one s = Printer.stmt s
-    Assert.Equal("repeat 2 (a |> b)", one (Repeat(Atom(Num(2.0, true, at)), Pipe([ call "a"; call "b" ], at), at)))
-    Assert.Equal("a |> (b then c)", one (Pipe([ call "a"; Seq([ call "b"; call "c" ], at) ], at)))
-    Assert.Equal("a |> b then c", one (Seq([ Pipe([ call "a"; call "b" ], at); call "c" ], at)))
-    Assert.Equal("conv (k / 2) ((a - b) - c)",
-                 one (Call("conv", [ Paren(Bin('/', Ref("k", at), Num(2.0, true, at), at)); Paren(Bin('-', Bin('-', Ref("a", at), Ref("b", at), at), Ref("c", at), at)) ], at)))
-    Assert.Equal("a - (b - c)", Printer.expr (Bin('-', Ref("a", at), Bin('-', Ref("b", at), Ref("c", at), at), at)))
-    Assert.Equal("crop 227 from 256, flip horizontal",
-                 Printer.trainEntry { Key = "crop"; Tokens = [ TNum(227.0, true, at); TWord("from", at); TNum(256.0, true, at); TComma at; TWord("flip", at); TWord("horizontal", at) ]; Pos = at })
+    Expect.equal (one (Repeat(Atom(Num(2.0, true, at)), Pipe([ call "a"; call "b" ], at), at))) "repeat 2 (a |> b)" ""
+    Expect.equal (one (Pipe([ call "a"; Seq([ call "b"; call "c" ], at) ], at))) "a |> (b then c)" ""
+    Expect.equal (one (Seq([ Pipe([ call "a"; call "b" ], at); call "c" ], at))) "a |> b then c" ""
+    Expect.equal (one (Call("conv", [ Paren(Bin('/', Ref("k", at), Num(2.0, true, at), at)); Paren(Bin('-', Bin('-', Ref("a", at), Ref("b", at), at), Ref("c", at), at)) ], at))) "conv (k / 2) ((a - b) - c)" ""
+    Expect.equal (Printer.expr (Bin('-', Ref("a", at), Bin('-', Ref("b", at), Ref("c", at), at), at))) "a - (b - c)" ""
+    Expect.equal (Printer.trainEntry { Key = "crop"; Tokens = [ TNum(227.0, true, at); TWord("from", at); TNum(256.0, true, at); TComma at; TWord("flip", at); TWord("horizontal", at) ]; Pos = at }) "crop 227 from 256, flip horizontal" ""
 
 let private exampleModels () = Directory.GetFiles(Path.Combine(repoRoot, "Models"), "*.model") |> Array.sort
 
-[<Fact>]
 let ``every example model prints, parses back to the same tree and compiles to the same network`` () =
     let models = exampleModels ()
-    Assert.NotEmpty models
+    Expect.isNonEmpty models "models"
     for path in models do
         let source = File.ReadAllText path
         let tree = Parser.parse path source
         let text = Printer.print tree
-        Assert.Equal(tree, reparse text)
+        Expect.equal (reparse text) tree "reparse text"
         let original = Frontend.compileText path (Some 7) source
         let printed = Frontend.compileText "printed.model" (Some 7) text
-        Assert.Equal(original.Network, printed.Network)
-        Assert.Equal<Shape list>(original.Layers |> List.map (fun l -> l.Output), printed.Layers |> List.map (fun l -> l.Output))
-        Assert.Equal(original.TotalParams, printed.TotalParams)
-        Assert.Equal(original.TotalMultiplyAdds, printed.TotalMultiplyAdds)
+        Expect.equal printed.Network original.Network "printed.Network"
+        Expect.equal (printed.Layers |> List.map (fun l -> l.Output)) (original.Layers |> List.map (fun l -> l.Output)) "printed.Layers |> List.map (fun l -> l.Output)"
+        Expect.equal printed.TotalParams original.TotalParams "printed.TotalParams"
+        Expect.equal printed.TotalMultiplyAdds original.TotalMultiplyAdds "printed.TotalMultiplyAdds"
 
-[<Fact>]
 let ``the printed AlexNet reads like the file`` () =
     let text = Printer.print (Parser.parse "alexnet.model" (File.ReadAllText(modelPath "alexnet.model")))
-    Assert.Contains("  conv 96 kernel 11 stride 4 |> relu |> lrn size 5 alpha 0.0001 beta 0.75 k 2\n", text)
-    Assert.Contains("  augment crop 227 from 256, flip horizontal\n", text)
-    Assert.Contains("  optimizer sgd lr 0.01 momentum 0.9 weight-decay 0.0005\n", text)
+    Expect.stringContains text "  conv 96 kernel 11 stride 4 |> relu |> lrn size 5 alpha 0.0001 beta 0.75 k 2\n" "text"
+    Expect.stringContains text "  augment crop 227 from 256, flip horizontal\n" "text"
+    Expect.stringContains text "  optimizer sgd lr 0.01 momentum 0.9 weight-decay 0.0005\n" "text"
 
-[<Fact>]
 let ``continuation lines and comments print in the canonical layout`` () =
     let loose =
         "// a comment\nlet f n =\n  conv n kernel 3 // kernel\n  |> relu\n\nnetwork t // name\n  input 3 x 32 x 32\n"
@@ -247,6 +241,18 @@ let ``continuation lines and comments print in the canonical layout`` () =
     let canonical =
         "let f n = conv n kernel 3 |> relu\n\nnetwork t\n  input 3 x 32 x 32\n  f 8 then maxpool 2\n  flatten |> dense 10\n  softmax\n\n"
         + "train\n  epochs 3\n  augment crop 28 from 32, flip horizontal\n"
-    Assert.Equal(canonical, Printer.print (Parser.parse "loose.model" loose))
+    Expect.equal (Printer.print (Parser.parse "loose.model" loose)) canonical ""
     let a, b = Frontend.compileText "loose.model" (Some 10) loose, Frontend.compileText "canonical.model" (Some 10) canonical
-    Assert.Equal(a.Network, b.Network)
+    Expect.equal b.Network a.Network "b.Network"
+
+[<Tests>]
+let tests =
+    testList "RoundTripTests" [
+        testPropertyWithConfig config "printing then parsing any syntax tree gives the same tree" (``printing then parsing any syntax tree gives the same tree`` ())
+        testPropertyWithConfig { config with maxTest = 3000 } "numbers print so that they parse to the same value and kind" (``numbers print so that they parse to the same value and kind`` ())
+        testCase "numbers print as a person writes them" ``numbers print as a person writes them``
+        testCase "the printer parenthesises where the grammar needs it" ``the printer parenthesises where the grammar needs it``
+        testCase "every example model prints, parses back to the same tree and compiles to the same network" ``every example model prints, parses back to the same tree and compiles to the same network``
+        testCase "the printed AlexNet reads like the file" ``the printed AlexNet reads like the file``
+        testCase "continuation lines and comments print in the canonical layout" ``continuation lines and comments print in the canonical layout``
+    ]

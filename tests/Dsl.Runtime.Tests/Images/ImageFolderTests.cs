@@ -1,6 +1,8 @@
 using Dsl.Core;
+using Dsl.Runtime.Cpu;
 using Dsl.Runtime.Data;
 using Dsl.Runtime.Images;
+using SkiaSharp;
 using Xunit;
 
 namespace Dsl.Runtime.Tests.Images;
@@ -9,9 +11,9 @@ public class ImageFolderTests
 {
     /// <summary>A solid image of one grey level, any size and channel count.</summary>
     static byte[] SolidPng(int width, int height, int channels, byte level) =>
-        Png.Encode(new Image(width, height, channels, Enumerable.Repeat(level, width * height * channels).ToArray()));
+        new Image(width, height, channels, Enumerable.Repeat(level, width * height * channels).ToArray()).ToPng();
 
-    /// <summary>Two classes (listed out of order on purpose) with good images of several kinds and three bad files.</summary>
+    /// <summary>Two classes (listed out of order on purpose) with good images of every format and three bad files.</summary>
     static string MixedFolder()
     {
         var root = TestFiles.TempDir();
@@ -22,7 +24,8 @@ public class ImageFolderTests
         Directory.CreateDirectory(Path.Combine(cats, "nested"));
         File.WriteAllBytes(Path.Combine(cats, "nested", "deep.png"), SolidPng(8, 8, 1, 200));
         File.WriteAllBytes(Path.Combine(ants, "tall.png"), SolidPng(6, 20, 4, 40));
-        File.WriteAllBytes(Path.Combine(ants, "photo.jpg"), File.ReadAllBytes(TestFiles.Data("colour.jpg")));
+        foreach (var (name, data) in new[] { ("photo.jpg", "colour.jpg"), ("photo.webp", "lossy.webp"), ("anim.gif", "frames.gif"), ("scan.bmp", "rgb24.bmp") })
+            File.WriteAllBytes(Path.Combine(ants, name), File.ReadAllBytes(TestFiles.Data(data)));
         var good = SolidPng(12, 12, 3, 40);
         File.WriteAllBytes(Path.Combine(ants, "truncated.png"), good[..(good.Length / 2)]);
         File.WriteAllBytes(Path.Combine(ants, "empty.png"), []);
@@ -38,20 +41,19 @@ public class ImageFolderTests
         var root = MixedFolder();
         var (set, skipped) = ImageFolder.Load(root, channels: 3, side: 16);
         Assert.Equal(["ants", "cats"], set.ClassNames);
-        int jpegs = Jpeg.Available ? 1 : 0;
-        Assert.Equal(4 + jpegs, set.Count);
+        Assert.Equal(8, set.Count);
         Assert.Equal((3, 16, 16), (set.Channels, set.Height, set.Width));
-        Assert.Equal(1 + jpegs, set.Labels.Count(l => l == 0));
-        // Solid images stay solid through conversion, resizing and cropping: ants are 40, cats 200.
-        for (int i = 0; i < set.Count; i++)
-            if (set.Labels[i] == 1 || !Jpeg.Available || i != Array.IndexOf(set.Labels, 0))
-                Assert.All(set.Image(i).ToArray(), p => Assert.Equal(set.Labels[i] == 0 ? 40 : 200, p));
+        // ants in path order: anim.gif, photo.jpg, photo.webp, scan.bmp, tall.png; then the three cats.
+        Assert.Equal([0, 0, 0, 0, 0, 1, 1, 1], set.Labels);
+        // Solid images stay solid through conversion, resizing and cropping: the ant tall.png is 40, cats 200.
+        for (int i = 4; i < set.Count; i++)
+            Assert.All(set.Image(i).ToArray(), p => Assert.Equal(set.Labels[i] == 0 ? 40 : 200, p));
 
         var reasons = skipped.ToDictionary(s => Path.GetFileName(s.Path), s => s.Reason);
         Assert.Equal(["empty.png", "notes.txt", "truncated.png"], reasons.Keys.Order());
         Assert.Equal("the file is empty", reasons["empty.png"]);
-        Assert.StartsWith("not a PNG or JPEG image", reasons["notes.txt"]);
-        Assert.StartsWith("truncated", reasons["truncated.png"]);
+        Assert.Equal("not a PNG, JPEG, WebP, GIF or BMP image", reasons["notes.txt"]);
+        Assert.True(reasons["truncated.png"].Contains("truncated") || reasons["truncated.png"].Contains("ends"), reasons["truncated.png"]);
     }
 
     [Fact]
@@ -60,7 +62,7 @@ public class ImageFolderTests
         var root = TestFiles.TempDir();
         var dir = Directory.CreateDirectory(Path.Combine(root, "only")).FullName;
         // RGB 2x2: red, green / blue, white; kept at its size it is stored grey by luma, row by row.
-        File.WriteAllBytes(Path.Combine(dir, "a.png"), Png.Encode(new Image(2, 2, 3, [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255])));
+        File.WriteAllBytes(Path.Combine(dir, "a.png"), new Image(2, 2, 3, [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]).ToPng());
         var (set, _) = ImageFolder.Load(root, channels: 1, side: 2);
         Assert.Equal(new byte[] { 76, 150, 29, 255 }, set.Image(0).ToArray());
         var (rgb, _) = ImageFolder.Load(root, channels: 3, side: 2);
@@ -120,10 +122,64 @@ public class ImageFolderTests
         var skipped = new List<SkippedFile>();
         var (train, test) = DataSources.Load(DataSource.NewImageFolder(root), Shape.NewChw(1, 12, 12), 1, spec: null, skipped: skipped.Add);
         Assert.Equal((1, 12, 12), (train.Channels, train.Height, train.Width));
-        Assert.Equal(4 + (Jpeg.Available ? 1 : 0), train.Count + test.Count);
+        Assert.Equal(8, train.Count + test.Count);
         Assert.Equal(3, skipped.Count);
         var spec = new DataSpec(DataSource.NewImageFolder(root), resize: Microsoft.FSharp.Core.FSharpOption<int>.Some(20), channels: null, validation: 0.5);
         var (resized, _) = DataSources.Load(spec.Source, Shape.NewChw(3, 12, 12), 1, spec);
         Assert.Equal((3, 20, 20), (resized.Channels, resized.Height, resized.Width));
+    }
+
+    /// <summary>Stripes, across or down, with noise, in the format asked for, encoded by Skia.</summary>
+    static byte[] Striped(SKEncodedImageFormat format, bool across, int seed)
+    {
+        var rng = new Random(seed);
+        var pixels = new byte[20 * 20 * 4];
+        for (int y = 0; y < 20; y++)
+            for (int x = 0; x < 20; x++)
+                for (int c = 0; c < 4; c++)
+                    pixels[(y * 20 + x) * 4 + c] = c == 3 ? (byte)255 : (byte)Math.Clamp(((across ? y : x) / 2 % 2 == 0 ? 40 : 210) + rng.Next(-30, 31), 0, 255);
+        using var image = SKImage.FromPixelCopy(new SKImageInfo(20, 20, SKColorType.Rgba8888, SKAlphaType.Unpremul), pixels);
+        using var data = image.Encode(format, 90);
+        return data.ToArray();
+    }
+
+    [Fact]
+    public void AFolderMixingEveryFormatTrains()
+    {
+        // Two classes, stripes across and stripes down, each with PNG, JPEG and WebP files; the GIF and BMP samples
+        // join the first.
+        var root = TestFiles.TempDir();
+        var formats = new[] { (SKEncodedImageFormat.Png, "png"), (SKEncodedImageFormat.Jpeg, "jpg"), (SKEncodedImageFormat.Webp, "webp") };
+        foreach (var (cls, across) in new[] { ("across", true), ("down", false) })
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, cls)).FullName;
+            for (int i = 0; i < 30; i++)
+            {
+                var (format, extension) = formats[i % 3];
+                File.WriteAllBytes(Path.Combine(dir, $"{i}.{extension}"), Striped(format, across, seed: i + (across ? 100 : 0)));
+            }
+        }
+        File.Copy(TestFiles.Data("frames.gif"), Path.Combine(root, "across", "frames.gif"));
+        File.Copy(TestFiles.Data("rgb24.bmp"), Path.Combine(root, "across", "rgb24.bmp"));
+        var model = ModelDefinition.Parse($"""
+            network mixed
+              input 3 x 16 x 16
+              conv 4 kernel 3 |> relu
+              maxpool 2
+              flatten
+              dense classes
+              softmax
+            train
+              data folder "{root}" validation 0.25
+              optimizer adam lr 0.01
+              epochs 20
+            """, classes: 2);
+        using var device = new CpuDevice();
+        using var net = model.Compile(device, new TrainOptions { OutputDirectory = TestFiles.TempDir(), Batch = 8 });
+        var result = net.Train();
+        Assert.Equal(20, result.Epochs.Count);
+        // 62 images, about a quarter held out; the stripes tell the classes apart whatever the format.
+        Assert.InRange(result.Test.Count, 12, 20);
+        Assert.True(result.Test.Accuracy >= 0.9, $"accuracy {result.Test.Accuracy} " + string.Join("; ", result.Epochs));
     }
 }

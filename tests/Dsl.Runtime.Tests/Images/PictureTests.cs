@@ -32,31 +32,56 @@ public class PictureTests
         foreach (var name in new[] { "curves.png", "filters.png", "confusion.png" })
         {
             var bytes = File.ReadAllBytes(Path.Combine(dir, name));
-            var (w, h, depth, colour) = TestFiles.CheckPng(bytes);
-            Assert.Equal((8, 2), (depth, colour));
-            var image = Png.Decode(bytes, name);
-            Assert.Equal((w, h, 3), (image.Width, image.Height, image.Channels));
+            var (w, h, depth, _) = TestFiles.CheckPng(bytes);
+            Assert.Equal(8, depth);
+            var image = Image.Decode(bytes, name);
+            Assert.Equal((w, h), (image.Width, image.Height));
             sizes[name] = (w, h);
         }
         Assert.Equal((Curves.Width, Curves.Height), sizes["curves.png"]);
         // 8 filters of 5x5 enlarged 7 times to 35 pixels, 4 columns by 2 rows, 2-pixel gaps.
         Assert.Equal((2 + 4 * 37, 2 + 2 * 37), sizes["filters.png"]);
 
-        var svg = XDocument.Load(Path.Combine(dir, "curves.svg"));
+        var texts = SvgTexts(Path.Combine(dir, "curves.svg"));
+        Assert.Contains("epoch", texts);
+        // The legend gives each line's last value; the learning rate fell from 0.01 to 0.001 at epoch 3.
+        Assert.Contains("validation 66.0%", texts);
+        Assert.Contains("training 0.900", texts);
+        Assert.Contains("lr 0.001", texts);
+        Assert.Contains("loss", texts);
+        Assert.DoesNotContain("loss (log scale)", texts);
+    }
+
+    /// <summary>The text an SVG shows, one string per text element (Skia writes a run of glyphs as one element).</summary>
+    static string[] SvgTexts(string path)
+    {
         XNamespace ns = "http://www.w3.org/2000/svg";
-        // Loss and accuracy: a training line each, and validation lines broken in two by the NaN epoch (single points, so drawn as markers only).
-        Assert.Equal(2, svg.Descendants(ns + "polyline").Count(p => p.Attribute("stroke")!.Value == "#1f77b4" && p.Attribute("points")!.Value.Split(' ').Length == 3));
-        Assert.Contains(svg.Descendants(ns + "text"), t => t.Value == "epoch");
-        Assert.Contains(svg.Descendants(ns + "text"), t => t.Value == "validation 66.0%");
+        return XDocument.Load(path).Descendants(ns + "text").Select(t => t.Value.Trim()).ToArray();
+    }
+
+    [Fact]
+    public void ALossSpanningDecadesIsDrawnOnALogScale()
+    {
+        var dir = TestFiles.TempDir();
+        var csv = Path.Combine(dir, "metrics.csv");
+        File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n" +
+            string.Concat(Enumerable.Range(1, 6).Select(e => $"{e},{2.3 / Math.Pow(3, e - 1)},{0.5 + e * 0.08},,,,0.01,1\n")));
+        RunPictures.Write(dir);
+        var texts = SvgTexts(Path.Combine(dir, "curves.svg"));
+        Assert.Contains("loss (log scale)", texts);
+        // 2.3 down to 2.3 / 243: the decades 1 and 0.1 are labelled (and 0.01, if the axis reaches it).
+        Assert.Contains("1", texts);
+        Assert.Contains("0.1", texts);
+        Assert.DoesNotContain(texts, t => t.StartsWith("lr "));
     }
 
     [Fact]
     public void EachFilterIsStretchedOverItsOwnRange()
     {
         // Two grey 2x2 filters with very different scales both reach black and white.
-        var canvas = Filters.Draw([0, 1, 2, 3, -100, 0, 0, 100], [2, 1, 2, 2]);
+        var grid = Filters.Draw([0, 1, 2, 3, -100, 0, 0, 100], [2, 1, 2, 2]);
         int zoom = 16;
-        byte At(int filter, int y, int x) => canvas.Pixels[((2 + y * zoom) * canvas.Width + 2 + filter * (2 * zoom + 2) + x * zoom) * 3];
+        byte At(int filter, int y, int x) => grid.Pixels[((2 + y * zoom) * grid.Width + 2 + filter * (2 * zoom + 2) + x * zoom) * 3];
         Assert.Equal((0, 85, 170, 255), (At(0, 0, 0), At(0, 0, 1), At(0, 1, 0), At(0, 1, 1)));
         Assert.Equal((0, 255), (At(1, 0, 0), At(1, 1, 1)));
         Assert.InRange(At(1, 0, 1), 127, 128);
