@@ -46,7 +46,7 @@ public class PackageTests(PackedFeed feed) : IClassFixture<PackedFeed>
         File.WriteAllText(Path.Combine(app, "Program.cs"), example.Groups[1].Value);
         Directory.CreateDirectory(Path.Combine(app, "Models"));
         File.Copy(Path.Combine(Networks.RepoRoot, "Models", "lenet.model"), Path.Combine(app, "Models", "lenet.model"));
-        Png.Write(Path.Combine(app, "shoe.png"), FirstTestImage());
+        File.WriteAllBytes(Path.Combine(app, "shoe.png"), FirstTestImage().ToPng());
         Dotnet("build --disable-build-servers", app);
         Assert.DoesNotContain("ProjectReference", File.ReadAllText(Path.Combine(app, "app.csproj")));
         // What restore resolved: the three packages from the feed, no project anywhere.
