@@ -114,6 +114,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<Data.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Lsp of ParseResults<Lsp.Server.LspArgs>
     | Version
+    | [<CliPrefix(CliPrefix.None)>] Kernels of ParseResults<Kernels.KernelsArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -129,6 +130,7 @@ type Command =
             | Data _ -> "list, fetch or locate the known data sets (fashion-mnist, mnist, cifar10, cifar100)"
             | Lsp _ -> "serve model files to an editor (Language Server Protocol on standard input and output)"
             | Version -> "print the version of dsl and the commit it was built from"
+            | Kernels _ -> "write the generated kernel sources and, for CUDA, each kernel's registers, spills and blocks per SM"
 
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
@@ -163,6 +165,7 @@ let private run (cmd: Command) =
         let attr = Reflection.Assembly.GetExecutingAssembly().GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false)
         printfn "dsl %s" (attr |> Array.exactlyOne :?> Reflection.AssemblyInformationalVersionAttribute).InformationalVersion
         0
+    | Kernels a -> Kernels.run a
     | Eval a ->
         use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev

@@ -79,7 +79,11 @@ sealed unsafe partial class Nvrtc
     /// <summary>Compiles <paramref name="source"/> with <paramref name="options"/>: PTX (NUL-terminated, as cuModuleLoadData
     /// wants it) for a "compute_XY" architecture, a cubin for an "sm_XY" one. A failure throws with NVRTC's log, each line it
     /// names shown beneath, and the source saved under a name the message gives; <paramref name="label"/> names it.</summary>
-    public byte[] Compile(string source, string label, IReadOnlyList<string> options, string key)
+    public byte[] Compile(string source, string label, IReadOnlyList<string> options, string key) => Compile(source, label, options, key, out _);
+
+    /// <summary>As above, and <paramref name="log"/> gets NVRTC's log of a successful compile: with --ptxas-options=-v, ptxas's
+    /// registers, stack frame, spills and shared memory per kernel (see <see cref="PtxasReport"/>).</summary>
+    public byte[] Compile(string source, string label, IReadOnlyList<string> options, string key, out string log)
     {
         bool cubin = options.Any(o => o.StartsWith("--gpu-architecture=sm_"));
         if (cubin && nvrtcGetCUBIN == null) throw new DeviceException($"NVRTC {Version} cannot emit device code (cubin); use a compute_XY architecture");
@@ -113,6 +117,7 @@ sealed unsafe partial class Nvrtc
             fixed (byte* p = code)
                 if (cubin) CuError.CheckNvrtc(nvrtcGetCUBIN(program, p), "reading the cubin");
                 else CuError.CheckNvrtc(nvrtcGetPTX(program, p), "reading the PTX");
+            log = Log(program);
             return code;
         }
         finally { nvrtcDestroyProgram(&program); }

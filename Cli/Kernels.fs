@@ -1,0 +1,101 @@
+/// `dsl kernels`: the kernel sources a device would compile for a model (training step, inference step, optimizer updates)
+/// written to a folder, and for CUDA a table per kernel of what ptxas made of it (NVRTC --ptxas-options=-v): registers,
+/// stack frame, spills, static shared memory and the blocks per SM those allow. Needs NVRTC, no GPU.
+module Dsl.Cli.Kernels
+
+open System
+open System.IO
+open Argu
+open Dsl.Core
+open Dsl.Compiler
+open Dsl.Runtime
+open Dsl.Runtime.Cuda
+
+type KernelsArgs =
+    | [<MainCommand; Mandatory>] File of path: string
+    | [<Mandatory>] Target of string
+    | Precision of Training.PrecisionChoice
+    | Batch of int
+    | Classes of int
+    | Out of dir: string
+    | Check
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | File _ -> "the model file"
+            | Target _ -> sprintf "what to render for: %s" KernelTarget.Names
+            | Precision _ -> Training.PrecisionChoice.Usage
+            | Batch _ -> "batch size (default: the train block's)"
+            | Classes _ -> "number of classes, where the data set does not say (default 1000 where it names none)"
+            | Out _ -> "folder for the sources and resources.tsv (default kernels/NAME-TARGET-PRECISION)"
+            | Check -> "exit 1 if a CUDA kernel spills, has a stack frame, or fits fewer than 2 blocks per SM"
+
+/// What a kernel must show to pass --check (and CI): no spills, no stack frame, two blocks per SM.
+let problems (r: KernelResources) =
+    [ if r.SpillStores + r.SpillLoads > 0 then yield sprintf "spills %d B stored, %d B loaded" r.SpillStores r.SpillLoads
+      if r.StackFrame > 0 then yield sprintf "%d-byte stack frame" r.StackFrame
+      if r.BlocksPerSm < 2 then yield sprintf "%d block per SM (%s)" r.BlocksPerSm r.LimitedBy ]
+
+let private header = "kernel\tthreads\tregisters\tstack\tspill_stores\tspill_loads\tsmem\tblocks_per_sm\tlimited_by"
+
+let private row (r: KernelResources) =
+    sprintf "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s" r.Function r.Threads r.Registers r.StackFrame r.SpillStores r.SpillLoads r.SharedBytes r.BlocksPerSm r.LimitedBy
+
+let private print (step: string) (rows: KernelResources list) =
+    printfn ""
+    printfn "%s step: %d kernels" step rows.Length
+    printfn "  %-40s %7s %5s %6s %12s %7s %10s  %s" "kernel" "threads" "regs" "stack" "spill st/ld" "smem" "blocks/SM" "limited by"
+    for r in rows do
+        let flag = if List.isEmpty (problems r) then "" else "  <- " + String.Join("; ", problems r)
+        printfn "  %-40s %7d %5d %6d %12s %7d %10d  %s%s" r.Function r.Threads r.Registers r.StackFrame (sprintf "%d/%d" r.SpillStores r.SpillLoads) r.SharedBytes r.BlocksPerSm r.LimitedBy flag
+
+/// A value that parses but makes no sense; said on stderr with exit code 2, as Program does for the other verbs.
+exception private KernelsUsage of string
+
+let private listing (a: ParseResults<KernelsArgs>) =
+    let file = a.GetResult File
+    let precisionChoice = a.TryGetResult Precision
+    let target =
+        try KernelTarget.Parse(a.GetResult Target, Training.precision (Training.PrecisionChoice.Text precisionChoice))
+        with :? ArgumentException as e -> raise (KernelsUsage e.Message)
+    let classes =
+        match a.TryGetResult Classes with
+        | Some c -> Some c
+        | None -> try Frontend.compileFile file None |> ignore; None with ModelFileError _ -> Some 1000
+    let inf, _ = Frontend.compileFile file classes
+    let batch =
+        match a.TryGetResult Batch with
+        | Some b when b < 1 -> raise (KernelsUsage(sprintf "--batch must be at least 1, got %d" b))
+        | Some b -> b
+        | None -> inf.Network.Train |> Option.map (fun t -> t.Batch) |> Option.defaultValue TrainConfig.defaults.Batch
+    let precisionName = if target.Target.TensorCores then "tf32" else "fp32"
+    let name = inf.Network.Name
+    let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s-%s" name (target.Name.Replace(':', '-')) precisionName))
+    Directory.CreateDirectory out |> ignore
+    let sources = KernelListing.Render(inf, target, batch)
+    printfn "%s, batch %d, %s (%s): sources in %s" name batch target.Name precisionName out
+    let rows =
+        [ for s in sources do
+            let path = Path.Combine(out, sprintf "%s-%s%s" name s.Step target.Extension)
+            File.WriteAllText(path, s.Text)
+            match Option.ofNullable target.Architecture with
+            | Some arch ->
+                let rows = KernelListing.Measure(s, arch, sprintf "%s-%s" name s.Step) |> List.ofSeq
+                print s.Step rows
+                yield! rows |> List.map (fun r -> s.Step, r)
+            | None -> printfn "  %s (%s): %d kernels; register figures are CUDA's only" path s.Step s.Threads.Count ]
+    if target.Architecture.HasValue then
+        File.WriteAllLines(Path.Combine(out, "resources.tsv"), ("step\t" + header) :: (rows |> List.map (fun (step, r) -> step + "\t" + row r)))
+        let bad = rows |> List.filter (fun (_, r) -> not (List.isEmpty (problems r)))
+        printfn ""
+        printfn "%d kernels; %d spill or keep a stack frame; %d fit fewer than 2 blocks per SM (%s, largest shared-memory carve-out)"
+            rows.Length (rows |> List.filter (fun (_, r) -> r.SpillStores + r.SpillLoads + r.StackFrame > 0) |> List.length)
+            (rows |> List.filter (fun (_, r) -> r.BlocksPerSm < 2) |> List.length) target.Name
+        if a.Contains Check && not bad.IsEmpty then 1 else 0
+    else 0
+
+let run (a: ParseResults<KernelsArgs>) =
+    try listing a
+    with KernelsUsage message ->
+        eprintfn "dsl: %s" message
+        2

@@ -1,0 +1,81 @@
+using Dsl.Compiler;
+using Dsl.Compiler.Render;
+using Dsl.Core;
+using Dsl.Runtime.Cuda;
+using Microsoft.FSharp.Collections;
+
+namespace Dsl.Runtime;
+
+/// <summary>A device the kernels are rendered for without opening one: "cuda:sm_80", "cuda:sm_90" or "opencl". CUDA targets
+/// carry what the driver reports on an A100 or H100/H200 (1024 threads and 48 KiB of static shared memory per block, 32-wide
+/// warps); "opencl" stands for a GPU with the same sizes, the tiles `Tuning.choose` gives such a device.</summary>
+public sealed record KernelTarget(string Name, Dialect.Dialect Dialect, Target Target, int? Architecture)
+{
+    public const string Names = "cuda:sm_80, cuda:sm_90 or opencl";
+
+    /// <summary>The target <paramref name="name"/> names, with TF32 tensor cores on CUDA unless <paramref name="precision"/> is Fp32.</summary>
+    public static KernelTarget Parse(string name, Precision precision)
+    {
+        Target Gpu(bool tensorCores) => new(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, tensorCores);
+        return name switch
+        {
+            "cuda:sm_80" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32), 80),
+            "cuda:sm_90" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32), 90),
+            "opencl" => new(name, Compiler.Render.Dialect.opencl, Gpu(false), null),
+            _ => throw new ArgumentException($"unknown kernel target `{name}`; use {Names}"),
+        };
+    }
+
+    public string Extension => Architecture is null ? ".cl" : ".cu";
+}
+
+/// <summary>One generated source file: which step it serves ("training", "inference", "updates"), its text, and the block size
+/// each of its kernel functions launches with.</summary>
+public sealed record ListedSource(string Step, string Text, IReadOnlyDictionary<string, int> Threads);
+
+/// <summary>`dsl kernels`: the sources a device would compile for a network (its training and inference steps and its
+/// optimizer's updates), and for CUDA what ptxas made of each kernel, from NVRTC with --ptxas-options=-v. Needs no GPU.</summary>
+public static class KernelListing
+{
+    /// <summary>The three sources of <paramref name="network"/> at <paramref name="batch"/>, with the tiles the compiler
+    /// chooses for <paramref name="target"/>.</summary>
+    public static IReadOnlyList<ListedSource> Render(Shapes.Inferred network, KernelTarget target, int batch)
+    {
+        var tuning = TuningModule.choose(target.Target);
+        var training = MemoryPlan.compile(PlanMode.Training, batch, network);
+        var inference = MemoryPlan.compile(PlanMode.Inference, batch, network);
+        var optimizer = network.Network.Train is { } train ? train.Value.Optimizer : TrainConfigModule.defaults.Optimizer;
+        var counts = ListModule.OfSeq(training.Params.Select(p => training.Buffers[p.Value].Floats));
+        return
+        [
+            Listed("training", Program.plan(target.Dialect, tuning, training)),
+            Listed("inference", Program.plan(target.Dialect, tuning, inference)),
+            Listed("updates", Program.updates(target.Dialect, tuning, optimizer, counts)),
+        ];
+    }
+
+    static ListedSource Listed(string step, Program.Source s) =>
+        new(step, s.Text, s.Launches.SelectMany(ls => ls).GroupBy(l => l.Function)
+            .ToDictionary(g => g.Key, g => g.Max(l => l.Local.Item1 * l.Local.Item2 * l.Local.Item3)));
+
+    /// <summary>Compiles a CUDA source with NVRTC for sm_<paramref name="architecture"/> and returns ptxas's figures per kernel (by name, so
+    /// in plan order) with the blocks per SM they allow. Throws DeviceException where there is no NVRTC, or it cannot target the architecture.</summary>
+    public static IReadOnlyList<KernelResources> Measure(ListedSource source, int architecture, string label)
+    {
+        var nvrtc = Nvrtc.Get(out var problem) ?? throw new DeviceException($"CUDA register figures need NVRTC, and there is {problem}");
+        var supported = nvrtc.SupportedArchitectures();
+        if (supported.Length > 0 && !supported.Contains(architecture))
+            throw new DeviceException($"NVRTC {nvrtc.Version} ({nvrtc.Path}) cannot compile for sm_{architecture}; it knows sm_{string.Join(", sm_", supported)}");
+        var options = Nvrtc.Options($"sm_{architecture}").Append("--ptxas-options=-v").ToArray();
+        nvrtc.Compile(source.Text, label, options, $"kernels-sm_{architecture}", out var log);
+        var entries = PtxasReport.Parse(log);
+        if (entries.Count == 0) throw new DeviceException($"NVRTC {nvrtc.Version} compiled {label} but its log has no ptxas figures:\n{log}");
+        var sm = Occupancy.For(architecture);
+        return entries.Select(e =>
+        {
+            int threads = source.Threads.TryGetValue(e.Function, out var t) ? t : throw new DeviceException($"ptxas names {e.Function}, which {label} does not launch");
+            var (blocks, limit) = Occupancy.BlocksPerSm(sm, threads, e.Registers, e.SharedBytes);
+            return new KernelResources(e.Function, threads, e.Registers, e.StackFrame, e.SpillStores, e.SpillLoads, e.SharedBytes, blocks, limit);
+        }).OrderBy(r => r.Function, StringComparer.Ordinal).ToList();
+    }
+}
