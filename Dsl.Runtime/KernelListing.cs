@@ -38,12 +38,14 @@ public sealed record ListedSource(string Step, string Text, IReadOnlyDictionary<
 public static class KernelListing
 {
     /// <summary>The three sources of <paramref name="network"/> at <paramref name="batch"/>, with the tiles the compiler
-    /// chooses for <paramref name="target"/>.</summary>
+    /// chooses for <paramref name="target"/>.
+    /// A batch whose training arena is past 32-bit indices throws ArgumentException naming a batch that fits.</summary>
     public static IReadOnlyList<ListedSource> Render(Shapes.Inferred network, KernelTarget target, int batch)
     {
         var tuning = TuningModule.choose(target.Target);
         var training = MemoryPlan.compile(PlanMode.Training, batch, network);
         var inference = MemoryPlan.compile(PlanMode.Inference, batch, network);
+        if (StepArithmetic.IndexLimit(training) is { } tooBig) throw new ArgumentException(tooBig);
         var optimizer = network.Network.Train is { } train ? train.Value.Optimizer : TrainConfigModule.defaults.Optimizer;
         var counts = ListModule.OfSeq(training.Params.Select(p => training.Buffers[p.Value].Floats));
         return

@@ -27,7 +27,9 @@ type Gemm =
       Params: Param list }
 
 /// Loads a TileK-deep slice of A and of B into local memory (zero outside the matrices), each value passed
-/// through `convert`: as products on tensor cores want it, or unchanged.
+/// through `convert`: as products on tensor cores want it, or unchanged. Two loads in flight per loop: unrolled
+/// fully, ptxas 11.8 spills AlexNet's grouped conv2 forward on sm_90 (16-byte stack frame); not at all, each load
+/// waits for the one before.
 let private loadSlices (c: Ctx) (g: Gemm) items (convert: string -> string) =
     let t = c.T
     // Which element of a slice an item loads at step e: along memory's fast axis first.
@@ -37,6 +39,7 @@ let private loadSlices (c: Ctx) (g: Gemm) items (convert: string -> string) =
     let am, ak = split g.AAlongK t.TileM
     let bn, bk = split g.BAlongK t.TileN
     $$"""
+    #pragma unroll 2
     for (int e = tid; e < {{t.TileM * t.TileK}}; e += {{items}}) {
         const int m = {{am}}, k = {{ak}}, gm = m0 + m, gk = k0 + k;
         float v = 0.0f;
@@ -45,6 +48,7 @@ let private loadSlices (c: Ctx) (g: Gemm) items (convert: string -> string) =
         }
         As[k][m] = {{convert "v"}};
     }
+    #pragma unroll 2
     for (int e = tid; e < {{t.TileN * t.TileK}}; e += {{items}}) {
         const int n = {{bn}}, k = {{bk}}, gn = n0 + n, gk = k0 + k;
         float v = 0.0f;
@@ -88,7 +92,9 @@ let private fp32Body (c: Ctx) (g: Gemm) =
         }
         {{c.D.Barrier}}
     }
+    #pragma unroll
     for (int i = 0; i < {{t.WorkM}}; i++) {
+        #pragma unroll
         for (int j = 0; j < {{t.WorkN}}; j++) {
             const int gm = m0 + tm + i * {{mt}}, gn = n0 + tn + j * {{nt}};
             if (gm < {{g.M}} && gn < {{g.N}}) {
@@ -150,8 +156,11 @@ let private tensorCoreBody (c: Ctx) (g: Gemm) =
         }
         {{c.D.Barrier}}
     }
+    #pragma unroll
     for (int i = 0; i < {{fm}}; i++) {
+        #pragma unroll
         for (int j = 0; j < {{fn}}; j++) {
+            #pragma unroll
             for (int q = 0; q < 4; q++) {
                 const int gm = m0 + wrow + i * 16 + group + q / 2 * 8, gn = n0 + wcol + j * 8 + 2 * t4 + q % 2;
                 if (gm < {{g.M}} && gn < {{g.N}}) {
