@@ -18,6 +18,7 @@ type KernelsArgs =
     | Batch of int
     | Classes of int
     | Out of dir: string
+    | Tiles of string
     | Check
     interface IArgParserTemplate with
         member a.Usage =
@@ -27,7 +28,8 @@ type KernelsArgs =
             | Precision _ -> Training.PrecisionChoice.Usage
             | Batch _ -> "batch size (default: the train block's)"
             | Classes _ -> "number of classes, where the data set does not say (default 1000 where it names none)"
-            | Out _ -> "folder for the sources and resources.tsv (default kernels/NAME-TARGET-PRECISION)"
+            | Out _ -> "folder for the sources and resources.tsv (default kernels/NAME-TARGET-PRECISION[-large])"
+            | Tiles _ -> sprintf "GEMM tiles: %s (default standard)" GemmTilesChoice.Names
             | Check -> "exit 1 if a CUDA kernel spills, has a stack frame, or fits fewer than 2 blocks per SM"
 
 /// What a kernel must show to pass --check (and CI): no spills, no stack frame, two blocks per SM.
@@ -68,12 +70,16 @@ let private listing (a: ParseResults<KernelsArgs>) =
         | Some b when b < 1 -> raise (KernelsUsage(sprintf "--batch must be at least 1, got %d" b))
         | Some b -> b
         | None -> inf.Network.Train |> Option.map (fun t -> t.Batch) |> Option.defaultValue TrainConfig.defaults.Batch
+    let tiles =
+        try GemmTilesChoice.Parse(a.TryGetResult Tiles |> Option.toObj)
+        with :? ArgumentException as e -> raise (KernelsUsage e.Message)
     let precisionName = if target.Target.TensorCores then "tf32" else "fp32"
     let name = inf.Network.Name
-    let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s-%s" name (target.Name.Replace(':', '-')) precisionName))
+    let suffix = if tiles = GemmTiles.Large then "-large" else ""
+    let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s-%s%s" name (target.Name.Replace(':', '-')) precisionName suffix))
+    let sources = KernelListing.Render(inf, target, batch, tiles)
     Directory.CreateDirectory out |> ignore
-    let sources = KernelListing.Render(inf, target, batch)
-    printfn "%s, batch %d, %s (%s): sources in %s" name batch target.Name precisionName out
+    printfn "%s, batch %d, %s (%s, %A GEMM tiles): sources in %s" name batch target.Name precisionName tiles out
     let rows =
         [ for s in sources do
             let path = Path.Combine(out, sprintf "%s-%s%s" name s.Step target.Extension)

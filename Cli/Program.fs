@@ -69,10 +69,12 @@ type BenchArgs =
     | Warmup of int
     | Threads of int
     | Precision of Training.PrecisionChoice
+    | Tiles of string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
+            | Tiles _ -> sprintf "GEMM tiles on a GPU: %s (default standard)" GemmTilesChoice.Names
             | Classes _ -> "number of classes (default: the data set's, else 1000)"
             | Device _ -> "cpu, opencl, opencl:N, cuda or auto (default: auto, the fastest present; see `dsl devices`)"
             | Batch _ -> "batch size (default 32)"
@@ -183,7 +185,10 @@ let private run (cmd: Command) =
             match a.TryGetResult BenchArgs.Classes with
             | Some c -> Some c
             | None -> try compile file None |> ignore; None with ModelFileError _ -> Some 1000
-        use dev = Training.device (a.GetResult(BenchArgs.Device, "auto")) (a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads")) (Training.PrecisionChoice.Text(a.TryGetResult BenchArgs.Precision))
+        let tiles = GemmTilesChoice.Parse(a.TryGetResult BenchArgs.Tiles |> Option.toObj)
+        let threads = a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads") |> Option.toNullable
+        let precision = Training.precision (Training.PrecisionChoice.Text(a.TryGetResult BenchArgs.Precision))
+        use dev = Devices.Open(a.GetResult(BenchArgs.Device, "auto"), threads, (fun line -> eprintfn "%s" line), precision, tiles)
         Bench.run
             { File = file
               Classes = classes

@@ -22,8 +22,9 @@ public static class Devices
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
-    /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU.</summary>
-    public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default)
+    /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU. <paramref name="tiles"/> picks the
+    /// GEMM tiles of a GPU (the CPU device has kernels of its own).</summary>
+    public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default, GemmTiles tiles = GemmTiles.Standard)
     {
         switch (name)
         {
@@ -35,7 +36,7 @@ public static class Devices
                 {
                     if (Cuda(out _) is [var first, ..])
                     {
-                        var d = new CudaDevice(first, precision: precision);
+                        var d = new CudaDevice(first, precision: precision, tiles: tiles);
                         say?.Invoke($"auto: {d.Name}");
                         return d;
                     }
@@ -46,7 +47,7 @@ public static class Devices
                 {
                     try
                     {
-                        var d = new OpenClDevice(gpu);
+                        var d = new OpenClDevice(gpu, OpenClTuning(gpu, tiles));
                         say?.Invoke($"auto: {d.Name}");
                         return d;
                     }
@@ -60,12 +61,12 @@ public static class Devices
             {
                 var found = OpenCl(out var problem);
                 var pick = found.FirstOrDefault(d => d.Kind.IsGpuTarget) ?? found.FirstOrDefault(d => d.Kind.IsAcceleratorTarget) ?? found.FirstOrDefault();
-                return pick is null ? throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu") : new OpenClDevice(pick);
+                return pick is null ? throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu") : new OpenClDevice(pick, OpenClTuning(pick, tiles));
             }
             case "cuda":
             {
                 var found = Cuda(out var problem);
-                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0], precision: precision);
+                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0], precision: precision, tiles: tiles);
             }
             default:
                 if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))
@@ -74,9 +75,13 @@ public static class Devices
                     if (found.Count == 0) throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu");
                     if (index < 0 || index >= found.Count)
                         throw new DeviceException($"there is no OpenCL device {index}; `dsl devices` lists {found.Count} (opencl:0 to opencl:{found.Count - 1})");
-                    return new OpenClDevice(found[index]);
+                    return new OpenClDevice(found[index], OpenClTuning(found[index], tiles));
                 }
                 throw new DeviceException($"unknown device `{name}`; use {Names}");
         }
     }
+
+    /// <summary>The compiler's own choice (null) unless large GEMM tiles were asked for.</summary>
+    static Dsl.Core.Tuning? OpenClTuning(OpenClDeviceInfo info, GemmTiles tiles) =>
+        tiles == GemmTiles.Standard ? null : GemmTilesChoice.Tuning(info.Target, tiles);
 }

@@ -37,12 +37,12 @@ public sealed record ListedSource(string Step, string Text, IReadOnlyDictionary<
 /// optimizer's updates), and for CUDA what ptxas made of each kernel, from NVRTC with --ptxas-options=-v. Needs no GPU.</summary>
 public static class KernelListing
 {
-    /// <summary>The three sources of <paramref name="network"/> at <paramref name="batch"/>, with the tiles the compiler
-    /// chooses for <paramref name="target"/>.
+    /// <summary>The three sources of <paramref name="network"/> at <paramref name="batch"/>, with the GEMM tiles
+    /// <paramref name="tiles"/> names for <paramref name="target"/>.
     /// A batch whose training arena is past 32-bit indices throws ArgumentException naming a batch that fits.</summary>
-    public static IReadOnlyList<ListedSource> Render(Shapes.Inferred network, KernelTarget target, int batch)
+    public static IReadOnlyList<ListedSource> Render(Shapes.Inferred network, KernelTarget target, int batch, GemmTiles tiles = GemmTiles.Standard)
     {
-        var tuning = TuningModule.choose(target.Target);
+        var tuning = GemmTilesChoice.Tuning(target.Target, tiles);
         var training = MemoryPlan.compile(PlanMode.Training, batch, network);
         var inference = MemoryPlan.compile(PlanMode.Inference, batch, network);
         if (StepArithmetic.IndexLimit(training) is { } tooBig) throw new ArgumentException(tooBig);

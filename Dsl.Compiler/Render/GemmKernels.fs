@@ -59,7 +59,9 @@ let private loadSlices (c: Ctx) (g: Gemm) items (convert: string -> string) =
     }
     """
 
-/// FP32 units: each item accumulates WorkM x WorkN outputs spread a stride apart over the tile.
+/// FP32 units: each item accumulates WorkM x WorkN outputs spread a stride apart over the tile. The step through a slice
+/// is unrolled 16 deep at most: unrolled whole, a 32-deep slice of 8 x 8 outputs took 255 registers (AlexNet's last dense
+/// input gradient at 10 classes), one block per SM; 16 deep, 120.
 let private fp32Body (c: Ctx) (g: Gemm) =
     let t = c.T
     let mt, nt = t.TileM / t.WorkM, t.TileN / t.WorkN
@@ -77,7 +79,7 @@ let private fp32Body (c: Ctx) (g: Gemm) =
     for (int k0 = 0; k0 < {{g.K}}; k0 += {{t.TileK}}) {
         {{splice 8 (loadSlices c g items id)}}
         {{c.D.Barrier}}
-        #pragma unroll
+        #pragma unroll {{min t.TileK 16}}
         for (int k = 0; k < {{t.TileK}}; k++) {
             float a[{{t.WorkM}}], bv[{{t.WorkN}}];
             #pragma unroll

@@ -67,3 +67,11 @@ and private tensorCoreProblem (target: Target) (t: Tuning) =
     elif t.TileN % (8 * wn) <> 0 then Some(sprintf "tile width %d does not split into %d warps of 8-column products" t.TileN wn)
     elif t.TileK % 8 <> 0 then Some(sprintf "tile depth %d is not a multiple of the products' 8" t.TileK)
     else None
+
+/// The large GEMM tiles for GPUs with the shared memory for them (CUDA compute capability 8.0 and above, 48 KiB per block):
+/// 128 x 128 blocks 32 deep, 256 items of 8 x 8 outputs (on tensor cores 8 warps of 64 x 32, sixteen 16 x 8 products per
+/// 8-deep step), 32 KiB of shared memory (33 KiB with the tensor cores' padding). Four times the outputs of the 64 x 64 tiles per block and twice the FLOPs per
+/// byte loaded from global memory (32 against 16). None where the target cannot take them.
+let large (target: Target) : Tuning option =
+    let t = { choose target with TileM = 128; TileN = 128; TileK = 32; WorkM = 8; WorkN = 8 }
+    if target.Kind = GpuTarget && t.WorkGroup >= 256 && problem target t = None then Some t else None

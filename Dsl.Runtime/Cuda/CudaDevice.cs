@@ -11,15 +11,15 @@ public sealed unsafe class CudaDevice : IDevice
     nint context, stream;
 
     /// <summary>Opens the device <paramref name="info"/> describes; <paramref name="tuning"/> overrides the compiler's choice of sizes,
-    /// <paramref name="precision"/> whether GEMMs may use TF32 tensor cores.</summary>
-    public CudaDevice(CudaDeviceInfo info, Tuning? tuning = null, Precision precision = Precision.Default)
+    /// <paramref name="precision"/> whether GEMMs may use TF32 tensor cores, <paramref name="tiles"/> which GEMM tiles it chooses.</summary>
+    public CudaDevice(CudaDeviceInfo info, Tuning? tuning = null, Precision precision = Precision.Default, GemmTiles tiles = GemmTiles.Standard)
     {
         Info = info;
         Cu = Driver.Get(out _, out var problem) ?? throw new DeviceException($"CUDA: {problem}");
         var nvrtc = Nvrtc.Get(out var nvrtcProblem) ?? throw new DeviceException($"CUDA: {info.Name} is present, but there is {nvrtcProblem}");
         var t = info.Target;
         var target = precision == Precision.Fp32 ? new Target(t.Kind, t.MaxWorkGroupSize, t.LocalMemoryBytes, t.VectorWidth, t.SubGroupWidth, false) : t;
-        Tuning = tuning ?? TuningModule.choose(target);
+        Tuning = tuning ?? GemmTilesChoice.Tuning(target, tiles);
         if (TuningModule.problem(target, Tuning) is { } bad)
             throw new DeviceException($"CUDA: the kernel sizes do not suit {info.Name}: {bad.Value}");
         nint ctx;
@@ -40,7 +40,7 @@ public sealed unsafe class CudaDevice : IDevice
     internal nint Stream => stream;
     internal CudaProgramCache Programs { get; }
 
-    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")})";
+    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")}, {Tuning.TileM}x{Tuning.TileN} GEMM tiles)";
     public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;

@@ -13,17 +13,26 @@ namespace Dsl.Runtime.Tests.Backends;
 /// runs them, this is what checks the warp tiling, the fragment indices and the epilogue positions.</summary>
 public class CudaEmulatorTests(ITestOutputHelper output)
 {
-    /// <summary>64 x 64 tiles (each warp 2 x 2 products) and 128 x 64 (4 x 2), 8 warps each.</summary>
-    public static TheoryData<int, int, int, int> Tilings => new() { { 64, 64, 4, 4 }, { 128, 64, 8, 4 } };
+    static readonly Target Gpu = new(TargetKind.GpuTarget, 1024, 49152, 4, 32, true);
+
+    /// <summary>64 x 64 tiles 16 deep (each warp 2 x 2 products), 128 x 64 (4 x 2), and the large tiles the compiler offers
+    /// (`--tiles large`: 128 x 128, 32 deep, 4 x 4 products per warp), 8 warps each.</summary>
+    public static TheoryData<string> Tilings => new() { "64x64", "128x64", "large" };
 
     [Theory]
     [MemberData(nameof(Tilings))]
-    public void TensorCoreGemmsMatchFloat64ProductsOfTf32Inputs(int tileM, int tileN, int workM, int workN)
+    public void TensorCoreGemmsMatchFloat64ProductsOfTf32Inputs(string tiling)
     {
         var compiler = new[] { "/usr/bin/g++", "/usr/bin/clang++" }.FirstOrDefault(File.Exists);
         Assert.True(compiler is not null, "no host C++ compiler (g++ or clang++) to run the emulated kernels with");
-        var tuning = new Tuning(256, tileM, tileN, 16, workM, workN, 4, tensorCores: true);
-        Assert.Null(TuningModule.problem(new Target(TargetKind.GpuTarget, 1024, 49152, 4, 32, true), tuning));
+        var tuning = tiling switch
+        {
+            "64x64" => new Tuning(256, 64, 64, 16, 4, 4, 4, tensorCores: true),
+            "128x64" => new Tuning(256, 128, 64, 16, 8, 4, 4, tensorCores: true),
+            _ => TuningModule.large(Gpu).Value,
+        };
+        Assert.True(tuning.TensorCores);
+        Assert.Null(TuningModule.problem(Gpu, tuning));
 
         var rng = new Random(7);
         var memory = new List<float>();

@@ -7,21 +7,25 @@ using Xunit.Abstractions;
 namespace Dsl.Runtime.Tests.Backends;
 
 /// <summary>What ptxas makes of every generated CUDA kernel (NVRTC with --ptxas-options=-v, no GPU needed), for AlexNet, VGG16,
-/// LeNet and the every-layer network, in FP32 and TF32, for sm_80 and sm_90: the training, inference and update sources
+/// LeNet and the every-layer network (AlexNet with large GEMM tiles too), in FP32 and TF32, for sm_80 and sm_90: the training, inference and update sources
 /// compile, no kernel spills or keeps a stack frame, and each fits at least 2 blocks of its size per SM. The figures are in
 /// docs/kernels.md. Without NVRTC it says so and passes, unless DSL_REQUIRE_NVRTC=1 (as in CI).</summary>
 public class KernelResourceTests(ITestOutputHelper output)
 {
     /// <summary>Batch 128 as the GPU benchmark runs; VGG16 at 64, the largest power of two whose arena 32-bit indices reach.</summary>
-    public static TheoryData<string, int, bool> Networks => new()
+    /// <summary>Every network with the standard GEMM tiles; AlexNet with the large ones too.</summary>
+    public static TheoryData<string, int, bool, GemmTiles> Networks => new()
     {
-        { "alexnet", 128, true }, { "alexnet", 128, false }, { "vgg16", 64, true }, { "vgg16", 64, false },
-        { "lenet", 128, true }, { "lenet", 128, false }, { "mixed", 128, true }, { "mixed", 128, false },
+        { "alexnet", 128, true, GemmTiles.Standard }, { "alexnet", 128, false, GemmTiles.Standard },
+        { "alexnet", 128, true, GemmTiles.Large }, { "alexnet", 128, false, GemmTiles.Large },
+        { "vgg16", 64, true, GemmTiles.Standard }, { "vgg16", 64, false, GemmTiles.Standard },
+        { "lenet", 128, true, GemmTiles.Standard }, { "lenet", 128, false, GemmTiles.Standard },
+        { "mixed", 128, true, GemmTiles.Standard }, { "mixed", 128, false, GemmTiles.Standard },
     };
 
     [Theory]
     [MemberData(nameof(Networks))]
-    public void EveryKernelFitsWithoutSpillsAndTwoBlocksPerSm(string network, int batch, bool tf32)
+    public void EveryKernelFitsWithoutSpillsAndTwoBlocksPerSm(string network, int batch, bool tf32, GemmTiles tiles)
     {
         if (Nvrtc.Get(out var problem) is null)
         {
@@ -37,7 +41,7 @@ public class KernelResourceTests(ITestOutputHelper output)
         {
             var target = KernelTarget.Parse($"cuda:sm_{arch}", precision);
             Assert.Equal(tf32, target.Target.TensorCores);
-            foreach (var source in KernelListing.Render(inferred, target, batch))
+            foreach (var source in KernelListing.Render(inferred, target, batch, tiles))
             {
                 var rows = KernelListing.Measure(source, arch, $"{network}-{source.Step}");
                 Assert.Equal(source.Threads.Keys.Order(StringComparer.Ordinal), rows.Select(r => r.Function));
@@ -54,7 +58,7 @@ public class KernelResourceTests(ITestOutputHelper output)
                     $", blocks per SM {rows.Min(r => r.BlocksPerSm)}-{rows.Max(r => r.BlocksPerSm)}");
             }
         }
-        output.WriteLine($"{network} batch {batch} {(tf32 ? "TF32" : "FP32")}: {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{network} batch {batch} {(tf32 ? "TF32" : "FP32")} {tiles} tiles: {clock.Elapsed.TotalSeconds:F1} s");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 }
