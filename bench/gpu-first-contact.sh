@@ -35,12 +35,13 @@ export XDG_CACHE_HOME=$out/cache
 
 left() { echo $((budget - (SECONDS - start))); }
 
-# Why a finished step failed, in one line: the first line that says so, else its last line.
+# Why a finished step failed, in one line: the first line that says so with the lines that continue it (dsl lists
+# every library path it tried beneath), else the log's last line.
 why() {
   local line
-  line=$(grep -m1 -E '^(device|dsl|data|error|training stopped|Unhandled exception|RuntimeError|torch|.*Error:)' "$1" 2>/dev/null)
+  line=$(awk '/^(device|dsl|data|error|training stopped|Unhandled exception|RuntimeError|torch|.*Error:)/ {n = 6} n > 0 {printf "%s ", $0; n--}' "$1" 2>/dev/null)
   [ -n "$line" ] || line=$(grep -v '^\s*$' "$1" 2>/dev/null | tail -n 1)
-  echo "${line:-no output}" | cut -c1-300 | tr '|' '/'
+  echo "${line:-no output}" | tr -s ' ' | cut -c1-400 | tr '|' '/'
 }
 
 # step NAME LIMIT COMMAND...: runs COMMAND under min(LIMIT, the budget left), its output in NAME.log; one report row.
@@ -93,40 +94,48 @@ echo "   gpu: $have_gpu; $torch_why"
 # --- 2. devices ------------------------------------------------------------------------------------------------------------
 step devices 45 "${dsl[@]}" devices
 grep -q '^CUDA .*\[cuda\]' "$out/devices.log" 2>/dev/null && cuda_found=1 || cuda_found=0
-[ $cuda_found -eq 1 ] || notes+=("- dsl found no CUDA device: $(grep -m1 '^CUDA' "$out/devices.log" 2>/dev/null | cut -c1-400)")
+[ $cuda_found -eq 1 ] || notes+=("- dsl found no CUDA device: $(awk '/^CUDA +none: / {n = 6; sub(/^CUDA +none: /, "")} n > 0 {printf "%s ", $0; n--}' "$out/devices.log" | tr -s ' ' | cut -c1-400)")
 
-# lenet on the CPU device in the background (half the cores), the reference for lenet on CUDA below; the CUDA steps
-# meanwhile use the GPU and one host thread.
+# lenet on the CPU device in the background (half the cores), the reference for lenet on CUDA below; the harness meanwhile
+# uses the GPU and one host thread, and the timed runs wait for it to finish.
 cpu_threads=$(( $(nproc) / 2 )); [ $cpu_threads -lt 1 ] && cpu_threads=1
-lenet_cpu_limit=$(( $(left) - 20 ))
+lenet_cpu_limit=$(( $(left) - 20 )); [ $lenet_cpu_limit -gt 180 ] && lenet_cpu_limit=180
 ( step lenet-cpu "$lenet_cpu_limit" "${dsl[@]}" run Models/lenet.model --device cpu --threads $cpu_threads --epochs 1 --seed 1 --out "$out/runs/lenet-cpu"
   printf '%s\n' "${rows[-1]}" > "$out/.lenet-cpu.row" ) &
 lenet_cpu=$!
 
-# --- 3. the kernel harness on CUDA, TF32 (the default) and FP32 --------------------------------------------------------------
+# Steps in order of what the first contact is for: the harness in the default precision, then the AlexNet figures, then
+# the rest; a step that would pass the budget gets what is left, and none starts with under 10 s.
 # (The CUDA steps run even where dsl found no device: each then stops at once, its reason in dsl's own words.)
-step selftest-tf32 100 "${dsl[@]}" selftest --device cuda --precision tf32
-step selftest-fp32 100 "${dsl[@]}" selftest --device cuda --precision fp32
 
-# --- 4. lenet, one epoch, seed 1, on CUDA beside the CPU run -----------------------------------------------------------------
-step lenet-cuda 120 "${dsl[@]}" run Models/lenet.model --device cuda --epochs 1 --seed 1 --out "$out/runs/lenet-cuda"
-echo "== waiting for lenet-cpu"
+# --- 3. the kernel harness on CUDA, TF32 tensor cores (the default) -----------------------------------------------------------
+step selftest-tf32 100 "${dsl[@]}" selftest --device cuda --precision tf32
+
+# --- 4. AlexNet training at batch 128: dsl (both GEMM tile configurations) against PyTorch (cuDNN, TF32) -----------------------
+echo "== waiting for lenet-cpu, so that the timed runs have the host to themselves"
 wait $lenet_cpu
 [ -f "$out/.lenet-cpu.row" ] && rows+=("$(cat "$out/.lenet-cpu.row")") && rm -f "$out/.lenet-cpu.row"
-notes+=("- lenet, 1 epoch, seed 1: CPU \`$(testline lenet-cpu || echo "no test line")\`; CUDA \`$(testline lenet-cuda || echo "no test line")\`")
-
-# --- 5. AlexNet training at batch 128: dsl's CUDA device against PyTorch (cuDNN, TF32) ---------------------------------------
-step alexnet-dsl 150 "${dsl[@]}" bench Models/alexnet.model --device cuda --batch 128 --steps 20 --warmup 5 --classes 1000
+for tiles in standard large; do
+  step alexnet-dsl-$tiles 120 "${dsl[@]}" bench Models/alexnet.model --device cuda --tiles $tiles --batch 128 --steps 20 --warmup 5 --classes 1000
+done
 if [ $have_torch -eq 1 ]; then
   step alexnet-torch 90 "$py" bench/torch_alexnet.py --device cuda --batch 128 --steps 20 --warmup 5 --classes 1000
 else
   skip alexnet-torch "no PyTorch with CUDA in $py: $torch_why"
 fi
-a=$(field alexnet-dsl training:); b=$(field alexnet-torch training:)
-ratio="-"; [ -n "$a" ] && [ -n "$b" ] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a/b}')
-pa=$(peak alexnet-dsl); pb=$(peak alexnet-torch)
-notes+=("- AlexNet training, batch 128: dsl ${a:--} images/s, peak device memory ${pa:--} MiB; PyTorch ${b:--} images/s, peak ${pb:--} MiB; ratio dsl/PyTorch **$ratio**")
-grep -m1 '^compile' "$out/alexnet-dsl.log" >/dev/null 2>&1 && notes+=("- dsl $(grep -m1 '^compile' "$out/alexnet-dsl.log")")
+b=$(field alexnet-torch training:); pb=$(peak alexnet-torch)
+notes+=("- AlexNet training, batch 128, PyTorch (cuDNN, TF32): ${b:--} images/s, peak device memory ${pb:--} MiB")
+for tiles in standard large; do
+  a=$(field alexnet-dsl-$tiles training:); pa=$(peak alexnet-dsl-$tiles)
+  ratio="-"; [ -n "$a" ] && [ -n "$b" ] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a/b}')
+  notes+=("- AlexNet training, batch 128, dsl with $tiles GEMM tiles: ${a:--} images/s, peak device memory ${pa:--} MiB; ratio to PyTorch **$ratio**")
+  grep -m1 '^compile' "$out/alexnet-dsl-$tiles.log" >/dev/null 2>&1 && notes+=("  - $(grep -m1 '^compile' "$out/alexnet-dsl-$tiles.log")")
+done
+
+# --- 5. lenet, one epoch, seed 1, on CUDA beside the CPU run; the harness in FP32 ----------------------------------------------
+step lenet-cuda 120 "${dsl[@]}" run Models/lenet.model --device cuda --epochs 1 --seed 1 --out "$out/runs/lenet-cuda"
+notes+=("- lenet, 1 epoch, seed 1: CPU \`$(testline lenet-cpu || echo "no test line")\`; CUDA \`$(testline lenet-cuda || echo "no test line")\`")
+step selftest-fp32 100 "${dsl[@]}" selftest --device cuda --precision fp32
 
 # --- 6. out of memory: PyTorch holds all but 1.5 GiB; dsl at batch 128 must stop and name a batch that fits, which must run --
 if [ $cuda_found -eq 1 ] && [ $have_torch -eq 1 ]; then
@@ -153,7 +162,8 @@ else
   skip oom-probe "needs a CUDA device and PyTorch with CUDA to hold the memory ($torch_why)"
 fi
 
-# --- 7. what ptxas makes of AlexNet's kernels with this machine's NVRTC (no GPU needed; CI checks NVRTC 11.8's) ---------------
+# --- 7. the harness with the large tiles; what ptxas makes of AlexNet's kernels with this machine's NVRTC (no GPU needed; CI checks NVRTC 11.8's) ---------------
+step selftest-tf32-large 90 "${dsl[@]}" selftest --device cuda --precision tf32 --tiles large
 step kernels-sm_90 60 "${dsl[@]}" kernels Models/alexnet.model --target cuda:sm_90 --batch 128 --out "$out/kernels-alexnet-sm_90"
 
 # --- the report ------------------------------------------------------------------------------------------------------------
@@ -162,7 +172,7 @@ step kernels-sm_90 60 "${dsl[@]}" kernels Models/alexnet.model --target cuda:sm_
   echo
   echo "\`bench/gpu-first-contact.sh\`, $(date -u +%FT%TZ), $(($SECONDS - start)) s of a ${budget}-second budget."
   echo
-  sed -n '3,$p' "$out/machine.log" | sed 's/^/    /'
+  sed '1,/^$/d' "$out/machine.log" | sed 's/^/    /'
   echo
   echo "| step | result | seconds | why / last line |"
   echo "| --- | --- | --- | --- |"
