@@ -73,7 +73,7 @@ skip() { rows+=("| $1 | skipped | 0 | $2 |"); echo "== $1: skipped: $2"; }
 
 field() { awk -v w="$2" '$1 == w {print $2; exit}' "$out/$1.log" 2>/dev/null; }
 peak() { awk '$1 == "peak" && $2 == "device" {print $4; exit}' "$out/$1.log" 2>/dev/null; }
-testline() { grep -m1 '^test:' "$out/$1.log" 2>/dev/null; }
+testline() { grep '^test: loss' "$out/$1.log" 2>/dev/null | tail -n 1; }
 
 # --- 1. the machine ------------------------------------------------------------------------------------------------------
 step machine 20 bash -c '
@@ -130,6 +130,8 @@ for tiles in standard large; do
   ratio="-"; [ -n "$a" ] && [ -n "$b" ] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a/b}')
   notes+=("- AlexNet training, batch 128, dsl with $tiles GEMM tiles: ${a:--} images/s, peak device memory ${pa:--} MiB; ratio to PyTorch **$ratio**")
   grep -m1 '^compile' "$out/alexnet-dsl-$tiles.log" >/dev/null 2>&1 && notes+=("  - $(grep -m1 '^compile' "$out/alexnet-dsl-$tiles.log")")
+  # The five slowest kernels of the profiled training step (the whole table is in the log).
+  while read -r line; do notes+=("  - slowest: \`$line\`"); done < <(sed -n '/^per kernel/,$p' "$out/alexnet-dsl-$tiles.log" 2>/dev/null | sed -n '2,6p' | sed 's/^ *//')
 done
 
 # --- 5. lenet, one epoch, seed 1, on CUDA beside the CPU run; the harness in FP32 ----------------------------------------------
@@ -164,7 +166,7 @@ fi
 
 # --- 7. the harness with the large tiles; what ptxas makes of AlexNet's kernels with this machine's NVRTC (no GPU needed; CI checks NVRTC 11.8's) ---------------
 step selftest-tf32-large 90 "${dsl[@]}" selftest --device cuda --precision tf32 --tiles large
-step kernels-sm_90 60 "${dsl[@]}" kernels Models/alexnet.model --target cuda:sm_90 --batch 128 --out "$out/kernels-alexnet-sm_90"
+step kernels-sm_90 60 "${dsl[@]}" kernels Models/alexnet.model --target cuda:sm_90 --batch 128 --classes 1000 --out "$out/kernels-alexnet-sm_90"
 
 # --- the report ------------------------------------------------------------------------------------------------------------
 {
