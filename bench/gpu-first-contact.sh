@@ -82,7 +82,7 @@ step machine 20 bash -c '
   if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
   else echo "nvidia-smi: not found"; fi
   echo "dotnet: $(dotnet --list-runtimes 2>/dev/null | grep NETCore | tail -n1 || echo none)"
-  echo "nvrtc: $(ldconfig -p 2>/dev/null | grep -m1 -o "libnvrtc.so[^ ]*" || ls /usr/local/cuda*/lib64/libnvrtc.so* 2>/dev/null | head -n1 || echo none found by ldconfig)"'
+  echo "nvrtc: $(ldconfig -p 2>/dev/null | grep -o "libnvrtc.so[^ ]*" | head -n1 | grep . || ls /usr/local/cuda*/lib64/libnvrtc.so* 2>/dev/null | head -n1 || echo none found by ldconfig)"'
 
 have_gpu=0
 command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && have_gpu=1
