@@ -1,4 +1,5 @@
 using Dsl.Compiler;
+using Dsl.Compiler.Render;
 using Dsl.Core;
 using Dsl.Runtime.Checks;
 using Dsl.Runtime.OpenCl;
@@ -42,6 +43,30 @@ public class OpenClTests(ITestOutputHelper output)
         var result = Harness.Step(device, BackendDevices.Cpu, "alexnet", plan, 1e-4);
         Report(result);
         Assert.True(result.Passed, $"{result.Worst}: {result.Error:E2}");
+    }
+
+    /// <summary>The large GEMM tiles (`--tiles large`: 128 x 128, 32 deep, 8 x 8 outputs per item) in FP32, on the same device:
+    /// a grouped, strided, padded convolution (forward, both gradients) and a dense layer 300 deep (ten slices) against the CPU
+    /// device; two cases only, since PoCL takes about 20 s to build each. Their tensor-core form is checked by CudaEmulatorTests.</summary>
+    [Fact]
+    public void LargeTilesGiveTheSameResults()
+    {
+        if (Device() is not { } shared) return;
+        var tuning = GemmTilesChoice.Tuning(new Target(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, false), GemmTiles.Large);
+        if (TuningModule.problem(shared.Info.Target, tuning) is { } problem)
+        {
+            output.WriteLine($"skipped: {shared.Info.Name} cannot take large tiles: {problem.Value}");
+            return;
+        }
+        using var device = new OpenClDevice(shared.Info, tuning);
+        var cases = KernelCases.All().Where(c => c.Name.StartsWith("conv 3x4x11x13 -> 6 kernel 5x3 stride 2") || c.Name.StartsWith("dense 33x300")).ToList();
+        Assert.Equal(2, cases.Count);
+        foreach (var c in cases)
+        {
+            var result = Harness.Check(device, BackendDevices.Cpu, c);
+            Report(result);
+            Assert.True(result.Passed, $"{c.Name}: {result.Error:E2} in {result.Worst}");
+        }
     }
 
     /// <summary>Tiles that divide nothing evenly, one output per item along N, two-wide vectors: the GEMM and
