@@ -3,8 +3,8 @@
 # 8 minutes, going on to the next step when one fails. Writes OUT/report.md (what ran, what did not and why, the figures)
 # and one log per step beside it.
 #   usage: bench/gpu-first-contact.sh OUT
-# On the GPU machine (no .NET there): pack first with `../shared/gpu/pack.sh Cli/Cli.fsproj` and `bench/gpu-pack-data.sh`,
-# carry .gpu, and run `bench/gpu-first-contact.sh $OUT/first-contact`. Without .gpu it runs ./dsl from the checkout.
+# On the GPU machine (no .NET there): pack first with `bench/gpu-pack.sh`, carry .gpu, and run
+# `bench/gpu-first-contact.sh $OUT/first-contact`. Without .gpu it runs ./dsl from the checkout.
 # Environment: PYTHON (a Python with a CUDA build of PyTorch; default python3), FIRST_CONTACT_SECONDS (default 480).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,13 @@ else
   dsl=(./dsl)
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# Fashion-MNIST carried in .gpu (bench/gpu-pack-data.sh) where the machine lacks Debian's dataset package.
-[ -f .gpu/data/fashion-mnist/train-images-idx3-ubyte.gz ] && export DSL_DATA=$PWD/.gpu/data/fashion-mnist
+# Fashion-MNIST from Debian's package where the machine has it, else the subset the checkout ships (2,000 training and
+# 1,000 test images), unless DSL_DATA says: set, so that dsl never tries to download it (the GPU machine reaches no network).
+if [ -z "${DSL_DATA:-}" ]; then
+  if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then DSL_DATA=/usr/share/datasets/fashion-mnist
+  else DSL_DATA=$PWD/tests/data/fashion-mnist; fi
+fi
+export DSL_DATA
 # An empty kernel cache of our own, so compile times are cold where they say so and no earlier run's PTX is reused.
 export XDG_CACHE_HOME=$out/cache
 
@@ -78,7 +83,7 @@ testline() { grep '^test: loss' "$out/$1.log" 2>/dev/null | tail -n 1; }
 # --- 1. the machine ------------------------------------------------------------------------------------------------------
 step machine 20 bash -c '
   echo "date: $(date -u +%FT%TZ)"; echo "host: $(uname -srm), $(nproc) cores, $(free -g | awk "/Mem:/ {print \$2}") GiB"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"; echo "data: $DSL_DATA"
   if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
   else echo "nvidia-smi: not found"; fi
   echo "dotnet: $(dotnet --list-runtimes 2>/dev/null | grep NETCore | tail -n1 || echo none)"
