@@ -10,7 +10,8 @@ public sealed record Verdict(IReadOnlyList<Finding> Findings, IReadOnlyList<stri
     /// <summary>The diagnosis as `dsl run` and `dsl doctor` print it.</summary>
     public IEnumerable<string> Lines()
     {
-        if (Findings.Count == 0) yield return "diagnosis: the run looks healthy";
+        if (Findings.Count == 0)
+            yield return CannotJudge.Count == 0 ? "diagnosis: the run looks healthy" : "diagnosis: no finding in what could be judged";
         else yield return $"diagnosis: {Findings.Count} finding{(Findings.Count == 1 ? "" : "s")}";
         foreach (var f in Findings)
         {

@@ -105,6 +105,14 @@ public sealed class RunStatistics
         Flush();
     }
 
+    /// <summary>Records the test set's loss and accuracy after the last update.</summary>
+    public void Test(int epoch, long t, Evaluation test)
+    {
+        pending.Add(new StatRow(epoch, t, "run", "test_loss", test.Loss));
+        pending.Add(new StatRow(epoch, t, "run", "test_accuracy", test.Accuracy));
+        Flush();
+    }
+
     /// <summary>Writes what is gathered so far (a cancelled epoch's step losses, before its checkpoint).</summary>
     public void Flush()
     {

@@ -235,7 +235,10 @@ public sealed class Trainer : IDisposable
             foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
         var test = Evaluate(testSet, transform, progress, "test", epochs);
-        return new TrainResult(results, test, weightsPath, stopped, WritePictures(test, testSet.ClassNames));
+        statistics.Test(epochs, state.Step, test);
+        var pictures = WritePictures(test, testSet.ClassNames);
+        Output.RunReport.Write(dir);
+        return new TrainResult(results, test, weightsPath, stopped, pictures);
     }
 
     /// <summary>What the diagnosis needs to know of the settings to word its advice (stats.csv's run rows).</summary>
