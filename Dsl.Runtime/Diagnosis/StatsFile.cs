@@ -60,11 +60,12 @@ public static class StatsFile
         return fields;
     }
 
-    /// <summary>Drops the rows after optimiser update <paramref name="step"/>: on resume they belong to work about to be redone.</summary>
+    /// <summary>Drops the rows after optimiser update <paramref name="step"/>, and the test rows: on resume they belong to
+    /// work about to be redone.</summary>
     public static void KeepUpTo(string path, long step)
     {
         if (!File.Exists(path)) { File.WriteAllText(path, Header + "\n"); return; }
-        var kept = Read(path).Where(r => r.Step <= step).Select(Line);
+        var kept = Read(path).Where(r => r.Step <= step && !r.Statistic.StartsWith("test_")).Select(Line);
         File.WriteAllLines(path, kept.Prepend(Header));
     }
 }
