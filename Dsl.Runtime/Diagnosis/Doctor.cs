@@ -12,7 +12,9 @@ public static class Doctor
     /// <summary>Validation loss this far above its minimum, while the training loss keeps falling, is overfitting.</summary>
     public const double OverfitRise = 0.05;
     /// <summary>Update-to-weight ratios per step, median over layers: healthy runs sit near 1e-3.</summary>
-    public const double RatioTooHigh = 3e-2, RatioTooLow = 1e-5;
+    public const double RatioTooHigh = 3e-2, RatioTooLow = 1e-4;
+    /// <summary>A step loss this many times the first one means the updates threw the weights far off.</summary>
+    public const double LossBlowUp = 10;
     /// <summary>A loss that moved less than this fraction over the run "barely moved".</summary>
     public const double BarelyMoving = 0.05;
     /// <summary>A layer with more than this fraction of units that passed no gradient for a whole batch is dying.</summary>
@@ -117,12 +119,15 @@ public static class Doctor
         var losses = run.Stats!.Where(r => r.Subject == "run" && r.Statistic == "loss").Select(r => r.Value).ToList();
         string perLayer = string.Join(", ", ratios.Select(r => $"{r.Subject} {G(r.Value)}"));
         int spikes = Spikes(losses);
-        if (ratio > RatioTooHigh || spikes >= 3)
+        double peak = losses.Count > 1 ? losses.Skip(1).Where(double.IsFinite).DefaultIfEmpty(0).Max() : 0;
+        bool blownUp = losses.Count > 1 && peak > LossBlowUp * losses[0];
+        if (ratio > RatioTooHigh || spikes >= 3 || blownUp)
         {
             var evidence = new List<string>();
+            if (blownUp) evidence.Add($"the step loss reached {G(peak)}, {G(peak / losses[0])} times the first step's {G(losses[0])}");
             if (double.IsFinite(ratio)) evidence.Add($"update-to-weight ratio per step at epoch {ratios[0].Epoch}: median {G(ratio)} ({perLayer}); around 1e-3 is typical");
-            if (spikes > 0) evidence.Add($"{spikes} loss spike{(spikes == 1 ? "" : "s")} (a step's loss over twice the median of the ten before it)");
-            yield return new Finding("learning rate too high", "the updates are large against the weights, and the loss jumps", evidence, LowerLr(run, 3));
+            if (spikes > 0) evidence.Add($"{spikes} loss spike{(spikes == 1 ? "" : "s")} (a step's loss over twice, and 0.5 above, the median of the ten before it)");
+            yield return new Finding("learning rate too high", "the updates are large against the weights, and the loss jumps", evidence, LowerLr(run, blownUp ? 10 : 3));
         }
         else if (ratio < RatioTooLow && epochs.Count >= 1 && Math.Abs(epochs[^1].TrainLoss / epochs[0].TrainLoss - 1) < BarelyMoving)
         {
@@ -133,22 +138,35 @@ public static class Doctor
         }
     }
 
-    /// <summary>Steps whose loss is over twice the median of the ten recorded before it (after the first ten).</summary>
+    /// <summary>Steps whose loss is over twice, and 0.5 above, the median of the ten recorded before it (after the first ten):
+    /// the absolute margin keeps the noise of a nearly memorised set (0.03, then 0.07) from counting.</summary>
     public static int Spikes(IReadOnlyList<double> losses)
     {
         int spikes = 0;
         for (int i = 10; i < losses.Count; i++)
-            if (losses[i] > 2 * Median(losses.Skip(i - 10).Take(10))) spikes++;
+        {
+            double median = Median(losses.Skip(i - 10).Take(10));
+            if (losses[i] > 2 * median && losses[i] > median + 0.5) spikes++;
+        }
         return spikes;
     }
 
+    /// <summary>The last layer, in network order, where most units passed no gradient: no gradient reaches the layers before
+    /// it through its silent units, so those are named in the evidence as following from it.</summary>
     static IEnumerable<Finding> DeadUnits(RunHistory run)
     {
-        foreach (var r in run.Latest("dead_fraction").Where(r => r.Value > DeadFraction))
-            yield return new Finding("dead units", $"{Pct(r.Value)} of {r.Subject}'s units passed no gradient over a whole batch",
-                [$"{r.Subject}: dead fraction {Pct(r.Value)} at epoch {r.Epoch} (units whose weight gradient was zero for every image of the epoch's last batch: a ReLU that never fired)",
-                 $"{r.Subject}'s gradient norm {G(run.Latest("grad_norm").FirstOrDefault(g => g.Subject == r.Subject)?.Value ?? double.NaN)}"],
-                $"on {r.Subject}'s line, write `leaky-relu 0.01` for `relu` (a leaky unit keeps a gradient); if the units died after a good start, {LowerLr(run, 3)}", r.Epoch);
+        var rows = run.Latest("dead_fraction");
+        var dead = rows.Where(r => r.Value > DeadFraction).ToList();
+        if (dead.Count == 0) yield break;
+        var r = dead[^1];
+        var evidence = new List<string>
+        {
+            $"{r.Subject}: dead fraction {Pct(r.Value)} at epoch {r.Epoch} (units whose bias gradient was zero over every image of the epoch's last batch: a ReLU that never fired)",
+            $"{r.Subject}'s gradient norm {G(run.Latest("grad_norm").FirstOrDefault(g => g.Subject == r.Subject)?.Value ?? double.NaN)}",
+        };
+        if (dead.Count > 1) evidence.Add($"before it, with little gradient reaching them through it: {string.Join(", ", dead.SkipLast(1).Select(d => $"{d.Subject} {Pct(d.Value)}"))}");
+        yield return new Finding("dead units", $"{Pct(r.Value)} of {r.Subject}'s units passed no gradient over a whole batch", evidence,
+            $"on {r.Subject}'s line, write `leaky-relu 0.01` for `relu` (a leaky unit keeps a gradient); if the units died after a good start, {LowerLr(run, 3)}", r.Epoch);
     }
 
     static Finding? Gradients(RunHistory run)

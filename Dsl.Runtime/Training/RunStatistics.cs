@@ -6,18 +6,20 @@ namespace Dsl.Runtime;
 
 /// <summary>Gathers what the diagnosis reads while a run trains and appends it to the run folder's stats.csv: the settings
 /// that shape its advice, the step loss (about 50 values an epoch), and at each epoch's last step, per trainable layer, the
-/// weight norm, the gradient norm, the update-to-weight ratio of that step, and the fraction of units whose weight gradient
-/// was zero over the whole batch (dead units: a ReLU that never fired passes no gradient); per class the validation recall.
+/// weight norm, the gradient norm, the update-to-weight ratio of that step, and the fraction of units whose bias gradient
+/// was zero over the whole batch (dead units: a ReLU that never fired passes no gradient; the bias, unlike the weights, does not
+/// depend on the layer's input, so the layers after a silent one are not counted silent too); per class the validation recall.
 /// The cost is a few reads of the weights and gradients per epoch (bench/stats-cost.sh measures it).</summary>
 public sealed class RunStatistics
 {
     readonly string path;
     readonly ParameterSet parameters;
-    readonly List<(string Layer, string Weight, int Units)> layers = new();
+    readonly List<(string Layer, string Weight, string? Bias, int Units)> layers = new();
     readonly int batches, every;
     readonly List<StatRow> pending = new();
     float[][]? before;
     float[][]? grads;
+    float[]?[]? biasGrads;
 
     /// <summary>Statistics of a run whose epochs have <paramref name="batches"/> training steps.</summary>
     public RunStatistics(string runDir, Shapes.Inferred network, Plan trainPlan, ParameterSet parameters, int batches)
@@ -35,7 +37,10 @@ public sealed class RunStatistics
         // Frozen layers (lr-mult 0) neither move nor, necessarily, get gradients: nothing to judge.
         foreach (var p in trainPlan.Params)
             if (p.Role == "weight" && p.LrMult > 0 && units.GetValueOrDefault(p.Layer) > 0)
-                layers.Add((p.Layer, trainPlan.Buffers[p.Value].Name, units[p.Layer]));
+            {
+                var bias = trainPlan.Params.FirstOrDefault(b => b.Layer == p.Layer && b.Role == "bias");
+                layers.Add((p.Layer, trainPlan.Buffers[p.Value].Name, bias is null ? null : trainPlan.Buffers[bias.Value].Name, units[p.Layer]));
+            }
     }
 
     /// <summary>Starts stats.csv with the run's settings and class counts, or on resume keeps the rows up to
@@ -66,6 +71,7 @@ public sealed class RunStatistics
     {
         before = layers.Select(l => parameters.Read(l.Weight)).ToArray();
         grads = layers.Select(l => parameters.Read(l.Weight + ".grad")).ToArray();
+        biasGrads = layers.Select(l => l.Bias is null ? null : parameters.Read(l.Bias + ".grad")).ToArray();
     }
 
     /// <summary>Records the measured step's statistics once the optimiser has applied update <paramref name="t"/>.</summary>
@@ -74,21 +80,24 @@ public sealed class RunStatistics
         if (before is null || grads is null) return;
         for (int i = 0; i < layers.Count; i++)
         {
-            var (layer, weight, units) = layers[i];
+            var (layer, weight, _, units) = layers[i];
             var w0 = before[i];
             var w1 = parameters.Read(weight);
             double norm = Norm(w0), change = 0;
             for (int j = 0; j < w0.Length; j++) change += (double)(w1[j] - w0[j]) * (w1[j] - w0[j]);
             var g = grads[i];
-            int per = g.Length / units, dead = 0;
+            // Without a bias, a unit's row of weight gradients (units first in both conv and dense weights) is the sign.
+            var signs = biasGrads![i] ?? g;
+            int per = signs.Length / units, dead = 0;
             for (int u = 0; u < units; u++)
-                if (!g.AsSpan(u * per, per).ContainsAnyExcept(0f)) dead++;
+                if (!signs.AsSpan(u * per, per).ContainsAnyExcept(0f)) dead++;
             pending.Add(new StatRow(epoch, t, layer, "weight_norm", norm));
             pending.Add(new StatRow(epoch, t, layer, "grad_norm", Norm(g)));
             pending.Add(new StatRow(epoch, t, layer, "update_ratio", norm > 0 ? Math.Sqrt(change) / norm : double.NaN));
             pending.Add(new StatRow(epoch, t, layer, "dead_fraction", (double)dead / units));
         }
         before = grads = null;
+        biasGrads = null;
     }
 
     /// <summary>Records the validation recall per class and writes the epoch's rows.</summary>

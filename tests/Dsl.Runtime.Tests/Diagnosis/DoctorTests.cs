@@ -70,12 +70,15 @@ public class DoctorTests
         // Ten ones, then 2.5 (a spike), 1, 1.9 (not: under twice), 3 (a spike): two.
         double[] losses = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2.5, 1, 1.9, 3];
         Assert.Equal(2, Doctor.Spikes(losses));
+        // Near zero, tripling is noise: 0.03 to 0.09 is under 0.5 above the median.
+        Assert.Equal(0, Doctor.Spikes([.. Enumerable.Repeat(0.03, 10), 0.09]));
     }
 
     [Fact]
     public void TinyRatiosWithAStillLossSayTheLearningRateIsTooLow()
     {
         var flat = Diagnose(Epochs([2.30, 2.29, 2.29, 2.28], [2.3, 2.3, 2.29, 2.29], 0.1, 0.1), Settings(lr: 1e-6, schedule: 1).Concat(Layers(4, [1e-6, 2e-6, 3e-6])));
+        Assert.Equal(["learning rate too low", "underfitting"], Kinds(flat));
         var f = flat.Findings.Single(x => x.Kind == "learning rate too low");
         Assert.Contains("`lr 0.0005`", f.Change); // 1e-6 x (1e-3 / 2e-6)
         // The same ratios while the loss halves: the rate does its job.
@@ -91,6 +94,10 @@ public class DoctorTests
         Assert.Equal("dead units", f.Kind);
         Assert.Contains("layer2", f.Summary);
         Assert.Contains("leaky-relu", f.Change);
+        // No gradient reaches the layers before a silent one: one finding, at the last.
+        var chain = Diagnose(Epochs(Falling, Falling), Settings(schedule: 1).Concat(Layers(6, [1e-3, 1e-3, 1e-3], dead: [0.6, 1, 0])));
+        Assert.Contains("layer2", chain.Findings.Single().Summary);
+        Assert.Equal("before it, with little gradient reaching them through it: layer1 60.0%", chain.Findings.Single().Evidence[2]);
     }
 
     [Fact]
@@ -137,6 +144,16 @@ public class DoctorTests
         Assert.Equal(4, f.Epoch);
         Assert.Contains("reduce-on-plateau", f.Change);
         Assert.Empty(Diagnose(flat, Settings(schedule: 1).Concat(Layers(6, [1e-3, 1e-3, 1e-3]))).Findings);
+    }
+
+    [Fact]
+    public void AStepLossTenTimesTheFirstSaysTheLearningRateIsTooHigh()
+    {
+        StatRow[] losses = [new(1, 1, "run", "loss", 2.3), new(1, 2, "run", "loss", 2.3e4), new(1, 3, "run", "loss", 2.2)];
+        var f = Diagnose(Epochs(Falling, Falling), Settings(lr: 5, schedule: 1).Concat(losses).Concat(Layers(6, [1e-3, 1e-3, 1e-3]))).Findings.Single();
+        Assert.Equal("learning rate too high", f.Kind);
+        Assert.Equal("the step loss reached 2.3E+04, 1E+04 times the first step's 2.3", f.Evidence[0]);
+        Assert.Contains("`lr 0.5`", f.Change);
     }
 
     [Fact]
