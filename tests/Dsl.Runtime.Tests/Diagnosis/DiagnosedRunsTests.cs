@@ -95,7 +95,7 @@ public class DiagnosedRunsTests(ITestOutputHelper output)
             Directory.CreateDirectory(Path.Combine(root, name));
             var indices = Enumerable.Range(0, fashion.Count).Where(i => fashion.Labels[i] == label).Take(count).ToList();
             Assert.Equal(count, indices.Count);
-            foreach (var i in indices) Png.Write(Path.Combine(root, name, $"{i}.png"), new Image(28, 28, 1, fashion.Image(i).ToArray()));
+            foreach (var i in indices) File.WriteAllBytes(Path.Combine(root, name, $"{i}.png"), new Image(28, 28, 1, fashion.Image(i).ToArray()).ToPng());
         }
         var source = Small("adam lr 0.001", 1).Replace("data       fashion-mnist validation 0.1", $"data       folder \"{root}\" validation 0.1");
         var net = Networks.Text(source, 2);

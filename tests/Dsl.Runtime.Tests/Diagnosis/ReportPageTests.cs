@@ -47,7 +47,7 @@ public class ReportPageTests(ITestOutputHelper output)
         var html = File.ReadAllText(Path.Combine(dir, Output.RunReport.Name));
         var images = Regex.Matches(html, "src=\"data:image/png;base64,([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
         Assert.Equal(3, images.Count); // curves, confusion, filters
-        Assert.All(images, b64 => Assert.True(Png.Decode(Convert.FromBase64String(b64), "report").Width > 50));
+        Assert.All(images, b64 => Assert.True(Image.Decode(Convert.FromBase64String(b64), "report").Width > 50));
         Assert.DoesNotMatch("(src|href)=\"(?!data:)", html);
         foreach (var section in new[] { "Diagnosis", "Summary", "Settings", "Curves", "Per-layer statistics", "Classes", "Confusion matrix", "filters" })
             Assert.Contains(section, html);
@@ -85,7 +85,7 @@ public class ReportPageTests(ITestOutputHelper output)
         var (log, ok) = Chromium(Path.Combine(dir, Output.RunReport.Name), shot);
         Assert.True(ok, log);
         Assert.DoesNotContain(":CONSOLE", log);
-        var image = Png.Decode(File.ReadAllBytes(shot), shot);
+        var image = Image.Decode(File.ReadAllBytes(shot), shot);
         Assert.Equal((1200, 4000), (image.Width, image.Height));
         // A blank page is one colour; the report has text, tables, plots and pictures.
         var colours = new HashSet<int>();
