@@ -14,14 +14,17 @@ type DoctorArgs =
             match a with
             | Run_Dir _ -> "a run folder written by `dsl run` (older ones too: it says what it cannot judge)"
 
-/// Prints the diagnosis of the run in `dir` and writes its report.html.
+/// Prints the diagnosis of the run in `dir`.
 let print (dir: string) =
-    let verdict = Doctor.Diagnose(RunHistory.Load dir)
-    for line in verdict.Lines() do printfn "%s" line
+    for line in Doctor.Diagnose(RunHistory.Load dir).Lines() do printfn "%s" line
+
+/// Prints the diagnosis and (re)writes report.html: for a run that stopped before the trainer wrote it, or an old folder.
+let printAndReport (dir: string) =
+    print dir
     printfn "report: %s" (Output.RunReport.Write dir)
 
 let run (a: ParseResults<DoctorArgs>) =
     let dir = a.GetResult Run_Dir
     if not (Directory.Exists dir) then raise (DataException(sprintf "%s: no such folder; give a run folder written by `dsl run` (runs/NAME-TIME)" dir))
-    print dir
+    printAndReport dir
     0

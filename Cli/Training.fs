@@ -203,11 +203,12 @@ let run (s: RunSettings) =
         try trainLive trainer trainSet testSet estimate
         with :? TrainingDivergedException ->
             // What led there is in stats.csv: say it, then stop as before.
-            Doctor.print s.Out
+            Doctor.printAndReport s.Out
             reraise ()
     result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
     printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
     printfn "weights: %s" result.WeightsPath
     for p in result.Pictures do printfn "picture: %s" p
+    printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))
     Doctor.print s.Out
     0

@@ -43,6 +43,28 @@ public sealed class RunStatistics
             }
     }
 
+    /// <summary>What the diagnosis needs to know of a run's settings to word its advice (stats.csv's run rows).</summary>
+    public static IEnumerable<(string, double)> Settings(Shapes.Inferred network, TrainConfig config, Plan trainPlan, double lr0, int batch, int epochs,
+        int trainImages, int validationImages)
+    {
+        static double Flag(bool b) => b ? 1 : 0;
+        yield return ("learning_rate", lr0);
+        yield return ("batch", batch);
+        yield return ("epochs", epochs);
+        yield return ("train_images", trainImages);
+        yield return ("val_images", validationImages);
+        yield return ("weight_decay", config.Optimizer switch
+        {
+            Optimizer.Sgd s => s.weightDecay, Optimizer.Adam a => a.weightDecay, Optimizer.RmsProp r => r.weightDecay, _ => 0,
+        });
+        yield return ("dropout", Flag(network.Layers.Any(l => l.Node.Layer.IsDropout)));
+        yield return ("batchnorm", Flag(network.Layers.Any(l => l.Node.Layer.IsBatchNorm)));
+        yield return ("augment", Flag(!config.Augment.IsEmpty));
+        yield return ("schedule", Flag(!config.Schedule.IsConstant));
+        yield return ("stop_early", Flag(config.StopEarly is not null));
+        yield return ("class_weights", Flag(trainPlan.ClassWeights is not null));
+    }
+
     /// <summary>Starts stats.csv with the run's settings and class counts, or on resume keeps the rows up to
     /// optimiser update <paramref name="resumedStep"/>.</summary>
     public void Start(bool resume, long resumedStep, IEnumerable<(string Statistic, double Value)> settings, IReadOnlyList<string> classNames, int[] labels)

@@ -144,7 +144,7 @@ public sealed class Trainer : IDisposable
         }
         else File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
         var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
-        statistics.Start(options.Resume && File.Exists(last), state.Step, StatisticsSettings(lr0, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
+        statistics.Start(options.Resume && File.Exists(last), state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
 
         var results = new List<EpochResult>();
         var probs = new float[batch * classes];
@@ -239,25 +239,6 @@ public sealed class Trainer : IDisposable
         var pictures = WritePictures(test, testSet.ClassNames);
         Output.RunReport.Write(dir);
         return new TrainResult(results, test, weightsPath, stopped, pictures);
-    }
-
-    /// <summary>What the diagnosis needs to know of the settings to word its advice (stats.csv's run rows).</summary>
-    IEnumerable<(string, double)> StatisticsSettings(double lr0, int fitCount, int validationCount)
-    {
-        double decay = config.Optimizer switch { Optimizer.Sgd s => s.weightDecay, Optimizer.Adam a => a.weightDecay, Optimizer.RmsProp r => r.weightDecay, _ => 0 };
-        static double Flag(bool b) => b ? 1 : 0;
-        yield return ("learning_rate", lr0);
-        yield return ("batch", batch);
-        yield return ("epochs", epochs);
-        yield return ("train_images", fitCount);
-        yield return ("val_images", validationCount);
-        yield return ("weight_decay", decay);
-        yield return ("dropout", Flag(network.Layers.Any(l => l.Node.Layer.IsDropout)));
-        yield return ("batchnorm", Flag(network.Layers.Any(l => l.Node.Layer.IsBatchNorm)));
-        yield return ("augment", Flag(!config.Augment.IsEmpty));
-        yield return ("schedule", Flag(!config.Schedule.IsConstant));
-        yield return ("stop_early", Flag(config.StopEarly is not null));
-        yield return ("class_weights", Flag(train.Plan.ClassWeights is not null));
     }
 
     /// <summary>The images a run trains on (after the validation split and --limit) and validates on.</summary>
