@@ -9,7 +9,8 @@ namespace Dsl.Runtime;
 /// weight norm, the gradient norm, the update-to-weight ratio of that step, and the fraction of units whose bias gradient
 /// was zero over the whole batch (dead units: a ReLU that never fired passes no gradient; the bias, unlike the weights, does not
 /// depend on the layer's input, so the layers after a silent one are not counted silent too); per class the validation recall.
-/// The cost is a few reads of the weights and gradients per epoch (bench/stats-cost.sh measures it).</summary>
+/// The cost is a few reads of the weights and gradients per epoch (bench/stats-cost.sh measures it). Checkpoints carry a
+/// copy, so a resumed run keeps them.</summary>
 public sealed class RunStatistics
 {
     readonly string path;
@@ -65,11 +66,16 @@ public sealed class RunStatistics
         yield return ("class_weights", Flag(trainPlan.ClassWeights is not null));
     }
 
-    /// <summary>Starts stats.csv with the run's settings and class counts, or on resume keeps the rows up to
-    /// optimiser update <paramref name="resumedStep"/>.</summary>
-    public void Start(bool resume, long resumedStep, IEnumerable<(string Statistic, double Value)> settings, IReadOnlyList<string> classNames, int[] labels)
+    /// <summary>The checkpoint metadata key that holds stats.csv as it was when the checkpoint was written.</summary>
+    public const string CheckpointKey = "stats";
+
+    /// <summary>Starts stats.csv with the run's settings and class counts, or, resuming from <paramref name="checkpoint"/>,
+    /// restores it from the checkpoint (or the run folder's, for a checkpoint written before statistics) and keeps the rows
+    /// up to optimiser update <paramref name="resumedStep"/>.</summary>
+    public void Start(string? checkpoint, long resumedStep, IEnumerable<(string Statistic, double Value)> settings, IReadOnlyList<string> classNames, int[] labels)
     {
-        if (resume && File.Exists(path)) { StatsFile.KeepUpTo(path, resumedStep); return; }
+        if (checkpoint is not null && SafeTensors.ReadMetadata(checkpoint).TryGetValue(CheckpointKey, out var saved)) File.WriteAllText(path, saved);
+        if (checkpoint is not null && File.Exists(path)) { StatsFile.KeepUpTo(path, resumedStep); return; }
         var rows = settings.Select(s => new StatRow(0, 0, "run", s.Statistic, s.Value)).ToList();
         for (int k = 0; k < classNames.Count; k++)
             rows.Add(new StatRow(0, 0, "class " + classNames[k], "train_count", labels.Count(l => l == k)));
@@ -142,6 +148,14 @@ public sealed class RunStatistics
         pending.Add(new StatRow(epoch, t, "run", "test_loss", test.Loss));
         pending.Add(new StatRow(epoch, t, "run", "test_accuracy", test.Accuracy));
         Flush();
+    }
+
+    /// <summary>What a checkpoint keeps of the statistics: stats.csv up to now, so a resumed run has them even where the
+    /// run folder's copy is gone or ran ahead of the checkpoint.</summary>
+    public IReadOnlyDictionary<string, string> Checkpointed()
+    {
+        Flush();
+        return new Dictionary<string, string> { [CheckpointKey] = File.ReadAllText(path) };
     }
 
     /// <summary>Writes what is gathered so far (a cancelled epoch's step losses, before its checkpoint).</summary>

@@ -144,7 +144,7 @@ public sealed class Trainer : IDisposable
         }
         else File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
         var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
-        statistics.Start(options.Resume && File.Exists(last), state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
+        statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
 
         var results = new List<EpochResult>();
         var probs = new float[batch * classes];
@@ -189,7 +189,7 @@ public sealed class Trainer : IDisposable
                 {
                     statistics.Flush();
                     state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
-                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
+                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
                     stopped = $"cancelled at epoch {epoch}, step {step}; `--resume` continues from there";
                     break;
                 }
@@ -229,7 +229,7 @@ public sealed class Trainer : IDisposable
             var (pb, pw) = lr.Plateau;
             state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, PlateauBest = pb, PlateauWait = pw,
                 EarlyBest = earlyBest, SinceBest = sinceBest, BestCheckpoint = bestCheckpoint };
-            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
+            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
         if (best is not null)
             foreach (var (name, values) in best) parameters.Write(name, values);
