@@ -109,6 +109,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Run of ParseResults<RunArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Doctor of ParseResults<Doctor.DoctorArgs>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<PredictArgs>
     | [<CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
@@ -125,6 +126,7 @@ type Command =
             | Run _ -> "train a model as its train block says"
             | Bench _ -> "time training and inference on synthetic data: images/s, per-kernel table, peak device memory, compile time"
             | Eval _ -> "evaluate a finished run's network on its test set: accuracy, top-5, per class, confusion.png"
+            | Doctor _ -> "diagnose a run: overfitting, learning rate, dead units, gradients, class imbalance, with evidence; writes report.html"
             | Predict _ -> "classify image files with a finished run's network: the top classes and their probabilities"
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
             | Selftest _ -> "check every kernel of a device against the CPU device"
@@ -171,6 +173,7 @@ let private run (cmd: Command) =
     | Eval a ->
         use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev
+    | Doctor a -> Doctor.run a
     | Predict a ->
         match a.GetResult PredictArgs.Inputs with
         | runDir :: (_ :: _ as images) ->

@@ -199,9 +199,16 @@ let run (s: RunSettings) =
         validation testSet.Count trainer.BatchSize s.Out
     let epochs = s.Epochs |> Option.defaultValue config.Epochs
     let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
-    let result = trainLive trainer trainSet testSet estimate
+    let result =
+        try trainLive trainer trainSet testSet estimate
+        with :? TrainingDivergedException ->
+            // What led there is in stats.csv: say it, then stop as before.
+            Doctor.printAndReport s.Out
+            reraise ()
     result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
     printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
     printfn "weights: %s" result.WeightsPath
     for p in result.Pictures do printfn "picture: %s" p
+    printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))
+    Doctor.print s.Out
     0

@@ -32,9 +32,13 @@ public static class Checkpoints
     // "Nothing seen yet" is +infinity in the loop state.
     static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static void Save(string path, ParameterSet parameters, LoopState state, string network) =>
-        SafeTensors.Save(path, parameters.State.Select(n => (n, parameters.Read(n))),
-            new Dictionary<string, string> { ["network"] = network, ["format"] = "dsl", ["loop"] = JsonSerializer.Serialize(state, Json) });
+    /// <summary>Saves weights, optimiser state and loop state; <paramref name="extra"/> adds metadata (the run's statistics).</summary>
+    public static void Save(string path, ParameterSet parameters, LoopState state, string network, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var metadata = new Dictionary<string, string> { ["network"] = network, ["format"] = "dsl", ["loop"] = JsonSerializer.Serialize(state, Json) };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>()) metadata[key] = value;
+        SafeTensors.Save(path, parameters.State.Select(n => (n, parameters.Read(n))), metadata);
+    }
 
     /// <summary>Restores weights and optimiser state; returns the loop state.</summary>
     public static LoopState Load(string path, ParameterSet parameters)

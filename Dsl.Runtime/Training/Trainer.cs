@@ -23,6 +23,8 @@ public sealed record TrainOptions
     public bool Resume { get; init; }
     /// <summary>Batch size of evaluation passes.</summary>
     public int EvalBatch { get; init; } = 256;
+    /// <summary>Measure the layers' weights and gradients once an epoch for the diagnosis (off only to measure its cost).</summary>
+    public bool Statistics { get; init; } = true;
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -141,6 +143,8 @@ public sealed class Trainer : IDisposable
             File.WriteAllLines(csv, File.ReadAllLines(csv).Take(1 + state.Epoch).ToArray());
         }
         else File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
+        var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
+        statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
 
         var results = new List<EpochResult>();
         var probs = new float[batch * classes];
@@ -162,6 +166,7 @@ public sealed class Trainer : IDisposable
             {
                 train.SetBatch(b.Images, b.Labels);
                 double loss = train.Run(t);
+                statistics.Loss(epoch, t + 1, step + 1, loss);
                 if (!double.IsFinite(loss))
                 {
                     SaveWeights(weightsPath, lastGood);
@@ -169,7 +174,10 @@ public sealed class Trainer : IDisposable
                         $"the loss became {loss} at epoch {epoch}, step {step + 1}; the weights from the end of epoch {epoch - 1} are in {weightsPath}. " +
                         "Lower the learning rate, or add batchnorm.");
                 }
+                bool measured = options.Statistics && statistics.Measures(step + 1);
+                if (measured) statistics.BeforeUpdate();
                 train.Update(optimizer, lr.Current, ++t);
+                if (measured) statistics.AfterUpdate(epoch, t);
                 train.ReadProbabilities(probs);
                 correct += Evaluator.TopK(probs, batch, classes, b.Labels, 1);
                 pipe.Release(b);
@@ -179,8 +187,9 @@ public sealed class Trainer : IDisposable
                 progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, (seen - state.Seen) / clock.Elapsed.TotalSeconds, null));
                 if (cancel.IsCancellationRequested && step < pipe.Batches)
                 {
+                    statistics.Flush();
                     state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
-                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
+                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
                     stopped = $"cancelled at epoch {epoch}, step {step}; `--resume` continues from there";
                     break;
                 }
@@ -191,6 +200,7 @@ public sealed class Trainer : IDisposable
             var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
+            statistics.EndEpoch(epoch, t, val, trainSet.ClassNames);
             File.AppendAllText(csv, string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
                 result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))) + "\n");
             // Throughput of the training steps alone; the epoch's seconds include validation.
@@ -219,13 +229,16 @@ public sealed class Trainer : IDisposable
             var (pb, pw) = lr.Plateau;
             state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, PlateauBest = pb, PlateauWait = pw,
                 EarlyBest = earlyBest, SinceBest = sinceBest, BestCheckpoint = bestCheckpoint };
-            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name);
+            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
         if (best is not null)
             foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
         var test = Evaluate(testSet, transform, progress, "test", epochs);
-        return new TrainResult(results, test, weightsPath, stopped, WritePictures(test, testSet.ClassNames));
+        statistics.Test(epochs, state.Step, test);
+        var pictures = WritePictures(test, testSet.ClassNames);
+        Output.RunReport.Write(dir);
+        return new TrainResult(results, test, weightsPath, stopped, pictures);
     }
 
     /// <summary>The images a run trains on (after the validation split and --limit) and validates on.</summary>
