@@ -141,7 +141,7 @@ exception UsageError of string
 
 /// Exit codes: 0 success, 1 other failure, 2 a bad model file or bad usage.
 let private compile path classes =
-    let inf, _ = Frontend.compileFile path classes
+    let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
     inf
 
 let private run (cmd: Command) =

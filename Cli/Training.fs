@@ -161,8 +161,8 @@ let private printInitReport (r: InitReport) =
     if r.NotInFile.Count > 0 then printfn "  not in the file, initialised afresh: %s" (String.Join(", ", r.NotInFile))
     if r.UnusedInFile.Count > 0 then printfn "  in the file but not in this network: %s" (String.Join(", ", r.UnusedInFile))
 
-/// An image folder says how many classes it has: its sub-folders.
-let private folderClasses (file: string) (classes: int option) =
+/// An image folder says how many classes it has: its sub-folders (`check`, `summary` and `bench` count them as `run` does).
+let folderClasses (file: string) (classes: int option) =
     match classes with
     | Some _ -> classes
     | None ->
@@ -187,6 +187,9 @@ let run (s: RunSettings) =
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
     Data.ensure data
     let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed, Option.toObj config.Data, Action<SkippedFile> skipped)
+    match data with
+    | ImageFolder path -> printfn "%s" (Data.ImageFolder.Summary(path, trainSet, testSet))
+    | _ -> ()
     let options =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,

@@ -10,7 +10,8 @@ public sealed record SkippedFile(string Path, string Reason);
 /// Every image is decoded (PNG, JPEG, WebP, GIF or BMP, told by content), made grey or RGB, resized so its shorter side is the
 /// requested size and cropped to the centred square, and kept as bytes. A file that cannot be used (empty, truncated,
 /// not an image) is skipped and listed, never fatal. Hidden files and folders (.DS_Store, .ipynb_checkpoints) are
-/// ignored, as the operating system's file listing ignores them.</summary>
+/// ignored, as the operating system's file listing ignores them. Links, FIFOs and unreadable folders: see <see cref="FolderWalk"/>.
+/// A folder with fewer than two classes, or a class folder without a readable image, is refused.</summary>
 public static class ImageFolder
 {
     /// <summary>Training and test sets from a folder. A folder whose only sub-folders are <c>train</c> and <c>test</c>
@@ -45,6 +46,15 @@ public static class ImageFolder
         return SubFolders(split ? Path.Combine(root, "train") : root).Select(d => Path.GetFileName(d)!).ToList();
     }
 
+    /// <summary>One line saying what a folder gave: each class with its images (training and test together).</summary>
+    public static string Summary(string root, ImageSet train, ImageSet test)
+    {
+        var counts = new int[train.Classes];
+        foreach (var l in train.Labels.Concat(test.Labels)) counts[l]++;
+        return $"image folder {root}: {train.Classes} classes, {train.Count + test.Count} images: " +
+            string.Join(", ", train.ClassNames.Select((n, k) => $"{n} {counts[k]}"));
+    }
+
     /// <summary>Every image under <paramref name="root"/>'s class folders as <paramref name="channels"/> (1 or 3) x
     /// <paramref name="side"/> x <paramref name="side"/> bytes, decoded on a few threads; and the files skipped.</summary>
     public static (ImageSet images, IReadOnlyList<SkippedFile> skipped) Load(string root, int channels, int side)
@@ -52,9 +62,11 @@ public static class ImageFolder
         var classDirs = SubFolders(root).ToArray();
         if (classDirs.Length == 0)
             throw new DataException($"{root} has no class sub-folders: put each class's images in a sub-folder named after it ({Path.Combine(root, "cat", "1.jpg")}, {Path.Combine(root, "dog", "1.jpg")} ...)");
+        if (classDirs.Length == 1)
+            throw new DataException($"{root} has one class folder ({Path.GetFileName(classDirs[0])}); a classifier needs at least two classes, each in its own sub-folder");
+        var walk = new FolderWalk(root, classDirs);
         var files = classDirs
-            .SelectMany((dir, label) => Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true })
-                .Order(StringComparer.Ordinal).Select(path => (path, label)))
+            .SelectMany((dir, label) => walk.Files(dir).Order(StringComparer.Ordinal).Select(path => (path, label)))
             .ToArray();
         if (files.Length == 0) throw new DataException($"the class folders of {root} ({string.Join(", ", classDirs.Select(Path.GetFileName))}) hold no files");
         int size = channels * side * side;
@@ -78,7 +90,7 @@ public static class ImageFolder
             }
         });
 
-        var skipped = new List<SkippedFile>();
+        var skipped = walk.Skipped;
         var labels = new List<int>(files.Length);
         for (int i = 0; i < files.Length; i++)
         {
@@ -89,15 +101,26 @@ public static class ImageFolder
         }
         if (labels.Count == 0)
             throw new DataException($"none of the {files.Length} files under {root} is a readable image; the first, {skipped[0].Path}: {skipped[0].Reason}");
-        if (skipped.Count > 0) pixels = pixels.AsSpan(0, labels.Count * size).ToArray();
-        return (new ImageSet(pixels, labels.ToArray(), channels, side, side, classDirs.Select(d => Path.GetFileName(d)).ToArray()), skipped);
+        var names = classDirs.Select(d => Path.GetFileName(d)!).ToArray();
+        // Every class folder is an output of the network: one with no images would be a class it can never learn.
+        var empty = names.Where((_, k) => !labels.Contains(k)).ToList();
+        if (empty.Count > 0)
+            throw new DataException($"the class folder{(empty.Count > 1 ? "s" : "")} {string.Join(", ", empty.Select(n => Path.Combine(root, n)))} " +
+                "hold no readable image; every class folder is an output of the network, so add images or remove the folder" +
+                (skipped.Count > 0 ? " (the files skipped are listed above)" : ""));
+        if (labels.Count < files.Length) pixels = pixels.AsSpan(0, labels.Count * size).ToArray();
+        return (new ImageSet(pixels, labels.ToArray(), channels, side, side, names), skipped);
     }
 
     static IEnumerable<string> SubFolders(string root)
     {
         if (!Directory.Exists(root)) throw new DataException($"the image folder {root} does not exist");
         // The default options skip hidden entries, which on Unix are the names with a leading dot.
-        return Directory.EnumerateDirectories(root, "*", new EnumerationOptions()).Order(StringComparer.Ordinal);
+        try { return Directory.EnumerateDirectories(root, "*", new EnumerationOptions { IgnoreInaccessible = false }).Order(StringComparer.Ordinal).ToArray(); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new DataException($"the image folder {root} cannot be read: {e.Message}");
+        }
     }
 
     /// <summary>Interleaved pixels (H x W x C) to the set's layout (C x H x W).</summary>

@@ -60,9 +60,10 @@ public class ImageFolderTests
     public void GreyOutputAndThePlanarLayout()
     {
         var root = TestFiles.TempDir();
-        var dir = Directory.CreateDirectory(Path.Combine(root, "only")).FullName;
+        var dir = Directory.CreateDirectory(Path.Combine(root, "a")).FullName;
         // RGB 2x2: red, green / blue, white; kept at its size it is stored grey by luma, row by row.
         File.WriteAllBytes(Path.Combine(dir, "a.png"), new Image(2, 2, 3, [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]).ToPng());
+        File.WriteAllBytes(Path.Combine(Directory.CreateDirectory(Path.Combine(root, "b")).FullName, "b.png"), SolidPng(2, 2, 1, 0));
         var (set, _) = ImageFolder.Load(root, channels: 1, side: 2);
         Assert.Equal(new byte[] { 76, 150, 29, 255 }, set.Image(0).ToArray());
         var (rgb, _) = ImageFolder.Load(root, channels: 3, side: 2);
@@ -79,7 +80,8 @@ public class ImageFolderTests
         Assert.Contains("no class sub-folders", Assert.Throws<DataException>(() => ImageFolder.Load(flat, 3, 8)).Message);
         var junk = TestFiles.TempDir();
         File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(junk, "x")).FullName, "a.png"), "text");
-        Assert.Contains("none of the 1 files", Assert.Throws<DataException>(() => ImageFolder.Load(junk, 3, 8)).Message);
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(junk, "y")).FullName, "b.png"), "text");
+        Assert.Contains("none of the 2 files", Assert.Throws<DataException>(() => ImageFolder.Load(junk, 3, 8)).Message);
     }
 
     [Fact]
