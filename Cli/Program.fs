@@ -177,8 +177,10 @@ let private run (cmd: Command) =
     | Predict a ->
         match a.GetResult PredictArgs.Inputs with
         | runDir :: (_ :: _ as images) ->
+            let top = a.GetResult(PredictArgs.Top, 5)
+            if top < 1 then raise (UsageError(sprintf "--top must be at least 1, got %d" top))
             use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None None
-            Evaluate.predict runDir images (a.GetResult(PredictArgs.Top, 5)) dev
+            Evaluate.predict runDir images top dev
         | _ -> raise (UsageError "predict needs a run folder and at least one image")
     | Bench a ->
         let positive name (v: int) = if v < 1 then raise (UsageError(sprintf "--%s must be at least 1, got %d" name v)) else v
@@ -209,8 +211,22 @@ let private run (cmd: Command) =
         | _ -> ()
         let settings =
             match a.TryGetResult RunArgs.Resume, a.TryGetResult RunArgs.File with
-            | Some dir, _ ->
-                let s = Training.resumeSettings dir (a.GetResult(RunArgs.Device, "auto")) (a.TryGetResult RunArgs.Threads)
+            | Some dir, file ->
+                // A run continues with the settings it started with; what cannot change mid-run is refused, not ignored.
+                let fixedSettings =
+                    [ (file.IsSome, "a model file (the run folder keeps its own copy, model.model)")
+                      (a.Contains RunArgs.Batch, "--batch"); (a.Contains RunArgs.Limit, "--limit"); (a.Contains RunArgs.Seed, "--seed")
+                      (a.Contains RunArgs.Init, "--init"); (a.Contains RunArgs.Classes, "--classes"); (a.Contains RunArgs.Out, "--out") ]
+                    |> List.filter fst |> List.map snd
+                if not fixedSettings.IsEmpty then
+                    raise (UsageError(sprintf "--resume continues a run with its own settings; %s cannot change mid-run (start a new run for that)" (String.Join(", ", fixedSettings))))
+                let s = Training.resumeSettings dir (a.GetResult(RunArgs.Device, "auto")) (positive "threads" (a.TryGetResult RunArgs.Threads))
+                let s =
+                    match a.TryGetResult RunArgs.Epochs with
+                    | Some e when Some e <> s.Epochs ->
+                        printfn "resuming with %d epochs (the run was started with %s)" e (s.Epochs |> Option.map string |> Option.defaultValue "the train block's")
+                        { s with Epochs = Some e }
+                    | _ -> s
                 match Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision) with
                 | Some p -> { s with Precision = Some p }
                 | None -> s
@@ -238,6 +254,11 @@ let main argv =
         Spectre.Console.AnsiConsole.Profile.Width <- 160
         Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi <- false
     let parser = ArgumentParser.Create<Command>(programName = "dsl", errorHandler = ProcessExiter(colorizer = fun c -> if c = ErrorCode.HelpText then None else Some ConsoleColor.Red))
+    match CommandLine.problem typeof<Command> argv with
+    | Some message ->
+        eprintfn "dsl: %s" message
+        2
+    | None ->
     let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
     match results.GetAllResults() with
     | [] ->
@@ -266,3 +287,14 @@ let main argv =
             let source = errors |> List.tryHead |> Option.map (fun e -> e.Pos.File) |> Option.filter IO.File.Exists |> Option.map IO.File.ReadAllText |> Option.defaultValue ""
             eprintfn "%s" (Frontend.renderErrors source errors)
             2
+        | :? OutputException as e ->
+            eprintfn "dsl: %s" e.Message
+            1
+        // A file or folder the steps above did not expect to fail (a disk that went away): its message, not a stack trace.
+        | :? IO.IOException
+        | :? UnauthorizedAccessException as e ->
+            eprintfn "dsl: %s" e.Message
+            1
+        | e when isNull (Environment.GetEnvironmentVariable "DSL_TRACE") ->
+            eprintfn "dsl: internal error (%s): %s\n  this is a bug in dsl; DSL_TRACE=1 shows where it happened" (e.GetType().Name) e.Message
+            1

@@ -104,14 +104,31 @@ type private LineProgress(estimate: Estimate) =
                 printfn "test: %d of %d images  %.0f img/s" p.Step p.Steps p.ImagesPerSecond
             | None -> ()
 
-let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) =
-    // Ctrl-C stops after the current step and leaves a checkpoint; a second Ctrl-C kills as usual.
-    use cancel = new Threading.CancellationTokenSource()
-    use _ = Console.CancelKeyPress.Subscribe(fun e ->
-        if not cancel.IsCancellationRequested then
-            e.Cancel <- true
-            cancel.Cancel())
-    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, LineProgress(estimate), cancel.Token)
+/// Ctrl-C (SIGINT) and SIGTERM stop training after the current step and leave a checkpoint; a second one of either
+/// ends the process as usual. The exit code of a stopped run says which: 130 or 143, as a shell reports a signal.
+type private StopSignals() =
+    let cancel = new Threading.CancellationTokenSource()
+    let mutable exitCode = 0
+    let request code =
+        if cancel.IsCancellationRequested then false
+        else
+            exitCode <- code
+            cancel.Cancel()
+            true
+    let sigint = Console.CancelKeyPress.Subscribe(fun e -> if request 130 then e.Cancel <- true)
+    let sigterm = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, fun c -> if request 143 then c.Cancel <- true)
+    member _.Token = cancel.Token
+    member _.ExitCode = exitCode
+    interface IDisposable with
+        member _.Dispose() =
+            sigterm.Dispose()
+            sigint.Dispose()
+            cancel.Dispose()
+
+/// Trains with a live bar on a terminal, one line per epoch otherwise; `onStep` hears of every step.
+let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) (stop: StopSignals) (onStep: unit -> unit) =
+    let lines = LineProgress(estimate) :> IProgress<TrainProgress>
+    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, Progress.Synchronous(fun p -> onStep (); lines.Report p), stop.Token)
     else
         let mutable result = Unchecked.defaultof<TrainResult>
         AnsiConsole.Progress()
@@ -121,6 +138,7 @@ let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) =
                 let mutable task: ProgressTask = null
                 let mutable pass: ProgressTask = null
                 let report (p: TrainProgress) =
+                    onStep ()
                     estimate.Observe p |> Option.iter (fun line -> AnsiConsole.MarkupLine(Markup.Escape line))
                     if p.Phase <> "train" then
                         // The validation and test passes: a bar of their own, removed from sight when done.
@@ -135,7 +153,7 @@ let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) =
                         match Option.ofObj p.Finished with
                         | Some r -> task.Description <- Markup.Escape(epochLine r); task.StopTask()
                         | None -> task.Description <- sprintf "epoch %d/%d  loss %.4f  %.0f img/s" p.Epoch p.Epochs p.Loss p.ImagesPerSecond
-                result <- trainer.Run(trainSet, testSet, Progress.Synchronous report, cancel.Token))
+                result <- trainer.Run(trainSet, testSet, Progress.Synchronous report, stop.Token))
         result
 
 let private runFile = "run.json"
@@ -145,7 +163,9 @@ let private modelCopy = "model.model"
 let resumeSettings (dir: string) device threads =
     let path = Path.Combine(dir, runFile)
     if not (File.Exists path) then raise (DataException(sprintf "%s is not a run folder: it has no %s" dir runFile))
-    let s = Text.Json.JsonSerializer.Deserialize<RunSettings>(File.ReadAllText path)
+    let s =
+        try Text.Json.JsonSerializer.Deserialize<RunSettings>(File.ReadAllText path)
+        with :? Text.Json.JsonException as e -> raise (DataException(sprintf "%s is unreadable (%s); it is not a run folder's settings" path e.Message))
     { s with File = Path.Combine(dir, modelCopy); Out = dir; Device = device; Threads = threads; Resume = true }
 
 let private initScheme =
@@ -172,13 +192,15 @@ let folderClasses (file: string) (classes: int option) =
             | _ -> None
         with ModelFileError _ -> None
 
+/// Writes a run folder's own files (its copy of the model, its settings) through temporary files.
+let private writeRunFiles (s: RunSettings) (source: string option) =
+    source |> Option.iter (fun text -> Output.AtomicFile.WriteText(Path.Combine(s.Out, modelCopy), text))
+    Output.AtomicFile.WriteText(Path.Combine(s.Out, runFile), Text.Json.JsonSerializer.Serialize s)
+
 let run (s: RunSettings) =
     let s = { s with Classes = folderClasses s.File s.Classes }
     let inf, source = Frontend.compileFile s.File s.Classes
-    if not s.Resume then
-        Directory.CreateDirectory s.Out |> ignore
-        File.WriteAllText(Path.Combine(s.Out, modelCopy), source)
-        File.WriteAllText(Path.Combine(s.Out, runFile), Text.Json.JsonSerializer.Serialize s)
+    if not s.Resume && File.Exists s.Out then raise (OutputException(sprintf "cannot use %s as a run folder: it is a file" s.Out))
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let data = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic 10)
     Report.printSummary inf
@@ -193,25 +215,44 @@ let run (s: RunSettings) =
     let options =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
-            Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init))
+            Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
+            Log = Action<string>(printfn "%s"))
     use trainer = new Trainer(inf, config, dev, options)
     Option.ofObj trainer.InitReport |> Option.iter printInitReport
-    let struct (training, validation) = trainer.Images trainSet
-    printfn "%s %s on %s: %d training images%s, %d for validation, %d test; batch %d; run folder %s" (if s.Resume then "resuming" else "training")
-        inf.Network.Name dev.Name training (if training < trainSet.Count - validation then sprintf " (--limit, of %d)" (trainSet.Count - validation) else "")
-        validation testSet.Count trainer.BatchSize s.Out
-    let epochs = s.Epochs |> Option.defaultValue config.Epochs
-    let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
-    let result =
-        try trainLive trainer trainSet testSet estimate
-        with :? TrainingDivergedException ->
-            // What led there is in stats.csv: say it, then stop as before.
-            Doctor.printAndReport s.Out
-            reraise ()
-    result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
-    printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
-    printfn "weights: %s" result.WeightsPath
-    for p in result.Pictures do printfn "picture: %s" p
-    printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))
-    Doctor.print s.Out
-    0
+    // The folder is made only now, once the model, the device and the data are known to work, and it is removed
+    // again if the run fails before its first step: a failed start leaves nothing behind.
+    let created = not (Directory.Exists s.Out)
+    let folder = Output.RunFolder.Lock s.Out
+    let mutable stepped = false
+    try
+        try
+            writeRunFiles s (if s.Resume then None else Some source)
+            let struct (training, validation) = trainer.Images trainSet
+            printfn "%s %s on %s: %d training images%s, %d for validation, %d test; batch %d; run folder %s" (if s.Resume then "resuming" else "training")
+                inf.Network.Name dev.Name training (if training < trainSet.Count - validation then sprintf " (--limit, of %d)" (trainSet.Count - validation) else "")
+                validation testSet.Count trainer.BatchSize s.Out
+            let epochs = s.Epochs |> Option.defaultValue config.Epochs
+            let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
+            use stop = new StopSignals()
+            let result =
+                try trainLive trainer trainSet testSet estimate stop (fun () -> stepped <- true)
+                with :? TrainingDivergedException ->
+                    // What led there is in stats.csv: say it, then stop as before.
+                    Doctor.printAndReport s.Out
+                    reraise ()
+            result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
+            printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
+            result.Test.NotFiniteWarning |> Option.ofObj |> Option.iter (eprintfn "warning: %s")
+            printfn "weights: %s" result.WeightsPath
+            for p in result.Pictures do printfn "picture: %s" p
+            printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))
+            Doctor.print s.Out
+            if stop.ExitCode <> 0 && not (isNull result.StoppedBecause) then
+                printfn "to continue: dsl run --resume %s" s.Out
+                stop.ExitCode
+            else 0
+        finally
+            (folder :> IDisposable).Dispose()
+    with _ when created && not stepped ->
+        try Directory.Delete(s.Out, true) with :? IOException | :? UnauthorizedAccessException -> ()
+        reraise ()

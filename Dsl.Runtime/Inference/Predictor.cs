@@ -23,7 +23,7 @@ public sealed class Predictor : IDisposable
     public Predictor(Shapes.Inferred network, string weightsPath, IDevice device, int batch = 64)
     {
         var plan = MemoryPlan.compile(PlanMode.Inference, batch, network);
-        var (tensors, metadata) = SafeTensors.LoadWithMetadata(weightsPath);
+        var (tensors, metadata) = SafeTensors.Read(weightsPath);
         parameters = new ParameterSet(device, plan, 0);
         ownsParameters = true;
         var report = parameters.LoadMatching(tensors);
@@ -72,6 +72,9 @@ public sealed class Predictor : IDisposable
     /// <summary>The most probable classes of an image file (PNG, JPEG, WebP, GIF or BMP), best first.</summary>
     public IReadOnlyList<Prediction> Classify(string imagePath, int top = 5)
     {
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least one class must be shown");
+        // A FIFO would block and a device (/dev/zero) would be read forever.
+        if (FileKinds.NotARegularFile(imagePath) is string why) throw new DataException(why);
         int side = Math.Max(height, width);
         var image = Resample.CentreSquare(Image.Load(imagePath, minSide: side).WithChannels(channels == 1 ? 1 : 3), side);
         var pixels = new byte[channels * side * side];
@@ -86,6 +89,8 @@ public sealed class Predictor : IDisposable
     public IReadOnlyList<Prediction> Classify(ReadOnlySpan<float> image, int top = 5)
     {
         var probs = Probabilities(image, 1);
+        if (probs.Any(p => !float.IsFinite(p)))
+            throw new DataException("the network produced NaN or infinity for this image; its weights or the input normalisation are broken");
         return probs.Select((p, i) => new Prediction(Classes[i], i, p)).OrderByDescending(p => p.Probability).Take(top).ToList();
     }
 

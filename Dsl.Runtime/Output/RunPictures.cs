@@ -12,24 +12,25 @@ public static class RunPictures
     public static IReadOnlyList<string> Write(string runDir, string? metricsCsv = null, float[]? filterWeights = null, IReadOnlyList<int>? filterShape = null,
         int[,]? confusion = null, IReadOnlyList<string>? classNames = null)
     {
-        Directory.CreateDirectory(runDir);
+        RunFolder.Create(runDir);
         var written = new List<string>();
-        void Save(string name, Action<string> write)
+        // Through a temporary file, as every file of a run: a failed write (read-only folder, full disk) says which picture.
+        void Save(string name, Func<byte[]> draw)
         {
             var path = Path.Combine(runDir, name);
-            write(path);
+            AtomicFile.WriteBytes(path, draw());
             written.Add(path);
         }
         metricsCsv ??= Path.Combine(runDir, "metrics.csv");
         if (File.Exists(metricsCsv) && Curves.Read(metricsCsv) is { Count: > 0 } epochs)
         {
-            Save("curves.png", p => File.WriteAllBytes(p, Curves.Png(epochs)));
-            Save("curves.svg", p => File.WriteAllText(p, Curves.Svg(epochs)));
+            Save("curves.png", () => Curves.Png(epochs));
+            Save("curves.svg", () => System.Text.Encoding.UTF8.GetBytes(Curves.Svg(epochs)));
         }
         if (filterWeights is not null && filterShape is not null)
-            Save("filters.png", p => File.WriteAllBytes(p, Filters.Draw(filterWeights, filterShape).ToPng()));
+            Save("filters.png", () => Filters.Draw(filterWeights, filterShape).ToPng());
         if (confusion is not null)
-            Save("confusion.png", p => File.WriteAllBytes(p, Confusion.Png(confusion, classNames ?? [])));
+            Save("confusion.png", () => Confusion.Png(confusion, classNames ?? []));
         return written;
     }
 }

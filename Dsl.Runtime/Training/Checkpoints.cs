@@ -12,6 +12,9 @@ public sealed record LoopState
     /// <summary>Optimiser updates so far (seeds dropout; Adam's bias correction).</summary>
     public long Step { get; init; }
     public double LearningRate { get; init; }
+    /// <summary>The train block's learning rate when the state was saved (0 in checkpoints older than this field), so
+    /// resuming can tell that the model file's was edited since.</summary>
+    public double BaseLearningRate { get; init; }
     public double PlateauBest { get; init; } = double.PositiveInfinity;
     public int PlateauWait { get; init; }
     public double EarlyBest { get; init; } = double.PositiveInfinity;
@@ -37,19 +40,26 @@ public static class Checkpoints
     {
         var metadata = new Dictionary<string, string> { ["network"] = network, ["format"] = "dsl", ["loop"] = JsonSerializer.Serialize(state, Json) };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) metadata[key] = value;
-        SafeTensors.Save(path, parameters.State.Select(n => (n, parameters.Read(n))), metadata);
+        SafeTensors.Save(path, parameters.State.Select(n => (n, parameters.Read(n))), metadata, parameters.ShapeOf);
     }
 
     /// <summary>Restores weights and optimiser state; returns the loop state.</summary>
     public static LoopState Load(string path, ParameterSet parameters)
     {
-        var (tensors, meta) = SafeTensors.LoadWithMetadata(path);
+        var (tensors, meta) = SafeTensors.Read(path);
         if (!meta.TryGetValue("loop", out var loop)) throw new DataException($"{path} is a weights file, not a checkpoint: it has no loop state to resume from");
+        LoopState state;
+        try { state = JsonSerializer.Deserialize<LoopState>(loop, Json) ?? throw new JsonException("null"); }
+        catch (JsonException e) { throw new DataException($"{path}: the loop state in its header is unreadable ({e.Message})", e); }
+        if (state.Epoch < 0 || state.BatchesDone < 0 || state.Step < 0 || !double.IsFinite(state.LearningRate) || state.LearningRate < 0)
+            throw new DataException($"{path}: the loop state in its header is impossible (epoch {state.Epoch}, batch {state.BatchesDone}, step {state.Step}, learning rate {state.LearningRate})");
+        // Every tensor is checked before any is written: a checkpoint that does not fit changes nothing.
         foreach (var name in parameters.State)
         {
-            if (!tensors.TryGetValue(name, out var values)) throw new DataException($"{path} has no tensor {name}: it belongs to another network or optimiser");
-            parameters.Write(name, values);
+            if (!tensors.TryGetValue(name, out var t)) throw new DataException($"{path} has no tensor {name}: it belongs to another network or optimiser");
+            if (parameters.Mismatch(name, t.Values.Length, t.Shape) is string why) throw new DataException($"{path}: tensor {name} does not fit this network: {why}");
         }
-        return JsonSerializer.Deserialize<LoopState>(loop, Json) ?? throw new DataException($"{path}: unreadable loop state");
+        foreach (var name in parameters.State) parameters.Write(name, tensors[name].Values);
+        return state;
     }
 }

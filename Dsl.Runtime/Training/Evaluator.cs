@@ -6,19 +6,27 @@ namespace Dsl.Runtime;
 public static class Evaluator
 {
     /// <summary>How many of the first <paramref name="count"/> rows have their label among the k most probable classes
-    /// (ties count against: a label is in the top k only if fewer than k classes are more probable).</summary>
+    /// (ties count against: a label is in the top k only if fewer than k classes are more probable). A row holding NaN
+    /// is a miss: every comparison with NaN is false, which would otherwise make it a hit.</summary>
     public static long TopK(ReadOnlySpan<float> probs, int count, int classes, ReadOnlySpan<int> labels, int k)
     {
         long hits = 0;
         for (int i = 0; i < count; i++)
         {
             var row = probs.Slice(i * classes, classes);
+            if (!IsFinite(row)) continue;
             float p = row[labels[i]];
             int greater = 0;
             foreach (var q in row) if (q > p) greater++;
             if (greater < k) hits++;
         }
         return hits;
+    }
+
+    static bool IsFinite(ReadOnlySpan<float> row)
+    {
+        foreach (var q in row) if (!float.IsFinite(q)) return false;
+        return true;
     }
 
     /// <summary>Runs <paramref name="runner"/> (an inference plan) over every image of <paramref name="set"/>;
@@ -32,6 +40,7 @@ public static class Evaluator
         double loss = 0;
         long top1 = 0, top5 = 0;
         int finished = 0;
+        int notFinite = 0;
         using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
         foreach (var b in pipe.Read())
         {
@@ -41,14 +50,16 @@ public static class Evaluator
             for (int i = 0; i < b.Count; i++)
             {
                 var row = probs.AsSpan(i * classes, classes);
+                // NaN makes the loss NaN, as it should; such a row predicts nothing, so it stays out of the confusion matrix.
                 loss -= Math.Log(Math.Max(row[b.Labels[i]], 1e-30f));
-                confusion[b.Labels[i], System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row)]++;
+                if (IsFinite(row)) confusion[b.Labels[i], System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row)]++;
+                else notFinite++;
             }
             top1 += TopK(probs, b.Count, classes, b.Labels, 1);
             top5 += TopK(probs, b.Count, classes, b.Labels, Math.Min(5, classes));
             pipe.Release(b);
             done?.Invoke(finished += b.Count, set.Count);
         }
-        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion);
+        return new Evaluation(loss / set.Count, (double)top1 / set.Count, (double)top5 / set.Count, set.Count, confusion) { NotFinite = notFinite };
     }
 }

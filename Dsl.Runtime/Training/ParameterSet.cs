@@ -24,6 +24,7 @@ public sealed class ParameterSet : IDisposable
                 Add(b);
         }
         Trainable = plan.Params.Select(p => plan.Buffers[p.Value].Name).ToList();
+        shapes = Shapes(plan);
         StateSlotsHeld = plan.Mode.IsTraining ? StateSlots(optimizer) : 0;
         // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
         if (plan.Mode.IsTraining)
@@ -33,6 +34,33 @@ public sealed class ParameterSet : IDisposable
                     var w = plan.Buffers[p.Value];
                     Add(new Core.Buffer(-1, w.Name + slot, w.Floats, BufferKind.Saved, 0, 0));
                 }
+    }
+
+    readonly Dictionary<string, long[]> shapes;
+
+    /// <summary>The shapes PyTorch gives the same tensors: conv weights [K, C/groups, R, S], dense weights [out, in];
+    /// the rest are vectors.</summary>
+    static Dictionary<string, long[]> Shapes(Plan plan)
+    {
+        var result = new Dictionary<string, long[]>();
+        foreach (var k in plan.Kernels)
+            switch (k)
+            {
+                case Kernel.ConvForward c:
+                    result[plan.Buffers[c.W].Name] = [c.G.K, c.G.C / c.G.Groups, c.G.R, c.G.S];
+                    break;
+                case Kernel.DenseForward d:
+                    result[plan.Buffers[d.W].Name] = [d.Out, d.In];
+                    break;
+            }
+        return result;
+    }
+
+    /// <summary>A tensor's shape; optimiser state has its weight's shape.</summary>
+    public long[] ShapeOf(string name)
+    {
+        var weight = OptimizerSlots.FirstOrDefault(name.EndsWith) is string slot ? name[..^slot.Length] : name;
+        return shapes.TryGetValue(weight, out var shape) ? shape : [this[name].Floats];
     }
 
     /// <summary>Suffixes of the optimiser-state tensors of each trainable tensor.</summary>
@@ -124,8 +152,21 @@ public sealed class ParameterSet : IDisposable
         }
     }
 
-    /// <summary>Loads the weights whose names and sizes match (fine-tuning, feature extraction); reports the rest.</summary>
-    public InitReport LoadMatching(IReadOnlyDictionary<string, float[]> file)
+    /// <summary>Loads the weights whose names and sizes match (fine-tuning, feature extraction); reports the rest.
+    /// A tensor stored with a shape (not flat, as files before shapes were written) must have the network's.</summary>
+    public InitReport LoadMatching(IReadOnlyDictionary<string, StoredTensor> file) =>
+        LoadMatching(file.ToDictionary(t => t.Key, t => t.Value.Values), file.ToDictionary(t => t.Key, t => t.Value.Shape));
+
+    /// <summary>Why a stored tensor cannot be <paramref name="name"/>'s values, or null when it can.</summary>
+    public string? Mismatch(string name, int values, long[]? shape)
+    {
+        if (values != this[name].Floats) return $"{values} values in the file, {this[name].Floats} in the network";
+        var mine = ShapeOf(name);
+        return shape is { Length: > 1 } && !shape.SequenceEqual(mine)
+            ? $"shape [{string.Join(", ", shape)}] in the file, [{string.Join(", ", mine)}] in the network" : null;
+    }
+
+    public InitReport LoadMatching(IReadOnlyDictionary<string, float[]> file, IReadOnlyDictionary<string, long[]>? fileShapes = null)
     {
         var loaded = new List<string>();
         var skipped = new List<string>();
@@ -133,7 +174,7 @@ public sealed class ParameterSet : IDisposable
         foreach (var name in Weights)
         {
             if (!file.TryGetValue(name, out var values)) { missing.Add(name); continue; }
-            if (values.Length != this[name].Floats) { skipped.Add($"{name} ({values.Length} values in the file, {this[name].Floats} in the network)"); continue; }
+            if (Mismatch(name, values.Length, fileShapes?.GetValueOrDefault(name)) is string why) { skipped.Add($"{name} ({why})"); continue; }
             Write(name, values);
             loaded.Add(name);
         }

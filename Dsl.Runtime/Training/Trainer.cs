@@ -25,6 +25,8 @@ public sealed record TrainOptions
     public int EvalBatch { get; init; } = 256;
     /// <summary>Measure the layers' weights and gradients once an epoch for the diagnosis (off only to measure its cost).</summary>
     public bool Statistics { get; init; } = true;
+    /// <summary>Hears what the run decides on its own (resuming from where, a setting changed since the checkpoint).</summary>
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -39,7 +41,15 @@ public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccura
     double LearningRate, double Seconds);
 
 /// <summary>Loss and accuracies over a set; <see cref="Confusion"/>[true, predicted] counts.</summary>
-public sealed record Evaluation(double Loss, double Accuracy, double Top5, int Count, int[,] Confusion);
+public sealed record Evaluation(double Loss, double Accuracy, double Top5, int Count, int[,] Confusion)
+{
+    /// <summary>Images for which the network produced NaN or infinity: counted wrong, left out of the confusion matrix.</summary>
+    public int NotFinite { get; init; }
+
+    /// <summary>A sentence for a report when the network produced NaN; null when it did not.</summary>
+    public string? NotFiniteWarning => NotFinite == 0 ? null
+        : $"the network produced NaN or infinity for {NotFinite} of {Count} images; they count as wrong (the weights or the input normalisation are broken)";
+}
 
 public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation Test, string WeightsPath, string? StoppedBecause,
     IReadOnlyList<string> Pictures);
@@ -72,7 +82,7 @@ public sealed class Trainer : IDisposable
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
         parameters = new ParameterSet(device, trainPlan, seed, config.Optimizer);
         parameters.Initialize(options.Init ?? config.Init.Scheme);
-        if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Load(from));
+        if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Read(from).tensors);
         train = device.Load(trainPlan, parameters);
         eval = device.Load(MemoryPlan.compile(PlanMode.Inference, options.EvalBatch, network), parameters);
     }
@@ -90,7 +100,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Takes the weights (and the normalisation and class names, when recorded) from a weights file.</summary>
     public InitReport LoadWeights(string path)
     {
-        var (tensors, meta) = SafeTensors.LoadWithMetadata(path);
+        var (tensors, meta) = SafeTensors.Read(path);
         var report = parameters.LoadMatching(tensors);
         if (meta.ContainsKey("mean"))
         {
@@ -109,7 +119,7 @@ public sealed class Trainer : IDisposable
     public TrainResult Run(ImageSet trainSet, ImageSet testSet, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var dir = options.OutputDirectory;
-        Directory.CreateDirectory(dir);
+        using var folder = Output.RunFolder.Lock(dir);
         var (c, h, w) = network.Network.Input switch
         {
             Shape.Chw s => (s.c, s.h, s.w),
@@ -132,17 +142,30 @@ public sealed class Trainer : IDisposable
         double lr0 = optimizer switch { Optimizer.Sgd s => s.lr, Optimizer.Adam a => a.lr, Optimizer.RmsProp r => r.lr, _ => 0.01 };
         var lr = new LearningRate(lr0, config.Schedule, epochs);
         var csv = Path.Combine(dir, "metrics.csv");
-        var state = new LoopState { LearningRate = lr0 };
+        var state = new LoopState { LearningRate = lr0, BaseLearningRate = lr0 };
         var last = Path.Combine(dir, Checkpoints.Latest);
+        var metrics = new List<string> { "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds" };
         // A run killed before its first checkpoint has nothing whole to continue from: it starts over.
         if (options.Resume && File.Exists(last))
         {
             state = Checkpoints.Load(last, parameters);
-            lr.Restore(state.LearningRate, state.PlateauBest, state.PlateauWait);
+            options.Log?.Invoke($"resuming from {last}: {state.Epoch} epochs done" + (state.BatchesDone > 0 ? $" and {state.BatchesDone} batches of epoch {state.Epoch + 1}" : ""));
+            double restored = state.LearningRate;
+            // An edited learning rate in the model file is used: the schedule's position is kept, its scale changes.
+            if (state.BaseLearningRate > 0 && state.BaseLearningRate != lr0)
+            {
+                restored = state.LearningRate * lr0 / state.BaseLearningRate;
+                options.Log?.Invoke($"the model file's learning rate is now {lr0:G4} (the checkpoint's run started at {state.BaseLearningRate:G4}): continuing at {restored:G4}");
+            }
+            state = state with { BaseLearningRate = lr0 };
+            lr.Restore(restored, state.PlateauBest, state.PlateauWait);
             // The rows after the checkpoint's epoch belong to work that is about to be redone.
-            File.WriteAllLines(csv, File.ReadAllLines(csv).Take(1 + state.Epoch).ToArray());
+            if (File.Exists(csv)) metrics = File.ReadAllLines(csv).Take(1 + state.Epoch).ToList();
         }
-        else File.WriteAllText(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds\n");
+        else if (options.Resume) options.Log?.Invoke($"{dir} has no checkpoint ({Checkpoints.Latest}) yet: starting from the beginning");
+        // Rewritten whole through a temporary file each epoch (it is small): never half a row, never two runs' rows.
+        void WriteMetrics() => Output.AtomicFile.WriteText(csv, string.Join("\n", metrics) + "\n");
+        WriteMetrics();
         var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
         statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
 
@@ -201,8 +224,9 @@ public sealed class Trainer : IDisposable
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
             statistics.EndEpoch(epoch, t, val, trainSet.ClassNames);
-            File.AppendAllText(csv, string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
-                result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))) + "\n");
+            metrics.Add(string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
+                result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))));
+            WriteMetrics();
             // Throughput of the training steps alone; the epoch's seconds include validation.
             progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, result.TrainLoss, (seen - state.Seen) / trainSeconds, result));
             lastGood = Snapshot();
@@ -227,7 +251,7 @@ public sealed class Trainer : IDisposable
                     break;
             }
             var (pb, pw) = lr.Plateau;
-            state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, PlateauBest = pb, PlateauWait = pw,
+            state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, BaseLearningRate = lr0, PlateauBest = pb, PlateauWait = pw,
                 EarlyBest = earlyBest, SinceBest = sinceBest, BestCheckpoint = bestCheckpoint };
             Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
@@ -310,7 +334,7 @@ public sealed class Trainer : IDisposable
 
     Dictionary<string, string> metadata = new();
 
-    void SaveWeights(string path, List<(string, float[])> weights) => SafeTensors.Save(path, weights, metadata);
+    void SaveWeights(string path, List<(string, float[])> weights) => SafeTensors.Save(path, weights, metadata, parameters.ShapeOf);
 
     public void Dispose()
     {
