@@ -121,6 +121,7 @@ public static class SafeTensors
         try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e) { throw Bad($"the header is not JSON ({e.Message})"); }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad("the header is not a JSON object");
             var names = new HashSet<string>();
@@ -137,6 +138,8 @@ public static class SafeTensors
                 entries.Add(ReadEntry(p, path, dataLength));
             }
         }
+        // A name or string whose bytes are not UTF-8 fails only when it is read.
+        catch (InvalidOperationException e) { throw Bad($"the header is not valid UTF-8 JSON ({e.Message})"); }
         // Sorted by offset, each tensor must start where the previous ended and the last end at the file's end:
         // an overlap would read one tensor's bytes as another's, a gap would hide bytes that belong to nothing.
         entries.Sort((a, b) => a.Begin.CompareTo(b.Begin));
