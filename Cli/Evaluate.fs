@@ -23,8 +23,12 @@ let eval (runDir: string) (dev: IDevice) =
     for k in 0 .. predictor.Classes.Count - 1 do
         let total = Seq.sum (seq { for j in 0 .. predictor.Classes.Count - 1 -> e.Confusion[k, j] })
         if total > 0 then printfn "  %-20s %7s of %d" predictor.Classes[k] (pct (float e.Confusion[k, k] / float total)) total
-    for p in Output.RunPictures.Write(runDir, confusion = e.Confusion, classNames = predictor.Classes) do
-        printfn "picture: %s" p
+    e.NotFiniteWarning |> Option.ofObj |> Option.iter (eprintfn "warning: %s")
+    // The figures above are the result; a run folder that cannot be written (read-only) only costs the picture.
+    try
+        for p in Output.RunPictures.Write(runDir, confusion = e.Confusion, classNames = predictor.Classes) do
+            printfn "picture: %s" p
+    with :? OutputException as x -> eprintfn "warning: %s" x.Message
     0
 
 let predict (runDir: string) (images: string list) (top: int) (dev: IDevice) =
