@@ -181,3 +181,36 @@ let ``a symbolic-link loop in an image folder adds no images`` () =
     Assert.True((r.Code = 0), r.Out + r.Err)
     Assert.Contains(sprintf "image folder %s: 2 classes, 40 images: sneaker 20, tshirt 20" root, r.Out)
     Assert.Contains("a folder already read; not followed", r.Err)
+
+[<Fact>]
+let ``a weights file loads into the same network in PyTorch and scores what dsl eval reports`` () =
+    let hasTorch, why = exec "/usr/bin/python3" [ "-c"; "import torch, numpy" ]
+    if hasTorch <> 0 then
+        eprintfn "skipped: python3 has no torch or numpy (apt-get install python3-torch): %s" why
+    else
+        let file =
+            tempModel (
+                "network small\n  input 1 x 28 x 28\n  conv 8 kernel 5 pad 2 |> relu\n  batchnorm\n  maxpool 2\n  flatten\n"
+                + "  dense 32 |> relu\n  dense classes\n  softmax\ntrain\n  data fashion-mnist\n  optimizer sgd lr 0.05 momentum 0.9\n  batch 64\n  epochs 1\n")
+        let out = Path.Combine(Path.GetDirectoryName file, "torch")
+        let r = dsl [ "run"; file; "--out"; out ]
+        Assert.True((r.Code = 0), r.Out + r.Err)
+        let e = dsl [ "eval"; out ]
+        Assert.Equal(0, e.Code)
+        let ours = Text.RegularExpressions.Regex.Match(e.Out, @"on (\d+) test images: loss [\d.]+  accuracy ([\d.]+)%")
+        Assert.True(ours.Success, e.Out)
+        let psi = ProcessStartInfo("/usr/bin/python3", RedirectStandardOutput = true, RedirectStandardError = true)
+        for a in [ Path.Combine(repoRoot, "tests", "Cli.Tests", "python", "torch_load.py"); Path.Combine(out, "weights.safetensors")
+                   Path.Combine(repoRoot, "tests", "data", "fashion-mnist") ] do psi.ArgumentList.Add a
+        use p = Process.Start psi
+        let text = p.StandardOutput.ReadToEnd()
+        let err = p.StandardError.ReadToEnd()
+        p.WaitForExit()
+        Assert.True((p.ExitCode = 0), text + err)
+        let theirs = Text.RegularExpressions.Regex.Match(text, @"accuracy ([\d.]+) on (\d+) images")
+        Assert.True(theirs.Success, text)
+        Assert.Equal(ours.Groups[1].Value, theirs.Groups[2].Value)
+        // Float sums in another order may flip an image whose two best classes all but tie: at most 2 in 1,000.
+        let dslAccuracy, torchAccuracy = float ours.Groups[2].Value / 100.0, float theirs.Groups[1].Value
+        Assert.True(abs (dslAccuracy - torchAccuracy) <= 0.002, sprintf "dsl %.4f, PyTorch %.4f" dslAccuracy torchAccuracy)
+        Assert.True(torchAccuracy > 0.5, sprintf "PyTorch's accuracy %.4f: the weights did not load as trained" torchAccuracy)
