@@ -7,10 +7,21 @@ namespace Dsl.Runtime.Cpu;
 public sealed class CpuDevice : IDevice
 {
     readonly DeviceMemory memory = new();
+    readonly Func<long> available;
 
-    public CpuDevice(int? threads = null)
+    /// <param name="availableMemory">Bytes the device may still allocate (default <see cref="HostMemory.Available"/>; tests give less).</param>
+    public CpuDevice(int? threads = null, Func<long>? availableMemory = null)
     {
         if (threads is int t) CpuThreads.Count = t;
+        available = availableMemory ?? HostMemory.Available;
+    }
+
+    /// <summary>What may still be allocated, less a margin for the rest of the process (the data set, the garbage
+    /// collector's heap, the batch pipeline): a tenth of what is free, at most 512 MiB.</summary>
+    internal long Room()
+    {
+        long free = available();
+        return free - Math.Min(free / 10, 512L << 20);
     }
 
     public string Name => $"CPU ({CpuThreads.Count} threads, {(Avx512F.IsSupported ? "AVX-512" : Fma.IsSupported ? "AVX2+FMA" : "SSE")})";
@@ -21,6 +32,11 @@ public sealed class CpuDevice : IDevice
 
     public IDeviceBuffer Allocate(long floats, string name)
     {
+        // Buffers are zeroed, so each one's pages are the process's as soon as it exists: what is left is asked each time.
+        long bytes = DeviceMemory.BytesOf(floats), room = Room();
+        if (bytes > room)
+            throw new DeviceException($"CPU: {name} needs {DeviceMemory.Mib(bytes)} and {DeviceMemory.Mib(Math.Max(0, room))} of memory is available " +
+                $"(after {DeviceMemory.Mib(LiveBytes)} already allocated); the network's parameters do not fit in this machine's memory");
         var b = new CpuBuffer(this, floats, name);
         memory.Allocated(floats);
         return b;

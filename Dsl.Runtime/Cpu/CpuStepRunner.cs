@@ -12,11 +12,24 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly List<ParamUpdate> updates = new();
     readonly float* classWeights;
 
+    /// <summary>Stops before the arena is allocated when it and the workspace do not fit in the memory left after the
+    /// parameters, saying what batch would, in the words the CUDA and OpenCL devices use.</summary>
+    static void CheckMemory(CpuDevice device, Plan plan, int stateSlots, long workspaceBytes)
+    {
+        long arenaBytes = plan.ArenaFloats * sizeof(float), room = device.Room();
+        if (arenaBytes + workspaceBytes <= room) return;
+        long total = StepArithmetic.TotalBytes(plan, stateSlots) + workspaceBytes;
+        int fits = StepArithmetic.LargestBatch(room - workspaceBytes, arenaBytes, plan.Batch);
+        throw new DeviceException($"CPU: {(plan.Mode.IsTraining ? "a training" : "an inference")} step of {plan.Network} at batch {plan.Batch} needs " +
+            $"{DeviceMemory.Mib(total)} ({DeviceMemory.Mib(arenaBytes + workspaceBytes)} for the batch's tensors and workspace, {DeviceMemory.Mib(total - arenaBytes - workspaceBytes)} for parameters and optimizer state), " +
+            $"and {DeviceMemory.Mib(Math.Max(0, room))} of memory is available after the parameters; " +
+            (fits >= 1 ? StepArithmetic.FitAdvice(fits) : "not even a batch of 1 fits in this machine's memory"));
+    }
+
     public CpuStepRunner(CpuDevice device, Plan plan, ParameterSet parameters)
     {
         Plan = plan;
         seed = (ulong)parameters.Seed;
-        arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
         long work = plan.Kernels.Select(k => k switch
         {
             Kernel.ConvForward c => Conv.WorkspaceFloats(Geometry(c.G)),
@@ -24,6 +37,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
             Kernel.ConvBackwardFilter c => Conv.WorkspaceFloats(Geometry(c.G)),
             _ => 0L,
         }).DefaultIfEmpty(0L).Max();
+        CheckMemory(device, plan, parameters.StateSlotsHeld, work * sizeof(float));
+        arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
         workspace = (CpuBuffer)device.Allocate(work, plan.Network + ".workspace");
         pointers = new float*[plan.Buffers.Length];
         foreach (var b in plan.Buffers)

@@ -77,7 +77,13 @@ public sealed class ParameterSet : IDisposable
 
     void Add(Core.Buffer b)
     {
-        buffers[b.Name] = Device.Allocate(b.Floats, b.Name);
+        // A buffer that does not fit frees those allocated before it: the constructor's caller never gets the set to dispose.
+        try { buffers[b.Name] = Device.Allocate(b.Floats, b.Name); }
+        catch
+        {
+            Dispose();
+            throw;
+        }
         specs[b.Name] = b;
     }
 

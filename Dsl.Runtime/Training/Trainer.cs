@@ -81,10 +81,28 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
         var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
         parameters = new ParameterSet(device, trainPlan, seed, config.Optimizer);
-        parameters.Initialize(options.Init ?? config.Init.Scheme);
-        if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Read(from).tensors);
-        train = device.Load(trainPlan, parameters);
-        eval = device.Load(MemoryPlan.compile(PlanMode.Inference, options.EvalBatch, network), parameters);
+        // A step that does not fit (or a bad `init from` file) must not leave the parameters allocated behind it.
+        try
+        {
+            parameters.Initialize(options.Init ?? config.Init.Scheme);
+            if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Read(from).tensors);
+            train = device.Load(trainPlan, parameters);
+            try { eval = LoadEval(device, options.EvalBatch); }
+            catch { train.Dispose(); throw; }
+        }
+        catch
+        {
+            parameters.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The inference plan for validation and test. Its batch only sets the pace, so where it does not fit beside
+    /// the training step a half of it is tried, down to 1: a memory message always concerns the training batch.</summary>
+    IStepRunner LoadEval(IDevice device, int evalBatch)
+    {
+        try { return device.Load(MemoryPlan.compile(PlanMode.Inference, evalBatch, network), parameters); }
+        catch (DeviceException) when (evalBatch > 1) { return LoadEval(device, evalBatch / 2); }
     }
 
     public ParameterSet Parameters => parameters;
