@@ -44,7 +44,8 @@ let private helpFlags = set [ "--help"; "-h"; "-?"; "/h"; "/?"; "/help"; "help" 
 let private looksLikeOption (t: string) = t.Length > 1 && t[0] = '-' && not (Char.IsDigit t[1]) && t[1] <> '.'
 
 /// Why this command line is not one of the verbs' (a message for the user), or None when Argu can take it.
-let problem (command: Type) (argv: string[]) : string option =
+/// `values` checks the value of an option wherever it appears (`--device nosuch` is a usage error, not a failure).
+let problem (command: Type) (values: Map<string, string -> string option>) (argv: string[]) : string option =
     let verbs = verbs command
     match List.ofArray argv with
     | [] -> None
@@ -60,7 +61,10 @@ let problem (command: Type) (argv: string[]) : string option =
             | t :: _ when helpFlags.Contains t -> Ok []
             | (t: string) :: more when looksLikeOption t ->
                 match shape.Options.TryFind t with
-                | Some true -> scan positional (if more.IsEmpty then [] else more.Tail)
+                | Some true ->
+                    match more, values.TryFind t with
+                    | value :: _, Some check when (check value).IsSome -> Error((check value).Value)
+                    | _ -> scan positional (if more.IsEmpty then [] else more.Tail)
                 | Some false -> scan positional more
                 | None ->
                     let hint = Diagnostics.closest shape.Options.Keys t |> Option.map (sprintf "; did you mean `%s`?") |> Option.defaultValue ""

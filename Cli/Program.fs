@@ -254,7 +254,8 @@ let main argv =
         Spectre.Console.AnsiConsole.Profile.Width <- 160
         Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi <- false
     let parser = ArgumentParser.Create<Command>(programName = "dsl", errorHandler = ProcessExiter(colorizer = fun c -> if c = ErrorCode.HelpText then None else Some ConsoleColor.Red))
-    match CommandLine.problem typeof<Command> argv with
+    let deviceName name = if Devices.IsName name then None else Some(sprintf "unknown device `%s`; use %s" name Devices.Names)
+    match CommandLine.problem typeof<Command> (Map [ "--device", deviceName ]) argv with
     | Some message ->
         eprintfn "dsl: %s" message
         2

@@ -45,6 +45,8 @@ let compileText (file: string) (classes: int option) (source: string) : Shapes.I
 
 /// Reads and compiles a model file; a missing file is a located error too.
 let compileFile (path: string) (classes: int option) : Shapes.Inferred * string =
+    if Directory.Exists path then
+        errorHint { File = path; Line = 0; Col = 0 } "this is a folder, not a model file" "give the .model file itself, e.g. Models/lenet.model"
     if not (File.Exists path) then
         errorHint { File = path; Line = 0; Col = 0 } "no such model file" "check the path; the examples are in Models/"
     let source = File.ReadAllText path

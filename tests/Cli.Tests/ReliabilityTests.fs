@@ -38,6 +38,8 @@ let private exec (file: string) (args: string list) =
 [<InlineData("predict runs/a x.png --top 0", "--top must be at least 1")>]
 [<InlineData("run --resume runs/a --batch 8", "--batch cannot change mid-run")>]
 [<InlineData("run --resume runs/a Models/lenet.model", "a model file")>]
+[<InlineData("run Models/lenet.model --device nosuch", "unknown device `nosuch`")>]
+[<InlineData("check Models", "this is a folder, not a model file")>]
 let ``typos and surplus arguments are usage errors before any work`` (line: string, expected: string) =
     let r = dsl (List.ofArray (line.Split ' '))
     Assert.Equal(2, r.Code)
