@@ -30,13 +30,19 @@ public sealed class CpuDevice : IDevice
     public long PeakBytes => memory.Peak;
     public void ResetPeak() => memory.ResetPeak();
 
+    /// <summary>Refuses <paramref name="what"/> when its <paramref name="bytes"/> are more than the memory left.</summary>
+    internal void CheckRoom(long bytes, string what, string advice)
+    {
+        long room = Room();
+        if (bytes > room)
+            throw new DeviceException($"CPU: {what} need{(what.StartsWith("the ") ? "" : "s")} {DeviceMemory.Mib(bytes)} and {DeviceMemory.Mib(Math.Max(0, room))} of memory is available " +
+                $"(after {DeviceMemory.Mib(LiveBytes)} already allocated); {advice}");
+    }
+
     public IDeviceBuffer Allocate(long floats, string name)
     {
         // Buffers are zeroed, so each one's pages are the process's as soon as it exists: what is left is asked each time.
-        long bytes = DeviceMemory.BytesOf(floats), room = Room();
-        if (bytes > room)
-            throw new DeviceException($"CPU: {name} needs {DeviceMemory.Mib(bytes)} and {DeviceMemory.Mib(Math.Max(0, room))} of memory is available " +
-                $"(after {DeviceMemory.Mib(LiveBytes)} already allocated); the network's parameters do not fit in this machine's memory");
+        CheckRoom(DeviceMemory.BytesOf(floats), name, "the network's parameters do not fit in this machine's memory");
         var b = new CpuBuffer(this, floats, name);
         memory.Allocated(floats);
         return b;

@@ -103,10 +103,12 @@ public static class ImageFolder
             throw new DataException($"none of the {files.Length} files under {root} is a readable image; the first, {skipped[0].Path}: {skipped[0].Reason}");
         var names = classDirs.Select(d => Path.GetFileName(d)!).ToArray();
         // Every class folder is an output of the network: one with no images would be a class it can never learn.
-        var empty = names.Where((_, k) => !labels.Contains(k)).ToList();
+        var present = new bool[names.Length];
+        foreach (var l in labels) present[l] = true;
+        var empty = names.Where((_, k) => !present[k]).ToList();
         if (empty.Count > 0)
             throw new DataException($"the class folder{(empty.Count > 1 ? "s" : "")} {string.Join(", ", empty.Select(n => Path.Combine(root, n)))} " +
-                "hold no readable image; every class folder is an output of the network, so add images or remove the folder" +
+                $"{(empty.Count > 1 ? "hold" : "holds")} no readable image; every class folder is an output of the network, so add images or remove the folder" +
                 (skipped.Count > 0 ? " (the files skipped are listed above)" : ""));
         if (labels.Count < files.Length) pixels = pixels.AsSpan(0, labels.Count * size).ToArray();
         return (new ImageSet(pixels, labels.ToArray(), channels, side, side, names), skipped);

@@ -41,6 +41,8 @@ public static class AtomicFile
         int at = m.IndexOf(" : '", StringComparison.Ordinal);
         if (at > 0) m = m[..at];
         if (e is UnauthorizedAccessException) m = "permission denied";
+        // /proc and the like: the parent exists but takes no new entries, and .NET words it as a missing file.
+        if (e is FileNotFoundException or DirectoryNotFoundException) m = "the file system there takes no new files (or the folder above is missing)";
         return m.TrimEnd('.');
     }
 }

@@ -18,14 +18,14 @@ public sealed class ParameterSet : IDisposable
     {
         Device = device;
         Seed = seed;
-        foreach (var b in plan.Buffers)
-        {
-            if (b.Kind.IsParameter || b.Kind.IsRunningStat || b.Kind.IsConstant || (b.Kind.IsParameterGrad && plan.Mode.IsTraining))
-                Add(b);
-        }
+        StateSlotsHeld = plan.Mode.IsTraining ? StateSlots(optimizer) : 0;
+        var held = plan.Buffers.Where(b => b.Kind.IsParameter || b.Kind.IsRunningStat || b.Kind.IsConstant || (b.Kind.IsParameterGrad && plan.Mode.IsTraining)).ToList();
+        if (device is Cpu.CpuDevice cpu)
+            cpu.CheckRoom(held.Sum(b => DeviceMemory.BytesOf(b.Floats)) + plan.Params.Sum(p => StateSlotsHeld * DeviceMemory.BytesOf(plan.Buffers[p.Value].Floats)),
+                $"the parameters of {plan.Network}{(plan.Mode.IsTraining ? ", their gradients and the optimizer's state" : "")}", "the network does not fit in this machine's memory at any batch size");
+        foreach (var b in held) Add(b);
         Trainable = plan.Params.Select(p => plan.Buffers[p.Value].Name).ToList();
         shapes = Shapes(plan);
-        StateSlotsHeld = plan.Mode.IsTraining ? StateSlots(optimizer) : 0;
         // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
         if (plan.Mode.IsTraining)
             foreach (var p in plan.Params)
