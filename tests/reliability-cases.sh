@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The cases of docs/reliability.md, tried against the built CLI (dotnet build Dsl.sln -c Release first); one line each:
+#   case | exit code | the line of its output that matters.
+# Needs root (it mounts small tmpfs file systems for the read-only and full-disk cases), python3, mkfifo.
+set -u
+W=$(cd "$(dirname "$0")/.." && pwd)
+D="dotnet $W/Cli/bin/Release/net10.0/dsl.dll"
+export DSL_DATA=$W/tests/data DSL_DATA_MIRROR=http://127.0.0.1:9/
+T=$(mktemp -d); cd $T
+cat > tiny.model <<'M'
+network tiny
+  input 1 x 8 x 8
+  conv 4 kernel 3 |> relu
+  flatten
+  dense classes
+  softmax
+train
+  data synthetic 3
+  optimizer sgd lr 0.05 momentum 0.9
+  batch 32
+  epochs 2
+M
+sed 's/epochs 2/epochs 100000/' tiny.model > long.model
+row() { printf '%s | %s | %s\n' "$1" "$2" "$(echo "$3" | grep -v '^auto:' | grep -m1 -E "${4:-.}" | cut -c1-220)"; }
+try() { local name=$1 pat=$2; shift 2; local out; out=$("$@" 2>&1 >/dev/null); row "$name" $? "$out" "$pat"; }
+tryout() { local name=$1 pat=$2; shift 2; local out; out=$("$@" 2>&1); row "$name" $? "$out" "$pat"; }
+png=$W/tests/Dsl.Runtime.Tests/Images/data/grey8.png
+mkfolder() { rm -rf $1; for c in tshirt sneaker; do mkdir -p $1/$c; for i in $(seq 1 120); do cp $png $1/$c/$i.png; done; done; }
+fmodel() { printf 'network f\n  input 1 x 8 x 8\n  flatten\n  dense classes\n  softmax\ntrain\n  data folder "%s"\n  batch 8\n  epochs 1\n' "$1" > $2; }
+
+mkfolder loops; ln -s .. loops/tshirt/up; ln -s . loops/sneaker/me; fmodel $T/loops loops.model
+tryout "symlink loops (tshirt/up -> .., sneaker/me -> .)" "image folder" $D run loops.model --out r-loops
+mkfolder fifo; mkfifo fifo/tshirt/pipe.png; ln -s /dev/zero fifo/sneaker/zero.png; fmodel $T/fifo fifo.model
+tryout "a FIFO and a link to /dev/zero in the folder" "skipped" timeout 120 $D run fifo.model --out r-fifo
+mkfolder empty; mkdir empty/boot; fmodel $T/empty empty.model
+try "an empty class folder" . $D run empty.model --out r-empty
+rm -rf single; mkdir -p single/only; cp $png single/only/1.png; fmodel $T/single single.model
+try "a single-class folder" . $D run single.model --out r-single
+tryout "check counts folder classes" . $D check loops.model
+
+$D run tiny.model --out good >/dev/null 2>&1
+$D run long.model --out shared >shared.log 2>&1 & first=$!
+while ! grep -q '^epoch' shared.log 2>/dev/null; do sleep 0.2; done
+try "a second run on the same --out" . $D run tiny.model --out shared
+kill -TERM $first; wait $first; row "SIGTERM to a running run" $? "$(cat shared.log)" "stopped|continue"
+# A shell script's background jobs (and anything started from a background script) ignore SIGINT; python3 puts the
+# default action back before starting the run, as a terminal's Ctrl-C would find it.
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+  dotnet $W/Cli/bin/Release/net10.0/dsl.dll run long.model --out sigint >sigint.log 2>&1 & p=$!
+while ! grep -q '^epoch' sigint.log 2>/dev/null; do sleep 0.2; done
+kill -INT $p; wait $p; row "SIGINT (Ctrl-C) to a running run" $? "$(cat sigint.log)" "continue"
+$D run long.model --out killed >killed.log 2>&1 & p=$!
+while ! grep -q '^epoch' killed.log 2>/dev/null; do sleep 0.2; done
+kill -KILL $p; wait $p 2>/dev/null
+tryout "resume after SIGKILL (stale run.lock)" "resuming from|error|dsl:" $D run --resume killed --epochs 2
+echo x > afile
+try "--out is a file" . $D run tiny.model --out afile
+try "--out under /proc" . $D run tiny.model --out /proc/dsl-run
+mkdir -p ro; mount -t tmpfs -o size=8m tmpfs ro && cp -r good ro/run && mount -o remount,ro ro
+try "--out on a read-only file system" . $D run tiny.model --out ro/new
+try "--resume on a read-only file system" . $D run --resume ro/run --epochs 3
+tryout "eval on a read-only run folder" "warning|accuracy" $D eval ro/run
+umount -l ro
+mkdir -p full; mount -t tmpfs -o size=4m tmpfs full
+printf 'network bigger\n  input 1 x 16 x 16\n  flatten\n  dense 512 |> relu\n  dense classes\n  softmax\ntrain\n  data synthetic 3\n  optimizer sgd lr 0.01 momentum 0.9\n  batch 32\n  epochs 1\n' > bigger.model
+$D run bigger.model --out full/run >/dev/null 2>&1; sum1=$(md5sum < full/run/last.safetensors)
+free=$(df --output=avail -B1 full | tail -1); head -c $((free - 65536)) /dev/zero > full/filler
+try "a full disk while checkpointing" . $D run --resume full/run --epochs 2
+row "  ... the previous checkpoint" - "$( [ "$(md5sum < full/run/last.safetensors)" = "$sum1" ] && echo unchanged || echo CHANGED); tmp files left: $(ls full/run | grep -c tmp)"
+umount -l full
+try "a run that fails before its first step (--limit 10 < batch)" . $D run tiny.model --out never --limit 10
+row "  ... the folder it would have made" - "$( [ -e never ] && echo LEFT BEHIND || echo absent)"
+
+cp -r good nan; python3 - nan/last.safetensors <<'P'
+import sys,struct; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-4:]=struct.pack('<f',float('nan')); open(p,'wb').write(b)
+P
+sum1=$(md5sum < nan/weights.safetensors)
+try "resume from a checkpoint holding NaN" . $D run --resume nan --epochs 3
+row "  ... weights.safetensors" - "$( [ "$(md5sum < nan/weights.safetensors)" = "$sum1" ] && echo unchanged || echo CHANGED)"
+cp -r good nanw; python3 - nanw/weights.safetensors <<'P'
+import sys,struct; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-4:]=struct.pack('<f',float('nan')); open(p,'wb').write(b)
+P
+try "eval with NaN in weights.safetensors" . $D eval nanw
+try "predict with NaN in weights.safetensors" . $D predict nanw $png
+cp -r good huge; python3 - huge/weights.safetensors <<'P'
+import sys,struct; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[:8]=struct.pack('<q',2**63-1); open(p,'wb').write(b)
+P
+try "header length 2^63-1" . $D eval huge
+cp -r good neg; python3 - neg/weights.safetensors <<'P'
+import sys,struct,json; p=sys.argv[1]; b=open(p,'rb').read(); n=struct.unpack('<q',b[:8])[0]; h=json.loads(b[8:8+n])
+k=[x for x in h if x!='__metadata__'][0]; h[k]['data_offsets']=[-8, h[k]['data_offsets'][1]]
+j=json.dumps(h).encode(); j+=b' '*((8-len(j)%8)%8); open(p,'wb').write(struct.pack('<q',len(j))+j+b[8+n:])
+P
+try "negative data_offsets" . $D eval neg
+cp -r good lap; python3 - lap/weights.safetensors <<'P'
+import sys,struct,json; p=sys.argv[1]; b=open(p,'rb').read(); n=struct.unpack('<q',b[:8])[0]; h=json.loads(b[8:8+n])
+ks=[x for x in h if x!='__metadata__']; h[ks[1]]['data_offsets']=[0, h[ks[1]]['data_offsets'][1]-h[ks[1]]['data_offsets'][0]]
+j=json.dumps(h).encode(); j+=b' '*((8-len(j)%8)%8); open(p,'wb').write(struct.pack('<q',len(j))+j+b[8+n:])
+P
+try "overlapping data_offsets" . $D eval lap
+
+try "unknown option before the file (--limt)" . $D run --limt 2000 $W/Models/alexnet.model
+try "unknown option after the file (--nosuch)" . $D run $W/Models/alexnet.model --nosuch
+try "two model files" . $D check $W/Models/lenet.model $W/Models/alexnet.model
+tryout "--resume with --epochs" "resuming with" $D run --resume good --epochs 3
+try "--resume with --batch" . $D run --resume good --batch 8
+sed -i 's/lr 0.05/lr 0.01/' good/model.model
+tryout "--resume after the run's model file's lr was edited" "learning rate" $D run --resume good --epochs 4
+mkdir -p nockpt; cp good/model.model good/run.json nockpt/
+tryout "--resume without a checkpoint" "no checkpoint" $D run --resume nockpt
+try "--device nosuch" . $D run tiny.model --device nosuch
+try "predict --top 0" . $D predict good $png --top 0
+try "a folder as the model file" . $D check $W/Models
+mkfifo p.png
+try "predict on a FIFO" . timeout 60 $D predict good p.png
+try "predict on /dev/zero" . timeout 60 $D predict good /dev/zero
+try "predict on a folder" . $D predict good $W/Models
+sed 's/conv 4/conv 5/' tiny.model > wider.model; cp wider.model good/model.model
+try "a checkpoint of another shape" . $D run --resume good --epochs 5
+
+try "AlexNet training step at batch 2,800 (CPU, 24 GiB)" . $D bench $W/Models/alexnet.model --batch 2800 --device cpu --steps 1 --warmup 0
+printf 'network big\n  input 3 x 227 x 227\n  flatten\n  dense 20000 |> relu\n  dense classes\n  softmax\n' > big.model
+try "dense 20000 after a 227x227x3 input" . $D bench big.model --device cpu --classes 10 --steps 1 --warmup 0
+cd /; rm -rf $T
