@@ -47,7 +47,7 @@ sealed class FolderWalk
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            Skipped.Add(new SkippedFile(dir, $"the folder cannot be read ({e.Message}); its images are left out"));
+            Skipped.Add(new SkippedFile(dir, $"the folder cannot be read ({Output.AtomicFile.Reason(e)}); its images are left out"));
             return;
         }
         foreach (var entry in entries)

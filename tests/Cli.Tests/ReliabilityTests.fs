@@ -185,6 +185,35 @@ let ``a symbolic-link loop in an image folder adds no images`` () =
     Assert.Contains("a folder already read; not followed", r.Err)
 
 [<Fact>]
+let ``an unreadable folder inside a class is listed, not silently dropped`` () =
+    let root = Directory.CreateTempSubdirectory("dsl-unreadable-").FullName
+    let png = File.ReadAllBytes(Path.Combine(repoRoot, "tests", "Dsl.Runtime.Tests", "Images", "data", "grey8.png"))
+    for cls in [ "a"; "b" ] do
+        let d = Directory.CreateDirectory(Path.Combine(root, "data", cls)).FullName
+        for i in 1 .. 8 do File.WriteAllBytes(Path.Combine(d, sprintf "%d.png" i), png)
+    let locked = Directory.CreateDirectory(Path.Combine(root, "data", "a", "locked")).FullName
+    File.WriteAllBytes(Path.Combine(locked, "x.png"), png)
+    let file = Path.Combine(root, "f.model")
+    File.WriteAllText(file, sprintf "network f\n  input 1 x 8 x 8\n  flatten\n  dense classes\n  softmax\ntrain\n  data folder \"%s\"\n  batch 4\n  epochs 1\n" (Path.Combine(root, "data")))
+    for d in Directory.GetDirectories(root, "*", SearchOption.AllDirectories) |> Array.append [| root |] do
+        File.SetUnixFileMode(d, enum<UnixFileMode> 0o777)
+    File.SetUnixFileMode(locked, UnixFileMode.None)
+    // Root reads any folder whatever its mode: as root the run goes through setpriv as the unprivileged user nobody.
+    let asRoot = Environment.UserName = "root"
+    let psi = ProcessStartInfo((if asRoot then "setpriv" else "dotnet"), RedirectStandardOutput = true, RedirectStandardError = true)
+    if asRoot then for a in [ "--reuid=65534"; "--regid=65534"; "--clear-groups"; "dotnet" ] do psi.ArgumentList.Add a
+    for a in [ Path.Combine(AppContext.BaseDirectory, "dsl.dll"); "run"; file; "--out"; Path.Combine(root, "run") ] do psi.ArgumentList.Add a
+    psi.Environment["HOME"] <- root
+    psi.Environment["DOTNET_CLI_HOME"] <- root
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    Assert.True((p.ExitCode = 0), out.Result + err)
+    Assert.Contains(sprintf "skipped %s: the folder cannot be read (permission denied); its images are left out" locked, err)
+    Assert.Contains("2 classes, 16 images: a 8, b 8", out.Result)
+
+[<Fact>]
 let ``a weights file loads into the same network in PyTorch and scores what dsl eval reports`` () =
     let hasTorch, why = exec "/usr/bin/python3" [ "-c"; "import torch, numpy" ]
     if hasTorch <> 0 then
