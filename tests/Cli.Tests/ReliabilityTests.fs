@@ -6,10 +6,10 @@ open System
 open System.Diagnostics
 open System.IO
 open System.Threading
-open Xunit
+open Expecto
 open Dsl.Cli.Tests.RunDsl
 
-let private noStackTrace (r: Result) = Assert.DoesNotContain("   at ", r.Out + r.Err)
+let private noStackTrace (r: Result) = Expect.isFalse ((r.Out + r.Err).Contains "   at ") "a stack trace in the output"
 
 /// Synthetic data, a few thousand parameters: a run takes a second; `epochs` makes it as long as a test needs.
 let private tiny epochs =
@@ -28,39 +28,25 @@ let private exec (file: string) (args: string list) =
     p.WaitForExit()
     p.ExitCode, p.StandardError.ReadToEnd()
 
-[<Theory>]
-[<InlineData("run --limt 2000 Models/alexnet.model", "has no option `--limt`; did you mean `--limit`?")>]
-[<InlineData("run Models/alexnet.model --nosuch", "has no option `--nosuch`")>]
-[<InlineData("check Models/lenet.model Models/alexnet.model", "takes one file, got 2")>]
-[<InlineData("eval runs/a runs/b", "takes one run dir, got 2")>]
-[<InlineData("devices extra", "takes no argument like `extra`")>]
-[<InlineData("summary --batc 8 Models/lenet.model", "did you mean `--batch`?")>]
-[<InlineData("predict runs/a x.png --top 0", "--top must be at least 1")>]
-[<InlineData("run --resume runs/a --batch 8", "--batch cannot change mid-run")>]
-[<InlineData("run --resume runs/a Models/lenet.model", "a model file")>]
-[<InlineData("run Models/lenet.model --device nosuch", "unknown device `nosuch`")>]
-[<InlineData("check Models", "this is a folder, not a model file")>]
 let ``typos and surplus arguments are usage errors before any work`` (line: string, expected: string) =
     let r = dsl (List.ofArray (line.Split ' '))
-    Assert.Equal(2, r.Code)
-    Assert.Contains(expected, r.Err)
-    Assert.DoesNotContain("training", r.Out)
+    Expect.equal (r.Code) (2) "r.Code"
+    Expect.stringContains (r.Err) (expected) "what dsl printed"
+    Expect.isFalse ((r.Out).Contains("training")) "what dsl printed"
     noStackTrace r
 
-[<Fact>]
 let ``a run that fails before its first step leaves no folder behind`` () =
     let file = tempModel (tiny 1)
     let out = Path.Combine(Path.GetDirectoryName file, "never")
     let r = dsl [ "run"; file; "--out"; out; "--limit"; "10" ]
-    Assert.Equal(1, r.Code)
-    Assert.Contains("only 10 training images", r.Err)
-    Assert.False(Directory.Exists out)
+    Expect.equal (r.Code) (1) "r.Code"
+    Expect.stringContains (r.Err) ("only 10 training images") "what dsl printed"
+    Expect.isFalse (Directory.Exists out) ""
     let onFile = dsl [ "run"; file; "--out"; file ]
-    Assert.Equal(1, onFile.Code)
-    Assert.Contains("it is a file", onFile.Err)
+    Expect.equal (onFile.Code) (1) "onFile.Code"
+    Expect.stringContains (onFile.Err) ("it is a file") "what dsl printed"
     noStackTrace onFile
 
-[<Fact>]
 let ``a second run on a folder is refused and SIGTERM stops the first with a checkpoint`` () =
     let file = tempModel (tiny 100000)
     let out = Path.Combine(Path.GetDirectoryName file, "shared")
@@ -69,79 +55,75 @@ let ``a second run on a folder is refused and SIGTERM stops the first with a che
     let epochDone = new ManualResetEventSlim()
     first.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then (lock firstOut (fun () -> firstOut.AppendLine e.Data |> ignore); if e.Data.StartsWith "epoch" then epochDone.Set()))
     first.BeginOutputReadLine()
-    Assert.True(epochDone.Wait(TimeSpan.FromMinutes 3.0), "the first run did not finish an epoch")
+    Expect.isTrue (epochDone.Wait(TimeSpan.FromMinutes 3.0)) ("the first run did not finish an epoch")
 
     let second = dsl [ "run"; file; "--out"; out; "--epochs"; "1" ]
-    Assert.Equal(1, second.Code)
-    Assert.Contains(sprintf "in use by another run (process %d" first.Id, second.Err)
+    Expect.equal (second.Code) (1) "second.Code"
+    Expect.stringContains (second.Err) (sprintf "in use by another run (process %d" first.Id) "what dsl printed"
     noStackTrace second
 
-    Assert.Equal(0, fst (exec "kill" [ "-TERM"; string first.Id ]))
+    Expect.equal (fst (exec "kill" [ "-TERM"; string first.Id ])) (0) "fst (exec kill [ -TERM; string first"
     first.WaitForExit()
     let text = lock firstOut (fun () -> firstOut.ToString())
-    Assert.True((first.ExitCode = 143), text + first.StandardError.ReadToEnd())
-    Assert.Contains("stopped: cancelled at epoch", text)
-    Assert.Contains(sprintf "to continue: dsl run --resume %s" out, text)
+    Expect.isTrue ((first.ExitCode = 143)) (text + first.StandardError.ReadToEnd())
+    Expect.stringContains (text) ("stopped: cancelled at epoch") "what dsl printed"
+    Expect.stringContains (text) (sprintf "to continue: dsl run --resume %s" out) "what dsl printed"
     // The first run's files are whole and its own: one header in metrics.csv, a checkpoint that loads, no lock left.
-    Assert.Equal(1, File.ReadAllLines(Path.Combine(out, "metrics.csv")) |> Array.filter (fun l -> l.StartsWith "epoch,") |> Array.length)
+    Expect.equal (File.ReadAllLines(Path.Combine(out, "metrics.csv")) |> Array.filter (fun l -> l.StartsWith "epoch,") |> Array.length) (1) "File.ReadAllLines(Path.Combine(out, met"
     Dsl.Runtime.SafeTensors.Read(Path.Combine(out, "last.safetensors")) |> ignore
-    Assert.False(File.Exists(Path.Combine(out, "run.lock")))
+    Expect.isFalse (File.Exists(Path.Combine(out, "run.lock"))) ""
 
 /// A finished run of the tiny model, for eval and predict.
 let private finishedRun () =
     let file = tempModel (tiny 1)
     let out = Path.Combine(Path.GetDirectoryName file, "done")
     let r = dsl [ "run"; file; "--out"; out ]
-    Assert.True((r.Code = 0), r.Out + r.Err)
+    Expect.isTrue ((r.Code = 0)) (r.Out + r.Err)
     out
 
-[<Fact>]
 let ``predict refuses a FIFO, a device and a folder at once`` () =
     let run = finishedRun ()
     let fifo = Path.Combine(run, "pipe.png")
-    Assert.Equal(0, fst (exec "mkfifo" [ fifo ]))
+    Expect.equal (fst (exec "mkfifo" [ fifo ])) (0) "fst (exec mkfifo [ fifo ])"
     // Opening the FIFO would block until a writer came: returning at all is the check.
     let r = dsl [ "predict"; run; fifo; "/dev/zero"; run ]
-    Assert.Equal(1, r.Code)
-    Assert.Contains("pipe.png: is not a regular file but a FIFO", r.Err)
-    Assert.Contains("/dev/zero: is not a regular file but a character device", r.Err)
-    Assert.Contains(sprintf "%s: is a folder" run, r.Err)
+    Expect.equal (r.Code) (1) "r.Code"
+    Expect.stringContains (r.Err) ("pipe.png: is not a regular file but a FIFO") "what dsl printed"
+    Expect.stringContains (r.Err) ("/dev/zero: is not a regular file but a character device") "what dsl printed"
+    Expect.stringContains (r.Err) (sprintf "%s: is a folder" run) "what dsl printed"
     noStackTrace r
 
-/// Mounts a tmpfs of `size` at a new folder for the test's body (root only: elsewhere the test has nothing to show
-/// and says so by returning).
+/// Mounts a tmpfs of `size` at a new folder for the test's body (root only: elsewhere the test is skipped, saying why).
 let private withTmpfs (size: string) (body: string -> unit) =
     let dir = Directory.CreateTempSubdirectory("dsl-tmpfs-").FullName
-    let code, _ = exec "mount" [ "-t"; "tmpfs"; "-o"; "size=" + size; "tmpfs"; dir ]
-    if code = 0 then
-        try body dir
-        finally exec "umount" [ "-l"; dir ] |> ignore
+    let code, why = exec "mount" [ "-t"; "tmpfs"; "-o"; "size=" + size; "tmpfs"; dir ]
+    if code <> 0 then skiptest (sprintf "cannot mount a small tmpfs (needs root): %s" why)
+    try body dir
+    finally exec "umount" [ "-l"; dir ] |> ignore
 
 let private bigger epochs =
     // About 0.5 MB of weights, so the checkpoint (weights and momentum) is the largest file a run writes.
     sprintf "network bigger\n  input 1 x 16 x 16\n  flatten\n  dense 512 |> relu\n  dense classes\n  softmax\ntrain\n  data synthetic 3\n  optimizer sgd lr 0.01 momentum 0.9\n  batch 32\n  epochs %d\n" epochs
 
-[<Fact>]
 let ``a full disk fails the checkpoint cleanly and leaves the previous one whole`` () =
     withTmpfs "4m" (fun mnt ->
         let file = tempModel (bigger 1)
         let out = Path.Combine(mnt, "run")
         let r = dsl [ "run"; file; "--out"; out ]
-        Assert.True((r.Code = 0), r.Out + r.Err)
+        Expect.isTrue ((r.Code = 0)) (r.Out + r.Err)
         let checkpoint = Path.Combine(out, "last.safetensors")
         let before = File.ReadAllBytes checkpoint
         // Fill the disk to within 64 KiB: room for the lock and the metrics, none for a new checkpoint.
         let free = DriveInfo(mnt).AvailableFreeSpace
         File.WriteAllBytes(Path.Combine(mnt, "filler"), Array.zeroCreate (int (free - 65536L)))
         let resumed = dsl [ "run"; "--resume"; out; "--epochs"; "2" ]
-        Assert.Equal(1, resumed.Code)
-        Assert.Contains(sprintf "cannot write %s: No space left on device; the previous file is left as it was" checkpoint, resumed.Err)
+        Expect.equal (resumed.Code) (1) "resumed.Code"
+        Expect.stringContains (resumed.Err) (sprintf "cannot write %s: No space left on device; the previous file is left as it was" checkpoint) "what dsl printed"
         noStackTrace resumed
-        Assert.Equal<byte[]>(before, File.ReadAllBytes checkpoint)
-        Assert.Empty(Directory.GetFiles(out, "*.tmp"))
-        Assert.False(File.Exists(Path.Combine(out, "run.lock"))))
+        Expect.equal (File.ReadAllBytes checkpoint) (before) "File.ReadAllBytes checkpoint"
+        Expect.isEmpty (Directory.GetFiles(out, "*.tmp")) ""
+        Expect.isFalse (File.Exists(Path.Combine(out, "run.lock"))) "run.lock left behind")
 
-[<Fact>]
 let ``a read-only run folder: run and resume refuse it, eval reports and only warns about the picture`` () =
     let run = finishedRun ()
     withTmpfs "8m" (fun mnt ->
@@ -149,24 +131,23 @@ let ``a read-only run folder: run and resume refuse it, eval reports and only wa
         Directory.CreateDirectory copy |> ignore
         for f in Directory.GetFiles run do File.Copy(f, Path.Combine(copy, Path.GetFileName f))
         let before = File.ReadAllBytes(Path.Combine(copy, "last.safetensors"))
-        Assert.Equal(0, fst (exec "mount" [ "-o"; "remount,ro"; mnt ]))
+        Expect.equal (fst (exec "mount" [ "-o"; "remount,ro"; mnt ])) (0) "fst (exec mount [ -o; remount,ro; "
         let resumed = dsl [ "run"; "--resume"; copy; "--epochs"; "2" ]
-        Assert.Equal(1, resumed.Code)
-        Assert.Contains(sprintf "cannot write in the run folder %s: Read-only file system" copy, resumed.Err)
+        Expect.equal (resumed.Code) (1) "resumed.Code"
+        Expect.stringContains (resumed.Err) (sprintf "cannot write in the run folder %s: Read-only file system" copy) "what dsl printed"
         noStackTrace resumed
-        Assert.Equal<byte[]>(before, File.ReadAllBytes(Path.Combine(copy, "last.safetensors")))
+        Expect.equal (File.ReadAllBytes(Path.Combine(copy, "last.safetensors"))) (before) "File.ReadAllBytes(Path.Combine(copy, la"
         let fresh = dsl [ "run"; tempModel (tiny 1); "--out"; Path.Combine(mnt, "new") ]
-        Assert.Equal(1, fresh.Code)
-        Assert.Contains("Read-only file system", fresh.Err)
+        Expect.equal (fresh.Code) (1) "fresh.Code"
+        Expect.stringContains (fresh.Err) ("Read-only file system") "what dsl printed"
         noStackTrace fresh
         let e = dsl [ "eval"; copy ]
-        Assert.Equal(0, e.Code)
-        Assert.Contains("accuracy", e.Out)
-        Assert.Contains(sprintf "warning: cannot write %s/" copy, e.Err)
-        Assert.Contains("Read-only file system", e.Err)
+        Expect.equal (e.Code) (0) "e.Code"
+        Expect.stringContains (e.Out) ("accuracy") "what dsl printed"
+        Expect.stringContains (e.Err) (sprintf "warning: cannot write %s/" copy) "what dsl printed"
+        Expect.stringContains (e.Err) ("Read-only file system") "what dsl printed"
         noStackTrace e)
 
-[<Fact>]
 let ``a symbolic-link loop in an image folder adds no images`` () =
     let root = Directory.CreateTempSubdirectory("dsl-loop-").FullName
     let png = File.ReadAllBytes(Path.Combine(repoRoot, "tests", "Dsl.Runtime.Tests", "Images", "data", "grey8.png"))
@@ -177,14 +158,13 @@ let ``a symbolic-link loop in an image folder adds no images`` () =
     File.CreateSymbolicLink(Path.Combine(root, "sneaker", "me"), ".") |> ignore
     let file = tempModel (sprintf "network f\n  input 1 x 8 x 8\n  flatten\n  dense classes\n  softmax\ntrain\n  data folder \"%s\"\n  batch 8\n  epochs 1\n" root)
     let c = dsl [ "check"; file ]
-    Assert.Equal(0, c.Code)
-    Assert.Contains("output 2", c.Out)
+    Expect.equal (c.Code) (0) "c.Code"
+    Expect.stringContains (c.Out) ("output 2") "what dsl printed"
     let r = dsl [ "run"; file; "--out"; Path.Combine(root, "..", Path.GetFileName root + "-run") ]
-    Assert.True((r.Code = 0), r.Out + r.Err)
-    Assert.Contains(sprintf "image folder %s: 2 classes, 40 images: sneaker 20, tshirt 20" root, r.Out)
-    Assert.Contains("a folder already read; not followed", r.Err)
+    Expect.isTrue ((r.Code = 0)) (r.Out + r.Err)
+    Expect.stringContains (r.Out) (sprintf "image folder %s: 2 classes, 40 images: sneaker 20, tshirt 20" root) "what dsl printed"
+    Expect.stringContains (r.Err) ("a folder already read; not followed") "what dsl printed"
 
-[<Fact>]
 let ``an unreadable folder inside a class is listed, not silently dropped`` () =
     let root = Directory.CreateTempSubdirectory("dsl-unreadable-").FullName
     let png = File.ReadAllBytes(Path.Combine(repoRoot, "tests", "Dsl.Runtime.Tests", "Images", "data", "grey8.png"))
@@ -209,15 +189,14 @@ let ``an unreadable folder inside a class is listed, not silently dropped`` () =
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEnd()
     p.WaitForExit()
-    Assert.True((p.ExitCode = 0), out.Result + err)
-    Assert.Contains(sprintf "skipped %s: the folder cannot be read (permission denied); its images are left out" locked, err)
-    Assert.Contains("2 classes, 16 images: a 8, b 8", out.Result)
+    Expect.isTrue ((p.ExitCode = 0)) (out.Result + err)
+    Expect.stringContains (err) (sprintf "skipped %s: the folder cannot be read (permission denied); its images are left out" locked) "what dsl printed"
+    Expect.stringContains (out.Result) ("2 classes, 16 images: a 8, b 8") "what dsl printed"
 
-[<Fact>]
 let ``a weights file loads into the same network in PyTorch and scores what dsl eval reports`` () =
     let hasTorch, why = exec "/usr/bin/python3" [ "-c"; "import torch, numpy" ]
     if hasTorch <> 0 then
-        eprintfn "skipped: python3 has no torch or numpy (apt-get install python3-torch): %s" why
+        skiptest (sprintf "python3 has no torch or numpy (apt-get install python3-torch): %s" why)
     else
         let file =
             tempModel (
@@ -225,11 +204,11 @@ let ``a weights file loads into the same network in PyTorch and scores what dsl 
                 + "  dense 32 |> relu\n  dense classes\n  softmax\ntrain\n  data fashion-mnist\n  optimizer sgd lr 0.05 momentum 0.9\n  batch 64\n  epochs 1\n")
         let out = Path.Combine(Path.GetDirectoryName file, "torch")
         let r = dsl [ "run"; file; "--out"; out ]
-        Assert.True((r.Code = 0), r.Out + r.Err)
+        Expect.isTrue ((r.Code = 0)) (r.Out + r.Err)
         let e = dsl [ "eval"; out ]
-        Assert.Equal(0, e.Code)
+        Expect.equal (e.Code) (0) "e.Code"
         let ours = Text.RegularExpressions.Regex.Match(e.Out, @"on (\d+) test images: loss [\d.]+  accuracy ([\d.]+)%")
-        Assert.True(ours.Success, e.Out)
+        Expect.isTrue (ours.Success) (e.Out)
         let psi = ProcessStartInfo("/usr/bin/python3", RedirectStandardOutput = true, RedirectStandardError = true)
         for a in [ Path.Combine(repoRoot, "tests", "Cli.Tests", "python", "torch_load.py"); Path.Combine(out, "weights.safetensors")
                    Path.Combine(repoRoot, "tests", "data", "fashion-mnist") ] do psi.ArgumentList.Add a
@@ -237,11 +216,35 @@ let ``a weights file loads into the same network in PyTorch and scores what dsl 
         let text = p.StandardOutput.ReadToEnd()
         let err = p.StandardError.ReadToEnd()
         p.WaitForExit()
-        Assert.True((p.ExitCode = 0), text + err)
+        Expect.isTrue ((p.ExitCode = 0)) (text + err)
         let theirs = Text.RegularExpressions.Regex.Match(text, @"accuracy ([\d.]+) on (\d+) images")
-        Assert.True(theirs.Success, text)
-        Assert.Equal(ours.Groups[1].Value, theirs.Groups[2].Value)
+        Expect.isTrue (theirs.Success) (text)
+        Expect.equal (theirs.Groups[2].Value) (ours.Groups[1].Value) "theirs.Groups[2].Value"
         // Float sums in another order may flip an image whose two best classes all but tie: at most 2 in 1,000.
         let dslAccuracy, torchAccuracy = float ours.Groups[2].Value / 100.0, float theirs.Groups[1].Value
-        Assert.True(abs (dslAccuracy - torchAccuracy) <= 0.002, sprintf "dsl %.4f, PyTorch %.4f" dslAccuracy torchAccuracy)
-        Assert.True(torchAccuracy > 0.5, sprintf "PyTorch's accuracy %.4f: the weights did not load as trained" torchAccuracy)
+        Expect.isTrue (abs (dslAccuracy - torchAccuracy) <= 0.002) (sprintf "dsl %.4f, PyTorch %.4f" dslAccuracy torchAccuracy)
+        Expect.isTrue (torchAccuracy > 0.5) (sprintf "PyTorch's accuracy %.4f: the weights did not load as trained" torchAccuracy)
+
+[<Tests>]
+let tests =
+    testList "ReliabilityTests" [
+        testCase "typos and surplus arguments are usage errors before any work: run --limt 2000 Models/alexnet.model" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run --limt 2000 Models/alexnet.model", "has no option `--limt`; did you mean `--limit`?"))
+        testCase "typos and surplus arguments are usage errors before any work: run Models/alexnet.model --nosuch" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run Models/alexnet.model --nosuch", "has no option `--nosuch`"))
+        testCase "typos and surplus arguments are usage errors before any work: check Models/lenet.model Models/alexnet.model" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("check Models/lenet.model Models/alexnet.model", "takes one file, got 2"))
+        testCase "typos and surplus arguments are usage errors before any work: eval runs/a runs/b" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("eval runs/a runs/b", "takes one run dir, got 2"))
+        testCase "typos and surplus arguments are usage errors before any work: devices extra" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("devices extra", "takes no argument like `extra`"))
+        testCase "typos and surplus arguments are usage errors before any work: summary --batc 8 Models/lenet.model" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("summary --batc 8 Models/lenet.model", "did you mean `--batch`?"))
+        testCase "typos and surplus arguments are usage errors before any work: predict runs/a x.png --top 0" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("predict runs/a x.png --top 0", "--top must be at least 1"))
+        testCase "typos and surplus arguments are usage errors before any work: run --resume runs/a --batch 8" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run --resume runs/a --batch 8", "--batch cannot change mid-run"))
+        testCase "typos and surplus arguments are usage errors before any work: run --resume runs/a Models/lenet.model" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run --resume runs/a Models/lenet.model", "a model file"))
+        testCase "typos and surplus arguments are usage errors before any work: run Models/lenet.model --device nosuch" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run Models/lenet.model --device nosuch", "unknown device `nosuch`"))
+        testCase "typos and surplus arguments are usage errors before any work: check Models" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("check Models", "this is a folder, not a model file"))
+        testCase "a run that fails before its first step leaves no folder behind" ``a run that fails before its first step leaves no folder behind``
+        testCase "a second run on a folder is refused and SIGTERM stops the first with a checkpoint" ``a second run on a folder is refused and SIGTERM stops the first with a checkpoint``
+        testCase "predict refuses a FIFO, a device and a folder at once" ``predict refuses a FIFO, a device and a folder at once``
+        testCase "a full disk fails the checkpoint cleanly and leaves the previous one whole" ``a full disk fails the checkpoint cleanly and leaves the previous one whole``
+        testCase "a read-only run folder: run and resume refuse it, eval reports and only warns about the picture" ``a read-only run folder: run and resume refuse it, eval reports and only warns about the picture``
+        testCase "a symbolic-link loop in an image folder adds no images" ``a symbolic-link loop in an image folder adds no images``
+        testCase "an unreadable folder inside a class is listed, not silently dropped" ``an unreadable folder inside a class is listed, not silently dropped``
+        testCase "a weights file loads into the same network in PyTorch and scores what dsl eval reports" ``a weights file loads into the same network in PyTorch and scores what dsl eval reports``
+    ]
