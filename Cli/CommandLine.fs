@@ -1,7 +1,7 @@
-/// Checks a command line against the verbs' argument unions before Argu reads it. Argu takes an unknown option
-/// before the file for nothing and one after it for the file, and lets a second file win over the first: a typo
-/// would start the wrong job. Here an unknown option or a surplus argument is a usage error naming it, with
-/// "did you mean" where an option is close.
+/// Checks a command line against the argument unions before Argu reads it. Argu takes an unknown option before the
+/// file for nothing and one after it for the file, and lets a second file win over the first: a typo would start the
+/// wrong job. Here an unknown command or option, or a surplus argument, is a usage error naming it, with "did you
+/// mean" where a name is close.
 module Dsl.Cli.CommandLine
 
 open System
@@ -9,71 +9,74 @@ open Microsoft.FSharp.Reflection
 open Argu
 open Dsl.Compiler
 
-/// How a verb takes its arguments: its options (and whether each takes a value) and how many plain arguments.
+/// What a union (the commands, or one command's arguments) accepts: its options (and whether each takes a value),
+/// its sub-commands, and how many plain arguments.
 type private Shape =
     { Options: Map<string, bool>
-      /// None: no plain argument; Some false: exactly one; Some true: any number.
+      Commands: Map<string, Shape>
+      /// None: no plain argument; Some (name, false): exactly one; Some (name, true): any number.
       Main: (string * bool) option }
 
-/// Argu's spelling of a union case: `--` then the name in lower case, `_` as `-`.
-let private optionName (case: UnionCaseInfo) = "--" + case.Name.ToLowerInvariant().Replace('_', '-')
+let private isMain (c: UnionCaseInfo) = c.GetCustomAttributes(typeof<MainCommandAttribute>).Length > 0
 
-let private shapeOf (args: Type) =
-    let cases = FSharpType.GetUnionCases args
-    let isMain (c: UnionCaseInfo) = c.GetCustomAttributes(typeof<MainCommandAttribute>).Length > 0
-    { Options = cases |> Array.filter (isMain >> not) |> Array.map (fun c -> optionName c, c.GetFields().Length > 0) |> Map.ofArray
+/// A case written without a prefix (`[<CliPrefix(CliPrefix.None)>]`) is a command: `run`, `data list`.
+let private isCommand (c: UnionCaseInfo) =
+    c.GetCustomAttributes(typeof<CliPrefixAttribute>) |> Array.exists (fun a -> (a :?> CliPrefixAttribute).Prefix = CliPrefix.None)
+
+/// Argu's spelling of a case: its name in lower case, `_` as `-`, after `--` for an option.
+let private spelling (c: UnionCaseInfo) = c.Name.ToLowerInvariant().Replace('_', '-')
+
+let private isParseResults (t: Type) = t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<ParseResults<_>>
+
+let rec private shapeOf (union: Type) : Shape =
+    let cases = FSharpType.GetUnionCases union
+    let fields (c: UnionCaseInfo) = c.GetFields()
+    { Options =
+        cases |> Array.filter (fun c -> not (isMain c) && not (isCommand c))
+        |> Array.map (fun c -> "--" + spelling c, (fields c).Length > 0) |> Map.ofArray
+      Commands =
+        cases |> Array.filter isCommand
+        |> Array.map (fun c ->
+            spelling c,
+            match fields c with
+            | [| f |] when isParseResults f.PropertyType -> shapeOf (f.PropertyType.GetGenericArguments()[0])
+            | _ -> { Options = Map.empty; Commands = Map.empty; Main = None })
+        |> Map.ofArray
       Main =
         cases |> Array.tryFind isMain
         |> Option.map (fun c ->
-            let field = c.GetFields()[0]
-            c.Name.ToLowerInvariant().Replace('_', ' '), field.PropertyType.IsGenericType && field.PropertyType.GetGenericTypeDefinition() = typedefof<list<_>>) }
-
-/// Each verb of the command union (`Run of ParseResults<RunArgs>` is `run`) and the shape of its arguments.
-let private verbs (command: Type) =
-    FSharpType.GetUnionCases command
-    |> Array.map (fun c ->
-        let shape =
-            match c.GetFields() with
-            | [| f |] when f.PropertyType.IsGenericType -> shapeOf (f.PropertyType.GetGenericArguments()[0])
-            | _ -> { Options = Map.empty; Main = None }
-        c.Name.ToLowerInvariant(), shape)
-    |> Map.ofArray
+            let t = (Array.head (fields c)).PropertyType
+            c.Name.ToLowerInvariant().Replace('_', ' '), t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<list<_>>) }
 
 let private helpFlags = set [ "--help"; "-h"; "-?"; "/h"; "/?"; "/help"; "help" ]
 
 let private looksLikeOption (t: string) = t.Length > 1 && t[0] = '-' && not (Char.IsDigit t[1]) && t[1] <> '.'
 
-/// Why this command line is not one of the verbs' (a message for the user), or None when Argu can take it.
+let private didYouMean candidates word =
+    Diagnostics.closest candidates word |> Option.map (sprintf "; did you mean `%s`?") |> Option.defaultValue ""
+
+/// Why this command line is not one the unions describe (a message for the user), or None when Argu can take it.
 /// `values` checks the value of an option wherever it appears (`--device nosuch` is a usage error, not a failure).
 let problem (command: Type) (values: Map<string, string -> string option>) (argv: string[]) : string option =
-    let verbs = verbs command
-    match List.ofArray argv with
-    | [] -> None
-    | verb :: _ when helpFlags.Contains verb -> None
-    | verb :: _ when not (verbs.ContainsKey verb) ->
-        let hint = Diagnostics.closest verbs.Keys verb |> Option.map (sprintf "; did you mean `%s`?") |> Option.defaultValue ""
-        Some(sprintf "unknown command `%s`%s; `dsl --help` lists the commands" verb hint)
-    | verb :: rest ->
-        let shape = verbs[verb]
-        let rec scan (positional: string list) =
-            function
-            | [] -> Ok(List.rev positional)
-            | t :: _ when helpFlags.Contains t -> Ok []
-            | (t: string) :: more when looksLikeOption t ->
-                match shape.Options.TryFind t with
-                | Some true ->
-                    match more, values.TryFind t with
-                    | value :: _, Some check when (check value).IsSome -> Error((check value).Value)
-                    | _ -> scan positional (if more.IsEmpty then [] else more.Tail)
-                | Some false -> scan positional more
-                | None ->
-                    let hint = Diagnostics.closest shape.Options.Keys t |> Option.map (sprintf "; did you mean `%s`?") |> Option.defaultValue ""
-                    Error(sprintf "`dsl %s` has no option `%s`%s (`dsl %s --help` lists them)" verb t hint verb)
-            | t :: more -> scan (t :: positional) more
-        match scan [] rest, shape.Main with
-        | Error e, _ -> Some e
-        | Ok [], _ -> None
-        | Ok (first :: _), None -> Some(sprintf "`dsl %s` takes no argument like `%s`" verb first)
-        | Ok (_ :: _ :: _ as all), Some (name, false) ->
-            Some(sprintf "`dsl %s` takes one %s, got %d: %s" verb name all.Length (String.Join(" ", all)))
-        | Ok _, Some _ -> None
+    let rec check (name: string) (shape: Shape) (positional: string list) (args: string list) =
+        match args with
+        | t :: _ when helpFlags.Contains t -> None
+        | t :: more when looksLikeOption t ->
+            match shape.Options.TryFind t, more with
+            | Some true, value :: rest ->
+                match values.TryFind t |> Option.bind (fun c -> c value) with
+                | Some wrong -> Some wrong
+                | None -> check name shape positional rest
+            | Some _, _ -> check name shape positional more
+            | None, _ -> Some(sprintf "`%s` has no option `%s`%s (`%s --help` lists them)" name t (didYouMean shape.Options.Keys t) name)
+        | t :: more when shape.Commands.ContainsKey t -> check (name + " " + t) shape.Commands[t] [] more
+        | t :: _ when not shape.Commands.IsEmpty && shape.Main.IsNone ->
+            Some(sprintf "unknown command `%s`%s (`%s --help` lists the commands)" t (didYouMean shape.Commands.Keys t) name)
+        | t :: more -> check name shape (t :: positional) more
+        | [] ->
+            match List.rev positional, shape.Main with
+            | [], _ -> None
+            | first :: _, None -> Some(sprintf "`%s` takes no argument like `%s`" name first)
+            | (_ :: _ :: _ as all), Some (what, false) -> Some(sprintf "`%s` takes one %s, got %d: %s" name what all.Length (String.Join(" ", all)))
+            | _ -> None
+    check "dsl" (shapeOf command) [] (List.ofArray argv)

@@ -46,7 +46,7 @@ let ``nonsense numbers on the command line are usage errors`` (flag: string, val
 let ``an unknown verb is a usage error`` () =
     let r = dsl [ "trian"; model "lenet.model" ]
     Expect.equal r.Code 2 "r.Code"
-    Expect.stringContains r.Err "unknown command `trian`; `dsl --help` lists the commands" "r.Err"
+    Expect.stringContains r.Err "unknown command `trian` (`dsl --help` lists the commands)" "r.Err"
 
 
 /// What `dsl predict` printed: for each file, its classes' percentages by class name.

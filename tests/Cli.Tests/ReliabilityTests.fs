@@ -35,6 +35,11 @@ let ``typos and surplus arguments are usage errors before any work`` (line: stri
     Expect.isFalse ((r.Out).Contains("training")) "what dsl printed"
     noStackTrace r
 
+let ``sub-commands and top-level options pass the check`` () =
+    for line in [ [ "--version" ]; [ "data"; "path"; "fashion-mnist" ] ] do
+        let r = dsl line
+        Expect.equal r.Code 0 (String.Join(" ", line) + ": " + r.Err)
+
 let ``a run that fails before its first step leaves no folder behind`` () =
     let file = tempModel (tiny 1)
     let out = Path.Combine(Path.GetDirectoryName file, "never")
@@ -239,6 +244,9 @@ let tests =
         testCase "typos and surplus arguments are usage errors before any work: run --resume runs/a Models/lenet.model" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run --resume runs/a Models/lenet.model", "a model file"))
         testCase "typos and surplus arguments are usage errors before any work: run Models/lenet.model --device nosuch" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("run Models/lenet.model --device nosuch", "unknown device `nosuch`"))
         testCase "typos and surplus arguments are usage errors before any work: check Models" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("check Models", "this is a folder, not a model file"))
+        testCase "typos and surplus arguments are usage errors before any work: data lst" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("data lst", "unknown command `lst`; did you mean `list`?"))
+        testCase "typos and surplus arguments are usage errors before any work: data path fashion-mnist mnist" (fun () -> ``typos and surplus arguments are usage errors before any work`` ("data path fashion-mnist mnist", "`dsl data path` takes one name, got 2"))
+        testCase "sub-commands and top-level options pass the check" ``sub-commands and top-level options pass the check``
         testCase "a run that fails before its first step leaves no folder behind" ``a run that fails before its first step leaves no folder behind``
         testCase "a second run on a folder is refused and SIGTERM stops the first with a checkpoint" ``a second run on a folder is refused and SIGTERM stops the first with a checkpoint``
         testCase "predict refuses a FIFO, a device and a folder at once" ``predict refuses a FIFO, a device and a folder at once``
