@@ -183,10 +183,11 @@ let ``an unreadable folder inside a class is listed, not silently dropped`` () =
     for d in Directory.GetDirectories(root, "*", SearchOption.AllDirectories) |> Array.append [| root |] do
         File.SetUnixFileMode(d, enum<UnixFileMode> 0o777)
     File.SetUnixFileMode(locked, UnixFileMode.None)
-    // Root reads any folder whatever its mode: as root the run goes through setpriv as the unprivileged user nobody.
+    // Root reads any folder whatever its mode: as root the run goes through setpriv without the capabilities that
+    // override file modes. It stays root, so a checkout in a private home folder is still readable.
     let asRoot = Environment.UserName = "root"
     let psi = ProcessStartInfo((if asRoot then "setpriv" else "dotnet"), RedirectStandardOutput = true, RedirectStandardError = true)
-    if asRoot then for a in [ "--reuid=65534"; "--regid=65534"; "--clear-groups"; "dotnet" ] do psi.ArgumentList.Add a
+    if asRoot then for a in [ "--bounding-set=-dac_override,-dac_read_search"; "dotnet" ] do psi.ArgumentList.Add a
     for a in [ Path.Combine(AppContext.BaseDirectory, "dsl.dll"); "run"; file; "--out"; Path.Combine(root, "run") ] do psi.ArgumentList.Add a
     psi.Environment["HOME"] <- root
     psi.Environment["DOTNET_CLI_HOME"] <- root
