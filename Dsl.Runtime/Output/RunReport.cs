@@ -99,15 +99,20 @@ public static class RunReport
         h.Append("<h2>Settings</h2>");
         var settings = run.Stats?.Where(r => r.Subject == "run" && r.Step == 0).ToList() ?? [];
         if (settings.Count > 0)
-            h.Append("<table>" + string.Concat(settings.Select(s => $"<tr><td>{E(s.Statistic.Replace('_', ' '))}</td><td>{G(s.Value)}</td></tr>")) + "</table>");
+            h.Append("<table>" + string.Concat(settings.Select(s =>
+                $"<tr><td>{E(s.Statistic.Replace('_', ' '))}</td><td>{(RunStatistics.FlagSettings.Contains(s.Statistic) ? (s.Value != 0 ? "yes" : "no") : G(s.Value))}</td></tr>")) + "</table>");
         var runJson = Path.Combine(dir, "run.json");
         if (File.Exists(runJson))
         {
             try
             {
                 using var doc = JsonDocument.Parse(File.ReadAllText(runJson));
-                var given = doc.RootElement.EnumerateObject().Where(p => p.Value.ValueKind is not JsonValueKind.Null and not JsonValueKind.Object).ToList();
-                h.Append("<p>Command line: " + E(string.Join(", ", given.Select(p => $"{p.Name} {p.Value}"))) + "</p>");
+                // run.json keeps what `dsl run` was given: shown as the command that would repeat it.
+                var options = doc.RootElement.EnumerateObject()
+                    .Where(p => p.Name is not "File" and not "Resume" && p.Value.ValueKind is JsonValueKind.String or JsonValueKind.Number)
+                    .Select(p => $" --{p.Name.ToLowerInvariant()} {p.Value}");
+                var file = doc.RootElement.TryGetProperty("File", out var f) ? " " + f : "";
+                h.Append("<p>Command: <code>" + E("dsl run" + file + string.Concat(options)) + "</code></p>");
             }
             catch (JsonException) { h.Append("<p>run.json is not readable JSON.</p>"); }
         }

@@ -66,6 +66,9 @@ public sealed class RunStatistics
         yield return ("class_weights", Flag(trainPlan.ClassWeights is not null));
     }
 
+    /// <summary>The settings rows that are yes/no (1 or 0 in stats.csv).</summary>
+    public static readonly IReadOnlySet<string> FlagSettings = new HashSet<string> { "dropout", "batchnorm", "augment", "schedule", "stop_early", "class_weights" };
+
     /// <summary>The checkpoint metadata key that holds stats.csv as it was when the checkpoint was written.</summary>
     public const string CheckpointKey = "stats";
 
