@@ -29,7 +29,7 @@ var source = Train(lenet, "source", Classes(all, 0, Arg("--source", 6000)), Clas
 var target = Classes(all, 5, Arg("--target", 500));
 var targetTest = Classes(allTest, 5, 1000);
 string From(string weights, string freeze, double lr) => lenet
-    .Replace("sgd lr 0.02", $"sgd lr {lr}")
+    .Replace("sgd lr 0.01", $"sgd lr {lr}")
     .Replace("  seed       1", $"  seed       1\n  init       from \"{weights}\"\n  freeze     {freeze}");
 
 Train(lenet, "scratch", target, targetTest, 3);

@@ -34,7 +34,7 @@ let ``doctor on a folder that is not a run says so without a stack trace`` () =
     Expect.isFalse ((r.Err + missing.Err).Contains "   at ") "no stack trace"
 
 let ``a run that diverges prints the diagnosis and writes the report`` () =
-    let file = tempModel ((File.ReadAllText(Path.Combine(repoRoot, model "lenet.model"))).Replace("sgd lr 0.02", "sgd lr 1e9"))
+    let file = tempModel ((File.ReadAllText(Path.Combine(repoRoot, model "lenet.model"))).Replace("sgd lr 0.01", "sgd lr 1e9"))
     let out = Path.Combine(Path.GetTempPath(), "dsl-cli-diverge-" + string (System.Random().Next()))
     let r = dsl [ "run"; file; "--epochs"; "1"; "--limit"; "256"; "--out"; out ]
     Expect.equal r.Code 1 (r.Out + r.Err)

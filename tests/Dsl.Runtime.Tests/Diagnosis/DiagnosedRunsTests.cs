@@ -109,10 +109,9 @@ public class DiagnosedRunsTests(ITestOutputHelper output)
     [Fact]
     public void AHealthyLenetRunHasNoFinding()
     {
-        // The shipped lenet.model's SGD at lr 0.02 with momentum 0.9 silences most of conv2 in its first steps (a loss of 9
-        // at the second step), which the diagnosis rightly reports; with Adam at 1e-3 the same network trains cleanly.
-        var lenet = File.ReadAllText(Path.Combine(Networks.RepoRoot, "Models", "lenet.model"))
-            .Replace("sgd lr 0.02 momentum 0.9 weight-decay 5e-4", "adam lr 0.001").Replace("epochs     10", "epochs     3");
+        // The shipped lenet.model as it is (its SGD at lr 0.02 used to silence half of conv2 in the first steps, which
+        // this diagnosis reported; at 0.01 it trains cleanly to the same accuracy).
+        var lenet = File.ReadAllText(Path.Combine(Networks.RepoRoot, "Models", "lenet.model")).Replace("epochs     10", "epochs     3");
         var (dir, v) = Train(lenet, limit: 1000);
         Assert.Empty(v.Findings);
         Assert.Empty(v.CannotJudge);
