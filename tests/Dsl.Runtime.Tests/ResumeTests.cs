@@ -29,35 +29,14 @@ public class ResumeTests
 
     static (ImageSet train, ImageSet test) Data() => DataSources.Synthetic(4, 1, 12, 12, 400, 80, 3);
 
-    sealed class CancelAt(CancellationTokenSource source, int epoch, int step) : IProgress<TrainProgress>
-    {
-        public void Report(TrainProgress p) { if (p.Epoch == epoch && p.Step == step) source.Cancel(); }
-    }
-
     static Dictionary<string, float[]> Weights(string dir) => SafeTensors.Load(Path.Combine(dir, "weights.safetensors"));
 
     [Fact]
     public void ACancelledRunResumesToBitIdenticalWeights()
     {
-        var net = Networks.Text(Small, 4);
-        var config = net.Network.Train!.Value;
         var (train, test) = Data();
-        var whole = Directory.CreateTempSubdirectory("dsl-whole-").FullName;
-        using (var device = new CpuDevice())
-        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = whole }))
-            trainer.Run(train, test);
-
-        var parts = Directory.CreateTempSubdirectory("dsl-parts-").FullName;
-        using (var device = new CpuDevice())
-        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = parts }))
-        {
-            using var cancel = new CancellationTokenSource();
-            var r = trainer.Run(train, test, new CancelAt(cancel, 2, 7), cancel.Token);
-            Assert.StartsWith("cancelled at epoch 2, step 7", r.StoppedBecause);
-        }
-        using (var device = new CpuDevice())
-        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = parts, Resume = true }))
-            trainer.Run(train, test);
+        var (whole, parts) = ResumedRun.Train(Networks.Text(Small, 4), train, test, 2, 7,
+            (_, r) => Assert.StartsWith("cancelled at epoch 2, step 7", r.StoppedBecause));
 
         var a = Weights(whole);
         var b = Weights(parts);
