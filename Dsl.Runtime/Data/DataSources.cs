@@ -16,7 +16,7 @@ public static class DataSources
     static (ImageSet train, ImageSet test) LoadIdx(KnownDataSet set, IReadOnlyList<string> classes, DataFetch? fetch)
     {
         var dir = Fetch(set, fetch);
-        string File(string stem) => System.IO.File.Exists(Path.Combine(dir, stem + ".gz")) ? Path.Combine(dir, stem + ".gz") : Path.Combine(dir, stem);
+        string File(string stem) => KnownDataSet.PathOf(dir, stem);
         return (Idx.Load(File("train-images-idx3-ubyte"), File("train-labels-idx1-ubyte"), classes),
                 Idx.Load(File("t10k-images-idx3-ubyte"), File("t10k-labels-idx1-ubyte"), classes));
     }

@@ -12,7 +12,7 @@ public static class DataStore
     /// <summary>The folders that may hold <paramref name="set"/>, in search order.</summary>
     public static IEnumerable<string> Candidates(KnownDataSet set, DataLocations at) =>
         // Only $DSL_DATA may hold a set's files directly: the cache and system roots hold one folder per set.
-        at.Roots().SelectMany(r => set.Subfolders.Where(s => s.Length > 0 || r.label == "$DSL_DATA").Select(s => Path.Combine(r.root, s)));
+        at.Roots().SelectMany(r => set.Subfolders.Where(s => s.Length > 0 || r.root == at.UserRoot).Select(s => Path.Combine(r.root, s)));
 
     /// <summary>The first folder that holds <paramref name="set"/>, or null.</summary>
     public static string? Find(KnownDataSet set, DataLocations at) => Candidates(set, at).FirstOrDefault(set.IsIn);
@@ -106,7 +106,7 @@ public static class DataStore
     {
         foreach (var (name, expected) in set.ContentSha256)
         {
-            var path = File.Exists(Path.Combine(dir, name + ".gz")) ? Path.Combine(dir, name + ".gz") : Path.Combine(dir, name);
+            var path = KnownDataSet.PathOf(dir, name);
             using var file = File.OpenRead(path);
             using Stream content = path.EndsWith(".gz") ? new GZipStream(file, CompressionMode.Decompress) : file;
             var actual = Convert.ToHexStringLower(SHA256.HashData(content));

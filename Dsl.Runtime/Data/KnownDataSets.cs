@@ -29,7 +29,11 @@ public sealed record KnownDataSet(
     string? Archive, string? AptPackage, IReadOnlyDictionary<string, string> ContentSha256)
 {
     /// <summary>True when <paramref name="dir"/> holds every marker file.</summary>
-    public bool IsIn(string dir) => Marker.All(m => File.Exists(Path.Combine(dir, m)) || File.Exists(Path.Combine(dir, m + ".gz")));
+    public bool IsIn(string dir) => Marker.All(m => File.Exists(PathOf(dir, m)));
+
+    /// <summary>Where marker file <paramref name="name"/> is in <paramref name="dir"/>: NAME.gz when present, else NAME.</summary>
+    public static string PathOf(string dir, string name) =>
+        File.Exists(Path.Combine(dir, name + ".gz")) ? Path.Combine(dir, name + ".gz") : Path.Combine(dir, name);
 }
 
 /// <summary>The data sets `data NAME` may name, with their publishers' addresses and digests.</summary>
