@@ -52,6 +52,19 @@ static class OnnxFixtures
         for (int i = 0; i < values.Length; i++) values[i] = (float)next();
     }
 
+    /// <summary>A batch of random images in [-1, 1) for <paramref name="network"/>, the same on every run.</summary>
+    public static float[] RandomImages(Shapes.Inferred network, int batch)
+    {
+        var rng = new Random(5);
+        var images = new float[batch * network.Network.Input.Elements];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(rng.NextDouble() * 2 - 1);
+        return images;
+    }
+
+    /// <summary>Random weights could give near-uniform probabilities, which would hide a wrong layer: these must not be.</summary>
+    public static void AssertNotFlat(float[] probabilities, int batch) =>
+        Xunit.Assert.True(probabilities.Max() > 2.0 / (probabilities.Length / batch), "the probabilities are too flat to compare");
+
     /// <summary>The CPU device's class probabilities for <paramref name="images"/> (a whole batch).</summary>
     public static float[] Infer(Shapes.Inferred network, Dictionary<string, float[]> weights, float[] images, int batch)
     {
