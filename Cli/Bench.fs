@@ -84,7 +84,7 @@ let run (s: BenchSettings) =
     s.Device.ResetPeak()
     let trainStep, update, _, kernels = time s.Device parameters train s.Warmup s.Steps
     let peak = s.Device.PeakBytes
-    let inferStep, _, inferEach, _ = time s.Device parameters infer s.Warmup s.Steps
+    let inferStep, _, inferEach, inferKernels = time s.Device parameters infer s.Warmup s.Steps
     printfn "%s on %s, batch %d, %d timed steps after %d warm-up" inf.Network.Name s.Device.Name s.Batch s.Steps s.Warmup
     printfn "training:  %8.1f images/s  (%.1f ms per step, of which %.1f ms the optimiser update)" (float s.Batch / trainStep) (1000.0 * trainStep) (1000.0 * update)
     printfn "inference: %8.1f images/s  (%.1f ms per batch; median %.2f ms, p95 %.2f ms)"
@@ -95,10 +95,22 @@ let run (s: BenchSettings) =
     | Some(cold, cached) ->
         printfn "compile (load of the training plan): %.3f s cold (empty kernel cache), %.3f s cached" cold cached
     | None -> printfn "compile: none, the CPU device compiles nothing (its kernels are the runtime's own C#)"
-    printfn "\nper kernel (training step, profiled):"
-    let total = Array.sum kernels
-    train.Kernels
-    |> List.mapi (fun i k -> MemoryPlan.describe train k, kernels[i])
-    |> List.sortByDescending snd
-    |> List.iter (fun (name, sec) -> printfn "  %-44s %8.2f ms  %5.1f%%" name (1000.0 * sec) (100.0 * sec / total))
+    // Forward multiply-adds x 2 FLOPs; a training step counted as three forward passes (forward, data and weight gradients).
+    let gflops passes seconds = 2.0 * float passes * float inf.TotalMultiplyAdds * float s.Batch / seconds / 1e9
+    match s.Device with
+    | :? Cpu.CpuDevice ->
+        let peak = Cpu.FmaPeak.Measure Cpu.CpuThreads.Count
+        printfn "arithmetic: inference %.1f GFLOP/s (%.0f%% of peak), training %.1f GFLOP/s (%.0f%%); measured FP32 peak %.1f GFLOP/s (%d threads, %s)"
+            (gflops 1 inferStep) (100.0 * gflops 1 inferStep / peak) (gflops 3 trainStep) (100.0 * gflops 3 trainStep / peak)
+            peak Cpu.CpuThreads.Count Cpu.FmaPeak.Method
+    | _ -> printfn "arithmetic: inference %.1f GFLOP/s, training %.1f GFLOP/s" (gflops 1 inferStep) (gflops 3 trainStep)
+    let table title (plan: Plan) (seconds: float[]) =
+        printfn "\nper kernel (%s, profiled):" title
+        let total = Array.sum seconds
+        plan.Kernels
+        |> List.mapi (fun i k -> MemoryPlan.describe plan k, seconds[i])
+        |> List.sortByDescending snd
+        |> List.iter (fun (name, sec) -> printfn "  %-44s %8.2f ms  %5.1f%%" name (1000.0 * sec) (100.0 * sec / total))
+    table "training step" train kernels
+    table "inference" infer inferKernels
     0

@@ -7,6 +7,7 @@ namespace Dsl.Runtime.Cpu;
 sealed unsafe class CpuStepRunner : IStepRunner
 {
     readonly CpuBuffer arena, workspace;
+    readonly long workspaceFloats;
     readonly float*[] pointers;
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
@@ -37,6 +38,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
             Kernel.ConvBackwardFilter c => Conv.WorkspaceFloats(Geometry(c.G)),
             _ => 0L,
         }).DefaultIfEmpty(0L).Max();
+        workspaceFloats = work;
         CheckMemory(device, plan, parameters.StateSlotsHeld, work * sizeof(float));
         arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
         workspace = (CpuBuffer)device.Allocate(work, plan.Network + ".workspace");
@@ -107,10 +109,10 @@ sealed unsafe class CpuStepRunner : IStepRunner
             {
                 case Kernel.ConvForward k:
                     var (fa, fp) = Fused(k.Act);
-                    Conv.Forward(Geometry(k.G), P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws);
+                    Conv.Forward(Geometry(k.G), P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats);
                     break;
-                case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws); break;
-                case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws); break;
+                case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats); break;
+                case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;
                 case Kernel.DenseForward k:
                     var (da, dp) = Fused(k.Act);
                     Dense.Forward(k.N, k.In, k.Out, P(k.X), P(k.W), P(k.Bias), P(k.Y), da, dp);

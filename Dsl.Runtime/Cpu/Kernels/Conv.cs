@@ -4,71 +4,130 @@ using System.Numerics.Tensors;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>Grouped 2-D convolution via im2col/col2im + GEMM, one image-group at a time (GEMM is the parallel part).</summary>
+/// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
+/// <remarks>With at least as many images as threads, each thread lowers and multiplies whole images on its own slice of
+/// the workspace (no packing of one image's columns by two threads, no dispatch per image); with fewer, the GEMM of each
+/// image is the parallel part. Every image's result is the same serial GEMM either way, so the bits do not depend on the
+/// thread count.</remarks>
 public static unsafe class Conv
 {
-    /// <summary>Floats of workspace the convolution kernels need for geometry g (one image-group's column matrix).</summary>
-    public static long WorkspaceFloats(ConvGeometry g) => g.IsPointwise ? 0 : (long)g.ColRows * g.Ho * g.Wo;
+    /// <summary>Floats of workspace the convolution kernels need for geometry g: one image-group's column matrix per
+    /// thread, and for the filter gradient a chunk of images' columns and output gradients.</summary>
+    public static long WorkspaceFloats(ConvGeometry g, int threads) =>
+        Math.Max(g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N)), FilterChunkFloats(g));
+
+    /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
+    public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
+
+    static long ColFloats(in ConvGeometry g) => (long)g.ColRows * g.Ho * g.Wo;
+
+    /// <summary>Threads that take whole images: as many as the workspace has column matrices for, if every one gets an image.</summary>
+    static int ImageParts(in ConvGeometry g, long workspaceFloats)
+    {
+        long slices = g.IsPointwise ? long.MaxValue : workspaceFloats / Math.Max(1, ColFloats(g));
+        int parts = (int)Math.Min(Math.Min(CpuThreads.Count, g.N), slices);
+        return parts >= 2 ? parts : 1;
+    }
 
     /// <summary>y = act(conv(x, w) + bias); bias may be null.</summary>
-    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam, float* workspace)
+    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
+        float* workspace, long workspaceFloats)
     {
-        int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
-        for (int n = 0; n < g.N; n++)
-        for (int grp = 0; grp < g.Groups; grp++)
-        {
-            float* xg = x + ((long)n * g.C + grp * cg) * g.H * g.W, wg = w + (long)grp * kg * crs;
-            float* yg = y + ((long)n * g.K + grp * kg) * hw;
-            var epilogue = new GemmEpilogue(bias == null ? null : bias + grp * kg, null, act, actParam);
-            float* col = xg; // a pointwise convolution's input already is its column matrix
-            if (!g.IsPointwise)
-            {
-                Im2Col.Lower(g, xg, workspace);
-                col = workspace;
-            }
-            Gemm.Run(false, false, kg, hw, crs, 1f, wg, crs, col, hw, 0f, yg, hw, epilogue);
-        }
+        var job = new ImagesJob { G = g, X = x, W = w, Bias = bias, Y = y, Act = act, ActParam = actParam, Workspace = workspace,
+            Parts = ImageParts(g, workspaceFloats) };
+        CpuThreads.For(job.Parts, 1, ref job);
     }
 
     /// <summary>dx = conv-transpose(dy, w) (overwrites dx).</summary>
-    public static void BackwardData(ConvGeometry g, float* dy, float* w, float* dx, float* workspace)
+    public static void BackwardData(ConvGeometry g, float* dy, float* w, float* dx, float* workspace, long workspaceFloats)
     {
-        int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
-        for (int n = 0; n < g.N; n++)
-        for (int grp = 0; grp < g.Groups; grp++)
+        var job = new ImagesJob { G = g, X = dx, W = w, Y = dy, Workspace = workspace, Parts = ImageParts(g, workspaceFloats), Backward = true };
+        CpuThreads.For(job.Parts, 1, ref job);
+    }
+
+    /// <summary>One part's share of the images: forward (x, w -> y) or backward data (dy in Y, w -> dx in X).</summary>
+    private struct ImagesJob : IParallelJob
+    {
+        public ConvGeometry G;
+        public float* X, W, Bias, Y, Workspace;
+        public Activation Act;
+        public float ActParam;
+        public int Parts;
+        public bool Backward;
+
+        public void Run(int begin, int end)
         {
-            float* dxg = dx + ((long)n * g.C + grp * cg) * g.H * g.W;
-            float* dcol = g.IsPointwise ? dxg : workspace;
-            Gemm.Sgemm(true, false, crs, hw, kg, 1f, w + (long)grp * kg * crs, crs,
-                dy + ((long)n * g.K + grp * kg) * hw, hw, 0f, dcol, hw);
-            if (!g.IsPointwise) Im2Col.Raise(g, dcol, dxg);
+            for (int part = begin; part < end; part++)
+            {
+                var (n0, n1) = CpuThreads.Chunk(G.N, Parts, part);
+                float* col = Workspace + part * ColFloats(G);
+                for (int n = n0; n < n1; n++)
+                for (int grp = 0; grp < G.Groups; grp++)
+                    if (Backward) DataOne(G, n, grp, Y, W, X, col);
+                    else ForwardOne(G, n, grp, X, W, Bias, Y, Act, ActParam, col);
+            }
         }
     }
 
-    /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias may be null).</summary>
-    public static void BackwardFilter(ConvGeometry g, float* x, float* dy, float* dw, float* dbias, float* workspace)
+    static void ForwardOne(in ConvGeometry g, int n, int grp, float* x, float* w, float* bias, float* y, Activation act, float actParam, float* col)
     {
-        int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
+        int kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
+        float* xg = x + ((long)n * g.C + grp * g.GroupC) * g.H * g.W;
+        var epilogue = new GemmEpilogue(bias == null ? null : bias + grp * kg, null, act, actParam);
+        if (g.IsPointwise) col = xg; // a pointwise convolution's input already is its column matrix
+        else Im2Col.Lower(g, xg, col);
+        Gemm.Run(false, false, kg, hw, crs, 1f, w + (long)grp * kg * crs, crs, col, hw, 0f, y + ((long)n * g.K + grp * kg) * hw, hw, epilogue);
+    }
+
+    static void DataOne(in ConvGeometry g, int n, int grp, float* dy, float* w, float* dx, float* col)
+    {
+        int kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
+        float* dxg = dx + ((long)n * g.C + grp * g.GroupC) * g.H * g.W;
+        float* dcol = g.IsPointwise ? dxg : col;
+        Gemm.Sgemm(true, false, crs, hw, kg, 1f, w + (long)grp * kg * crs, crs, dy + ((long)n * g.K + grp * kg) * hw, hw, 0f, dcol, hw);
+        if (!g.IsPointwise) Im2Col.Raise(g, dcol, dxg);
+    }
+
+    /// <summary>Images whose columns and output gradients the filter gradient multiplies at once: one GEMM whose inner
+    /// dimension runs over all their pixels, instead of one small GEMM per image.</summary>
+    static int FilterChunk(in ConvGeometry g) =>
+        (int)Math.Clamp((1L << 21) / Math.Max(1L, (long)g.Ho * g.Wo * (g.ColRows + g.GroupK)), 1, Math.Max(1, g.N));
+
+    static long FilterChunkFloats(in ConvGeometry g) => (long)FilterChunk(g) * g.Ho * g.Wo * (g.ColRows + g.GroupK);
+
+    /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias may be null).</summary>
+    /// <remarks>The sum runs over images in order, a chunk at a time, each element summed by one thread: the bits depend
+    /// on the geometry only.</remarks>
+    public static void BackwardFilter(ConvGeometry g, float* x, float* dy, float* dw, float* dbias, float* workspace, long workspaceFloats)
+    {
+        int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo, chunk = FilterChunk(g);
+        if (workspaceFloats < FilterChunkFloats(g))
+            throw new ArgumentException($"the filter gradient needs {FilterChunkFloats(g)} floats of workspace, {workspaceFloats} given");
         if (g.N == 0) new Span<float>(dw, g.K * crs).Clear();
-        // Images in order, accumulating into dw: a fixed summation order independent of threading.
-        for (int n = 0; n < g.N; n++)
         for (int grp = 0; grp < g.Groups; grp++)
+        for (int n0 = 0; n0 < g.N; n0 += chunk)
         {
-            float* xg = x + ((long)n * g.C + grp * cg) * g.H * g.W;
-            float* col = xg;
-            if (!g.IsPointwise)
+            int images = Math.Min(chunk, g.N - n0), ld = images * hw;
+            float* col = workspace, dyc = workspace + (long)crs * ld;
+            for (int i = 0; i < images; i++)
             {
-                Im2Col.Lower(g, xg, workspace);
-                col = workspace;
+                float* xg = x + ((long)(n0 + i) * g.C + grp * cg) * g.H * g.W;
+                if (g.IsPointwise) Copy2D(xg, hw, col + i * hw, ld, crs, hw);
+                else Im2Col.Lower(g, xg, col + i * hw, ld);
+                Copy2D(dy + ((long)(n0 + i) * g.K + grp * kg) * hw, hw, dyc + i * hw, ld, kg, hw);
             }
-            Gemm.Sgemm(false, true, kg, crs, hw, 1f, dy + ((long)n * g.K + grp * kg) * hw, hw, col, hw,
-                n == 0 ? 0f : 1f, dw + (long)grp * kg * crs, crs);
+            Gemm.Sgemm(false, true, kg, crs, ld, 1f, dyc, ld, col, ld, n0 == 0 ? 0f : 1f, dw + (long)grp * kg * crs, crs);
         }
         if (dbias != null)
         {
             var job = new BiasJob { G = g, Dy = dy, Db = dbias };
             CpuThreads.For(g.K, 8, ref job);
         }
+    }
+
+    static void Copy2D(float* src, int lds, float* dst, int ldd, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++) new ReadOnlySpan<float>(src + (long)r * lds, cols).CopyTo(new Span<float>(dst + (long)r * ldd, cols));
     }
 
     private struct BiasJob : IParallelJob

@@ -7,8 +7,11 @@ namespace Dsl.Runtime.Cpu;
 public static unsafe class Dense
 {
     /// <summary>y = act(x * w^T + bias); bias may be null.</summary>
-    public static void Forward(int n, int inF, int outF, float* x, float* w, float* bias, float* y, Activation act, float actParam) =>
-        Gemm.Run(false, true, n, outF, inF, 1f, x, inF, w, inF, 0f, y, outF, new GemmEpilogue(null, bias, act, actParam));
+    public static void Forward(int n, int inF, int outF, float* x, float* w, float* bias, float* y, Activation act, float actParam)
+    {
+        if (n <= Gemv.MaxSamples) Gemv.Forward(n, inF, outF, x, w, bias, y, act, actParam);
+        else Gemm.Run(false, true, n, outF, inF, 1f, x, inF, w, inF, 0f, y, outF, new GemmEpilogue(null, bias, act, actParam));
+    }
 
     /// <summary>dx = dy * w (overwrites dx).</summary>
     public static void BackwardData(int n, int inF, int outF, float* dy, float* w, float* dx) =>

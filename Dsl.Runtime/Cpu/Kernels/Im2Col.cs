@@ -7,10 +7,11 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>Lowering between one image-group's input planes and the [C*R*S, Ho*Wo] column matrix.</summary>
 internal static unsafe class Im2Col
 {
-    /// <summary>col[(c*R + r)*S + s, oh*Wo + ow] = x[c, oh*sh - ph + r, ow*sw - pw + s] (0 outside the image).</summary>
-    public static void Lower(in ConvGeometry g, float* x, float* col)
+    /// <summary>col[(c*R + r)*S + s, oh*Wo + ow] = x[c, oh*sh - ph + r, ow*sw - pw + s] (0 outside the image); rows of
+    /// col are <paramref name="ld"/> floats apart (Ho * Wo when 0), so several images can lie side by side.</summary>
+    public static void Lower(in ConvGeometry g, float* x, float* col, int ld = 0)
     {
-        var job = new LowerJob { G = g, X = x, Col = col };
+        var job = new LowerJob { G = g, X = x, Col = col, Ld = ld > 0 ? ld : g.Ho * g.Wo };
         int rowFloats = g.Ho * g.Wo;
         CpuThreads.For(g.ColRows, Math.Max(1, (1 << 15) / Math.Max(1, rowFloats)), ref job);
     }
@@ -86,12 +87,12 @@ internal static unsafe class Im2Col
     {
         public ConvGeometry G;
         public float* X, Col;
+        public int Ld;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
-            int hw = G.Ho * G.Wo;
-            for (int row = begin; row < end; row++) LowerRow(G, X, row, Col + (long)row * hw);
+            for (int row = begin; row < end; row++) LowerRow(G, X, row, Col + (long)row * Ld);
         }
     }
 

@@ -34,7 +34,7 @@ public unsafe class ConvTests
     {
         var y = new float[g.N * g.K * g.Ho * g.Wo];
         var ws = new float[Math.Max(1, Conv.WorkspaceFloats(g))];
-        fixed (float* px = x, pw = w, pb = b, py = y, pws = ws) Conv.Forward(g, px, pw, pb, py, act, p, pws);
+        fixed (float* px = x, pw = w, pb = b, py = y, pws = ws) Conv.Forward(g, px, pw, pb, py, act, p, pws, ws.Length);
         return y;
     }
 
@@ -79,8 +79,8 @@ public unsafe class ConvTests
             var ws = new float[Math.Max(1, Conv.WorkspaceFloats(g))];
             fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db, pws = ws)
             {
-                Conv.BackwardData(g, pdy, pw, pdx, pws);
-                Conv.BackwardFilter(g, px, pdy, pdw, pdb, pws);
+                Conv.BackwardData(g, pdy, pw, pdx, pws, ws.Length);
+                Conv.BackwardFilter(g, px, pdy, pdw, pdb, pws, ws.Length);
             }
             double[] xd = D(x), wd = D(w), bd = D(b);
             var gx = NumGrad(xd, v => Dot(RefConv(g, v, wd, bd), rr));
@@ -126,7 +126,7 @@ public unsafe class ConvTests
         float[] Once()
         {
             var dw = new float[g.K * g.ColRows + g.K];
-            fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, pdw + g.K * g.ColRows, pws);
+            fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, pdw + g.K * g.ColRows, pws, ws.Length);
             return dw;
         }
         Assert.Equal(Once(), Once());

@@ -12,9 +12,10 @@ public unsafe class DenseTests
     {
         var r = new Random(1);
         foreach (var act in Enum.GetValues<Activation>())
-        for (int t = 0; t < 4; t++)
+        for (int t = 0; t < 6; t++)
         {
-            int n = r.Next(1, 40), inF = r.Next(1, 300), outF = r.Next(1, 120);
+            // t = 0, 1: a few samples (the dot-product path), with row counts that are and are not multiples of 4
+            int n = t < 2 ? 1 + t * 3 : r.Next(1, 40), inF = r.Next(1, 300), outF = t == 1 ? 4 * r.Next(1, 30) : r.Next(1, 120);
             var x = Rand(r, n * inF);
             var w = Rand(r, outF * inF);
             var b = t == 0 ? null : Rand(r, outF);
