@@ -5,26 +5,31 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>With at least as many images as threads, each thread lowers and multiplies whole images on its own slice of
-/// the workspace (no packing of one image's columns by two threads, no dispatch per image); with fewer, the GEMM of each
-/// image is the parallel part. Every image's result is the same serial GEMM either way, so the bits do not depend on the
-/// thread count.</remarks>
+/// <remarks>A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
+/// image's columns by two threads, no dispatch per image); with fewer, the GEMM of each image is the parallel part.
+/// Every image's result is the same serial GEMM either way, so the bits do not depend on the thread count.</remarks>
 public static unsafe class Conv
 {
-    /// <summary>Floats of workspace the convolution kernels need for geometry g: one image-group's column matrix per
-    /// thread, and for the filter gradient a chunk of images' columns and output gradients.</summary>
+    /// <summary>Floats of workspace the convolution kernels need for geometry g: a group's packed weights and one
+    /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N)), FilterChunkFloats(g));
+        Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
 
     static long ColFloats(in ConvGeometry g) => (long)g.ColRows * g.Ho * g.Wo;
 
+    /// <summary>Packed panels of one group's weights, as the forward pass (K x CRS) or the data gradient (CRS x K) uses them.</summary>
+    static long WeightFloats(in ConvGeometry g) => Math.Max(Gemm.PackedFloats(g.GroupK, g.ColRows), Gemm.PackedFloats(g.ColRows, g.GroupK));
+
     /// <summary>Threads that take whole images: as many as the workspace has column matrices for, if every one gets an image.</summary>
     static int ImageParts(in ConvGeometry g, long workspaceFloats)
     {
-        long slices = g.IsPointwise ? long.MaxValue : workspaceFloats / Math.Max(1, ColFloats(g));
+        if (workspaceFloats < WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g)))
+            throw new ArgumentException($"the convolution needs at least {WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g))} floats of workspace, {workspaceFloats} given");
+        long slices = g.IsPointwise ? long.MaxValue : (workspaceFloats - WeightFloats(g)) / ColFloats(g);
         int parts = (int)Math.Min(Math.Min(CpuThreads.Count, g.N), slices);
         return parts >= 2 ? parts : 1;
     }
@@ -33,59 +38,63 @@ public static unsafe class Conv
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats)
     {
-        var job = new ImagesJob { G = g, X = x, W = w, Bias = bias, Y = y, Act = act, ActParam = actParam, Workspace = workspace,
-            Parts = ImageParts(g, workspaceFloats) };
-        CpuThreads.For(job.Parts, 1, ref job);
+        int parts = ImageParts(g, workspaceFloats);
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            var weights = Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
+            var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Y = y, Act = act, ActParam = actParam,
+                Columns = workspace + WeightFloats(g), Parts = parts };
+            CpuThreads.For(parts, 1, ref job);
+        }
     }
 
     /// <summary>dx = conv-transpose(dy, w) (overwrites dx).</summary>
     public static void BackwardData(ConvGeometry g, float* dy, float* w, float* dx, float* workspace, long workspaceFloats)
     {
-        var job = new ImagesJob { G = g, X = dx, W = w, Y = dy, Workspace = workspace, Parts = ImageParts(g, workspaceFloats), Backward = true };
-        CpuThreads.For(job.Parts, 1, ref job);
+        int parts = ImageParts(g, workspaceFloats);
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            var weights = Gemm.Pack(true, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.ColRows, g.GroupK, workspace);
+            var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = dx, Y = dy, Columns = workspace + WeightFloats(g),
+                Parts = parts, Backward = true };
+            CpuThreads.For(parts, 1, ref job);
+        }
     }
 
-    /// <summary>One part's share of the images: forward (x, w -> y) or backward data (dy in Y, w -> dx in X).</summary>
+    /// <summary>One part's share of the images of one group: forward (x -> y) or backward data (dy in Y -> dx in X).</summary>
     private struct ImagesJob : IParallelJob
     {
         public ConvGeometry G;
-        public float* X, W, Bias, Y, Workspace;
+        public int Group, Parts;
+        public PackedA Weights;
+        public float* X, Bias, Y, Columns;
         public Activation Act;
         public float ActParam;
-        public int Parts;
         public bool Backward;
 
         public void Run(int begin, int end)
         {
+            int kg = G.GroupK, crs = G.ColRows, hw = G.Ho * G.Wo;
             for (int part = begin; part < end; part++)
             {
                 var (n0, n1) = CpuThreads.Chunk(G.N, Parts, part);
-                float* col = Workspace + part * ColFloats(G);
+                float* col = Columns + part * ColFloats(G);
                 for (int n = n0; n < n1; n++)
-                for (int grp = 0; grp < G.Groups; grp++)
-                    if (Backward) DataOne(G, n, grp, Y, W, X, col);
-                    else ForwardOne(G, n, grp, X, W, Bias, Y, Act, ActParam, col);
+                {
+                    float* xg = X + ((long)n * G.C + Group * G.GroupC) * G.H * G.W, yg = Y + ((long)n * G.K + Group * kg) * hw;
+                    float* cols = G.IsPointwise ? xg : col; // a pointwise convolution's input already is its column matrix
+                    if (Backward)
+                    {
+                        Gemm.Run(Weights, false, crs, hw, kg, 1f, yg, hw, 0f, cols, hw, default);
+                        if (!G.IsPointwise) Im2Col.Raise(G, cols, xg);
+                        continue;
+                    }
+                    if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
+                    Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
+                        new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam));
+                }
             }
         }
-    }
-
-    static void ForwardOne(in ConvGeometry g, int n, int grp, float* x, float* w, float* bias, float* y, Activation act, float actParam, float* col)
-    {
-        int kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
-        float* xg = x + ((long)n * g.C + grp * g.GroupC) * g.H * g.W;
-        var epilogue = new GemmEpilogue(bias == null ? null : bias + grp * kg, null, act, actParam);
-        if (g.IsPointwise) col = xg; // a pointwise convolution's input already is its column matrix
-        else Im2Col.Lower(g, xg, col);
-        Gemm.Run(false, false, kg, hw, crs, 1f, w + (long)grp * kg * crs, crs, col, hw, 0f, y + ((long)n * g.K + grp * kg) * hw, hw, epilogue);
-    }
-
-    static void DataOne(in ConvGeometry g, int n, int grp, float* dy, float* w, float* dx, float* col)
-    {
-        int kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo;
-        float* dxg = dx + ((long)n * g.C + grp * g.GroupC) * g.H * g.W;
-        float* dcol = g.IsPointwise ? dxg : col;
-        Gemm.Sgemm(true, false, crs, hw, kg, 1f, w + (long)grp * kg * crs, crs, dy + ((long)n * g.K + grp * kg) * hw, hw, 0f, dcol, hw);
-        if (!g.IsPointwise) Im2Col.Raise(g, dcol, dxg);
     }
 
     /// <summary>Images whose columns and output gradients the filter gradient multiplies at once: one GEMM whose inner

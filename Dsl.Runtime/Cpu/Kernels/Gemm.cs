@@ -23,13 +23,34 @@ public static unsafe class Gemm
         Run(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, default);
 
     internal static void Run(bool transA, bool transB, int M, int N, int K, float alpha,
-        float* A, int lda, float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue)
+        float* A, int lda, float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue) =>
+        Run(new PackedA(transA, A, lda, null), transB, M, N, K, alpha, B, ldb, beta, C, ldc, epilogue);
+
+    /// <summary>Equal K blocks of at most KcMax (not KcMax + remainder) keep the panels balanced; they depend only on K.</summary>
+    private static int KcFor(int K) => K <= 0 ? 1 : (K + (K + KcMax - 1) / KcMax - 1) / ((K + KcMax - 1) / KcMax);
+
+    /// <summary>Floats that <see cref="Pack"/> writes for an M x K operand.</summary>
+    internal static long PackedFloats(int M, int K) => (long)RoundUp(Math.Max(M, 1), GemmMicroKernel.MR) * Math.Max(K, 1);
+
+    /// <summary>Packs all of op(A) (M x K) once, for several products with the same left operand (a convolution's
+    /// weights against each image): per K block, every MR-row panel, as the GEMM would pack it itself.</summary>
+    internal static PackedA Pack(bool transA, float* A, int lda, int M, int K, float* dst)
+    {
+        int kcMax = KcFor(K), mPad = RoundUp(M, GemmMicroKernel.MR);
+        for (int k0 = 0; k0 < K; k0 += kcMax)
+            GemmPack.PackA(transA, A, lda, 0, M, k0, Math.Min(kcMax, K - k0), dst + (long)k0 * mPad, GemmMicroKernel.MR);
+        return new PackedA(transA, A, lda, dst);
+    }
+
+    /// <summary>C = alpha * A * op(B) + beta * C with A given as packed panels (or as a matrix to pack on the way).</summary>
+    internal static void Run(in PackedA a, bool transB, int M, int N, int K, float alpha,
+        float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue)
     {
         if (M <= 0 || N <= 0) return;
         var job = new GemmJob
         {
-            TransA = transA, TransB = transB, M = M, N = N, K = K, Alpha = alpha,
-            A = A, Lda = lda, B = B, Ldb = ldb, Beta = beta, C = C, Ldc = ldc, Epilogue = epilogue,
+            TransA = a.TransA, TransB = transB, M = M, N = N, K = K, Alpha = alpha,
+            A = a.Matrix, Lda = a.Lda, Packed = a.Panels, B = B, Ldb = ldb, Beta = beta, C = C, Ldc = ldc, Epilogue = epilogue,
         };
         int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
         int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
@@ -47,7 +68,7 @@ public static unsafe class Gemm
         public bool TransA, TransB, SplitN;
         public int M, N, K, Lda, Ldb, Ldc;
         public float Alpha, Beta;
-        public float* A, B, C;
+        public float* A, B, C, Packed;
         public GemmEpilogue Epilogue;
 
         public void Run(int begin, int end)
@@ -74,12 +95,11 @@ public static unsafe class Gemm
             ScaleOnly(ref g, m0, m1, n0, n1);
             return;
         }
-        // Equal K blocks (not KcMax + remainder) keep the panels balanced; they depend only on K.
-        int kBlocks = (g.K + KcMax - 1) / KcMax;
-        int kcMax = (g.K + kBlocks - 1) / kBlocks;
+        int kcMax = KcFor(g.K);
         int mcMax = Math.Min(RoundUp(m1 - m0, mr), McMax);
         int ncMax = Math.Min(RoundUp(n1 - n0, nr), NcMax);
-        float* packA = Scratch(ref t_packA, (long)mcMax * kcMax);
+        int mPad = RoundUp(g.M, mr);
+        float* packA = g.Packed != null ? null : Scratch(ref t_packA, (long)mcMax * kcMax);
         float* packB = Scratch(ref t_packB, (long)ncMax * kcMax);
         bool epilogue = !g.Epilogue.IsNone;
 
@@ -91,7 +111,9 @@ public static unsafe class Gemm
             for (int i0 = m0; i0 < m1; i0 += McMax)
             {
                 int mc = Math.Min(McMax, m1 - i0);
-                GemmPack.PackA(g.TransA, g.A, g.Lda, i0, mc, k0, kc, packA, mr);
+                // Packed panels of rows i0.. (a multiple of MR) in K block k0 start at k0 * mPad + i0 * kc.
+                float* panels = g.Packed != null ? g.Packed + (long)k0 * mPad + (long)i0 * kc : packA;
+                if (g.Packed == null) GemmPack.PackA(g.TransA, g.A, g.Lda, i0, mc, k0, kc, packA, mr);
                 for (int j0 = n0; j0 < n1; j0 += ncMax)
                 {
                     int nc = Math.Min(ncMax, n1 - j0);
@@ -99,7 +121,7 @@ public static unsafe class Gemm
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int rows = Math.Min(mr, mc - ir);
-                        float* pa = packA + (long)ir * kc;
+                        float* pa = panels + (long)ir * kc;
                         float* crow = g.C + (long)(i0 + ir) * g.Ldc;
                         for (int jr = 0; jr < nc; jr += nr)
                         {
@@ -134,4 +156,13 @@ public static unsafe class Gemm
         nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         return (float*)((p + 63) & ~(nint)63);
     }
+}
+
+/// <summary>The left operand of a GEMM: a row-major matrix (transposed or not) and, when <see cref="Panels"/> is set,
+/// the panels <see cref="Gemm.Pack"/> made of it.</summary>
+internal readonly unsafe struct PackedA(bool transA, float* matrix, int lda, float* panels)
+{
+    public readonly bool TransA = transA;
+    public readonly float* Matrix = matrix, Panels = panels;
+    public readonly int Lda = lda;
 }

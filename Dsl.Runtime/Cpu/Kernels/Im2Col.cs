@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Dsl.Runtime.Cpu;
 
@@ -65,6 +66,11 @@ internal static unsafe class Im2Col
         int sw = g.StrideW, wo = g.Wo;
         float* plane = x + (long)c * g.H * g.W;
         var (lo, hi) = ValidRange(wo, sw, g.PadW, s, g.W);
+        if (sw == 1 && Avx512F.IsSupported)
+        {
+            UnitStrideRow(g, plane, r, s, lo, hi, dst);
+            return;
+        }
         for (int oh = 0; oh < g.Ho; oh++, dst += wo)
         {
             int ih = oh * g.StrideH - g.PadH + r;
@@ -80,6 +86,29 @@ internal static unsafe class Im2Col
             else
                 StridedRow(src + (long)lo * sw, sw, dst + lo, hi - lo);
             for (int ow = hi; ow < wo; ow++) dst[ow] = 0f;
+        }
+    }
+
+    /// <summary>A stride-1 row with masked 16-lane loads and stores: the padding comes out of the masked-off lanes as
+    /// zeros (which never touch memory), so a 14-wide output row is one load and one store instead of a loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UnitStrideRow(in ConvGeometry g, float* plane, int r, int s, int lo, int hi, float* dst)
+    {
+        int wo = g.Wo;
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int oh = 0; oh < g.Ho; oh++, dst += wo)
+        {
+            int ih = oh * g.StrideH - g.PadH + r;
+            bool inside = (uint)ih < (uint)g.H;
+            float* src = plane + (long)ih * g.W - g.PadW + s;
+            for (int ow = 0; ow < wo; ow += 16)
+            {
+                var at = lane + Vector512.Create(ow);
+                var load = inside ? Vector512.GreaterThanOrEqual(at, Vector512.Create(lo)) & Vector512.LessThan(at, Vector512.Create(hi)) : default;
+                var v = Avx512F.MaskLoad(src + ow, load.AsSingle(), Vector512<float>.Zero);
+                if (ow + 16 <= wo) Vector512.Store(v, dst + ow);
+                else Avx512F.MaskStore(dst + ow, Vector512.LessThan(at, Vector512.Create(wo)).AsSingle(), v);
+            }
         }
     }
 
