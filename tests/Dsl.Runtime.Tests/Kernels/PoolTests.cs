@@ -29,6 +29,32 @@ public unsafe class PoolTests
         yield return new PoolGeometry(2, 3, 13, 13, 3, 3, 2, 2, 0, 0, 6, 6);   // AlexNet overlapping pool
         yield return new PoolGeometry(1, 2, 31, 41, 3, 3, 2, 2, 1, 1, 16, 21); // wide rows: 8-lane max path plus borders
         yield return new PoolGeometry(1, 1, 9, 30, 2, 4, 1, 3, 0, 2, 8, 11);
+        yield return new PoolGeometry(2, 3, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14);  // `maxpool 2`: the 16-lane path
+        yield return new PoolGeometry(1, 2, 7, 37, 2, 2, 2, 2, 0, 0, 3, 18);    // odd sizes, a row longer than 16 outputs
+    }
+
+    [Fact]
+    public void TwoByTwoMaxKeepsTheFirstMaximumAndItsIndex()
+    {
+        // Values from {0, 1, 2}: most windows hold ties, and the first cell in row-major order must win.
+        var r = new Random(5);
+        foreach (var g in new[] { new PoolGeometry(2, 3, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14), new PoolGeometry(1, 2, 7, 37, 2, 2, 2, 2, 0, 0, 3, 18) })
+        {
+            var x = new float[g.N * g.C * g.H * g.W];
+            for (int i = 0; i < x.Length; i++) x[i] = r.Next(3);
+            var arg = new int[g.N * g.C * g.Ho * g.Wo];
+            var y = Forward(g, x, true, arg);
+            for (int p = 0, o = 0; p < g.N * g.C; p++)
+            for (int oh = 0; oh < g.Ho; oh++)
+            for (int ow = 0; ow < g.Wo; ow++, o++)
+            {
+                int best = 2 * oh * g.W + 2 * ow;
+                foreach (int cell in new[] { best + 1, best + g.W, best + g.W + 1 })
+                    if (x[p * g.H * g.W + cell] > x[p * g.H * g.W + best]) best = cell;
+                Assert.Equal(best, arg[o]);
+                Assert.Equal(x[p * g.H * g.W + best], y[o]);
+            }
+        }
     }
 
     private static float[] Forward(PoolGeometry g, float[] x, bool max, int[]? arg = null)
