@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// <remarks>3x3 stride-1 forward passes go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
 /// image's columns by two threads, no dispatch per image); with fewer, the GEMM of each image is the parallel part.
 /// Every image's result is the same serial GEMM either way, so the bits do not depend on the thread count.</remarks>
@@ -14,7 +14,8 @@ public static unsafe class Conv
     /// <summary>Floats of workspace the convolution kernels need for geometry g: a group's packed weights and one
     /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g));
+        Math.Max(Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g)),
+            Winograd.WorkspaceFloats(g, threads));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
@@ -38,6 +39,7 @@ public static unsafe class Conv
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats)
     {
+        if (Winograd.TryForward(g, x, w, bias, y, act, actParam, workspace, workspaceFloats)) return;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {

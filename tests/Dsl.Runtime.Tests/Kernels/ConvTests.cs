@@ -92,6 +92,75 @@ public unsafe class ConvTests
         }
     }
 
+    /// <summary>3x3 stride-1 geometries large enough for the Winograd path: padding 0, 1 and 2, odd output sizes (a half
+    /// tile at the edge), tile rows longer than one 16-lane run, groups, one image and several.</summary>
+    private static IEnumerable<ConvGeometry> WinogradGeometries()
+    {
+        ConvGeometry G(int n, int c, int h, int w, int k, int pad, int groups = 1) =>
+            new(n, c, h, w, k, 3, 3, 1, 1, pad, pad, groups, h + 2 * pad - 2, w + 2 * pad - 2);
+        yield return G(2, 16, 32, 32, 16, 1);
+        yield return G(3, 16, 21, 23, 17, 0);    // 19 x 21 outputs: half tiles on both edges
+        yield return G(1, 16, 17, 45, 20, 2);    // 19 x 47: 24 tiles per row, runs of 16 and 8
+        yield return G(4, 32, 16, 16, 32, 1, 2); // grouped
+        yield return G(1, 33, 24, 24, 40, 1);    // channel counts past a GEMM panel
+    }
+
+    [Fact]
+    public void WinogradForwardMatchesDirectConvolutionElementwise()
+    {
+        var r = new Random(11);
+        var acts = Enum.GetValues<Activation>();
+        int saved = CpuThreads.Count;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            foreach (var g in WinogradGeometries())
+            {
+                CpuThreads.Count = threads;
+                Assert.True(Conv.WorkspaceFloats(g) > (long)g.ColRows * g.Ho * g.Wo, $"{g}: expected the Winograd path to apply");
+                var x = Rand(r, g.N * g.C * g.H * g.W);
+                var w = Rand(r, g.K * g.ColRows);
+                var b = Rand(r, g.K);
+                var act = acts[r.Next(acts.Length)];
+                var y = Forward(g, x, w, b, act, 0.1f);
+                var reference = RefConv(g, D(x), D(w), D(b), act, 0.1);
+                double scale = 0, worst = 0;
+                foreach (var v in reference) scale = Math.Max(scale, Math.Abs(v));
+                for (int i = 0; i < y.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
+                Assert.True(worst <= 1e-5 * scale, $"{g} {act}, {threads} threads: worst error {worst} against a largest output of {scale}");
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    [Fact]
+    public void WinogradForwardIsBitIdenticalAcrossThreadCounts()
+    {
+        var r = new Random(12);
+        var g = new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30);
+        var x = Rand(r, g.N * g.C * g.H * g.W);
+        var w = Rand(r, g.K * g.ColRows);
+        var b = Rand(r, g.K);
+        int saved = CpuThreads.Count;
+        try
+        {
+            CpuThreads.Count = 1;
+            var first = Forward(g, x, w, b, Activation.Relu, 0f);
+            foreach (int threads in new[] { 2, 3, 7 })
+            {
+                CpuThreads.Count = threads;
+                Assert.Equal(first, Forward(g, x, w, b, Activation.Relu, 0f));
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
     [Fact]
     public void ForwardIsBitIdenticalAcrossThreadCounts()
     {
