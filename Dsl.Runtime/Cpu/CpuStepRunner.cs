@@ -6,8 +6,10 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>Runs a plan's kernels on the CPU over one preallocated arena: nothing is allocated per step.</summary>
 sealed unsafe class CpuStepRunner : IStepRunner
 {
-    readonly CpuBuffer arena, workspace;
+    readonly CpuBuffer arena, workspace, folded;
     readonly long workspaceFloats;
+    readonly Kernel[] kernels;
+    readonly Dictionary<int, ConvBatchNormFusion> fusions;
     readonly float*[] pointers;
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
@@ -57,6 +59,24 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1]), (float)p.LrMult, (float)p.DecayMult));
             }
         classWeights = plan.ClassWeights is null ? null : pointers[plan.ClassWeights.Value];
+        kernels = plan.Kernels.ToArray();
+        fusions = ConvBatchNormFusion.Find(plan);
+        folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm.C).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
+    }
+
+    /// <summary>A batch norm in inference mode folded into the convolution before it: per channel, the scale
+    /// gamma / sqrt(var + eps) and the shift beta - mean * scale (plus the convolution's bias times the scale).</summary>
+    void Fold(ConvBatchNormFusion f, float* convBias, float* scale, float* shift)
+    {
+        var n = f.Norm;
+        float* gamma = P(n.Gamma), beta = P(n.Beta), mean = P(n.RunningMean), variance = P(n.RunningVar);
+        for (int c = 0; c < n.C; c++)
+        {
+            // the same arithmetic as BatchNorm.ForwardInference
+            float a = gamma[c] * (1f / MathF.Sqrt(variance[c] + (float)n.Spec.Eps)), b = beta[c] - mean[c] * a;
+            scale[c] = a;
+            shift[c] = convBias == null ? b : MathF.FusedMultiplyAdd(convBias[c], a, b);
+        }
     }
 
     public void Update(Optimizer optimizer, double learningRate, long t)
@@ -94,9 +114,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
     {
         double loss = double.NaN;
         float* ws = workspace.Pointer;
-        int index = 0;
+        int index = 0, covered = 0;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (var kernel in Plan.Kernels)
+        foreach (var kernel in kernels)
         {
             if (KernelSeconds is { } times)
             {
@@ -104,7 +124,22 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 if (index > 0) times[index - 1] += (now - started) / (double)System.Diagnostics.Stopwatch.Frequency;
                 started = now;
             }
-            index++;
+            if (covered > 0)
+            {
+                covered--; // run by the fused convolution before it
+                index++;
+                continue;
+            }
+            if (fusions.TryGetValue(index++, out var fusion))
+            {
+                var k = (Kernel.ConvForward)kernel;
+                float* scale = folded.Pointer, shift = scale + fusion.Norm.C;
+                Fold(fusion, P(k.Bias), scale, shift);
+                var (fa, fp) = fusion.Act is { } act ? Map(act.Act) : (Act.None, 0f);
+                Conv.Forward(Geometry(k.G), P(k.X), P(k.W), shift, P(fusion.Output), fa, fp, ws, workspaceFloats, scale);
+                covered = fusion.Covers - 1;
+                continue;
+            }
             switch (kernel)
             {
                 case Kernel.ConvForward k:
@@ -184,6 +219,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     {
         arena.Dispose();
         workspace.Dispose();
+        folded.Dispose();
     }
 }
 

@@ -35,16 +35,16 @@ public static unsafe class Conv
         return parts >= 2 ? parts : 1;
     }
 
-    /// <summary>y = act(conv(x, w) + bias); bias may be null.</summary>
+    /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null.</summary>
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
-        float* workspace, long workspaceFloats)
+        float* workspace, long workspaceFloats, float* scale = null)
     {
-        if (Winograd.TryForward(g, x, w, bias, y, act, actParam, workspace, workspaceFloats)) return;
+        if (Winograd.TryForward(g, x, w, bias, scale, y, act, actParam, workspace, workspaceFloats)) return;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {
             var weights = Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
-            var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Y = y, Act = act, ActParam = actParam,
+            var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam,
                 Columns = workspace + WeightFloats(g), Parts = parts };
             CpuThreads.For(parts, 1, ref job);
         }
@@ -69,7 +69,7 @@ public static unsafe class Conv
         public ConvGeometry G;
         public int Group, Parts;
         public PackedA Weights;
-        public float* X, Bias, Y, Columns;
+        public float* X, Bias, Scale, Y, Columns;
         public Activation Act;
         public float ActParam;
         public bool Backward;
@@ -93,7 +93,7 @@ public static unsafe class Conv
                     }
                     if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
                     Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
-                        new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam));
+                        new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg));
                 }
             }
         }

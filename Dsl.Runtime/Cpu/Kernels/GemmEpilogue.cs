@@ -4,13 +4,14 @@ using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>Bias and activation applied to each finished tile of C while it is still in cache.</summary>
-internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Activation act, float actParam)
+/// <summary>Scale, bias and activation applied to each finished tile of C while it is still in cache: act(C * rowScale +
+/// rowBias + colBias), each part optional (a folded inference batch norm is the row scale and bias).</summary>
+internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Activation act, float actParam, float* rowScale = null)
 {
-    public readonly float* RowBias = rowBias, ColBias = colBias;
+    public readonly float* RowBias = rowBias, ColBias = colBias, RowScale = rowScale;
     public readonly Activation Act = act;
     public readonly float ActParam = actParam;
-    public bool IsNone => RowBias == null && ColBias == null && Act == Activation.None;
+    public bool IsNone => RowBias == null && ColBias == null && RowScale == null && Act == Activation.None;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
@@ -24,11 +25,13 @@ internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Act
             float* ci = c + (long)i * ldc;
             float* cb = ColBias == null ? null : ColBias + j0;
             var rb = Vector256.Create(RowBias == null ? 0f : RowBias[i0 + i]);
+            // c * 1 + b rounds once, exactly as c + b: no scale costs no bits.
+            var rs = Vector256.Create(RowScale == null ? 1f : RowScale[i0 + i]);
             // One pass over the cache-hot tile: bias, then the rectifier (a sign select; slope 1 is identity).
             int j = 0;
             for (; j <= cols - W; j += W)
             {
-                var v = Vector256.Load(ci + j) + rb;
+                var v = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), rs, rb);
                 if (cb != null) v += Vector256.Load(cb + j);
                 if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
                 else if (fused) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, v * slope);
@@ -36,7 +39,7 @@ internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Act
             }
             for (; j < cols; j++)
             {
-                float v = ci[j] + rb.ToScalar() + (cb == null ? 0f : cb[j]);
+                float v = MathF.FusedMultiplyAdd(ci[j], rs.ToScalar(), rb.ToScalar()) + (cb == null ? 0f : cb[j]);
                 ci[j] = relu ? MathF.Max(v, 0f) : fused && !(v > 0f) ? v * slope.ToScalar() : v;
             }
             if (!fused) Activations.Apply(Act, ActParam, ci, ci, cols);

@@ -50,7 +50,7 @@ internal static unsafe class Winograd
 
     /// <summary>y = act(conv(x, w) + bias) when g suits this path and the workspace holds what it needs; false (nothing
     /// written) otherwise.</summary>
-    public static bool TryForward(in ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
+    public static bool TryForward(in ConvGeometry g, float* x, float* w, float* bias, float* scale, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats)
     {
         int threads = CpuThreads.Count;
@@ -63,7 +63,7 @@ internal static unsafe class Winograd
         for (int grp = 0; grp < g.Groups; grp++)
         {
             TransformWeights(w + (long)grp * kg * cg * 9, kg, cg, u);
-            var job = new Job { G = g, Group = grp, X = x, Bias = bias, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
+            var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
                 Count = count, Slices = Math.Min(threads, count), Scratch = chunks };
             for (int xi = 0; xi < 16; xi++)
                 job.Weights[xi] = Gemm.Pack(false, u + xi * (long)kg * cg, cg, kg, cg, panels + xi * packed);
@@ -111,7 +111,7 @@ internal static unsafe class Winograd
     {
         public ConvGeometry G;
         public int Group, Chunk, Count, Slices;
-        public float* X, Bias, Y, Scratch;
+        public float* X, Bias, Scale, Y, Scratch;
         public Activation Act;
         public float ActParam;
         public SixteenPacked Weights;
@@ -245,9 +245,10 @@ internal static unsafe class Winograd
                 var x00 = M(0) + M(4) + M(8); var x01 = M(1) + M(5) + M(9); var x02 = M(2) + M(6) + M(10); var x03 = M(3) + M(7) + M(11);
                 var x10 = M(4) - M(8) - M(12); var x11 = M(5) - M(9) - M(13); var x12 = M(6) - M(10) - M(14); var x13 = M(7) - M(11) - M(15);
                 var b = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
+                var s = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 float* yr = Y + (((long)n * G.K + Group * kg + k) * G.Ho + 2 * i) * wo + col;
-                Write(yr, x00 + x01 + x02 + b, x01 - x02 - x03 + b);
-                if (second) Write(yr + wo, x10 + x11 + x12 + b, x11 - x12 - x13 + b);
+                Write(yr, Vector512.FusedMultiplyAdd(x00 + x01 + x02, s, b), Vector512.FusedMultiplyAdd(x01 - x02 - x03, s, b));
+                if (second) Write(yr + wo, Vector512.FusedMultiplyAdd(x10 + x11 + x12, s, b), Vector512.FusedMultiplyAdd(x11 - x12 - x13, s, b));
             }
 
             void Write(float* yr, Vector512<float> even, Vector512<float> odd)

@@ -14,12 +14,14 @@ public class OnnxRuntimeTests(ITestOutputHelper output)
     [InlineData("lenet", 4)]
     [InlineData("mixed", 3)]
     [InlineData("alexnet", 2)]
+    [InlineData("cifar-bn", 2)] // conv, batch norm and relu folded into one CPU kernel; 3x3 convolutions as Winograd
     public void ProbabilitiesMatchTheCpuDevice(string which, int batch)
     {
         var network = which switch
         {
             "lenet" => Networks.Model("lenet.model", 10),
             "alexnet" => Networks.Model("alexnet.model", 10),
+            "cifar-bn" => Networks.Model("cifar-bn.model", 10),
             _ => Networks.Text(OnnxFixtures.Mixed),
         };
         var weights = OnnxFixtures.Weights(network, 4);
