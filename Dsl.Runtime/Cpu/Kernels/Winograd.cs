@@ -37,7 +37,11 @@ internal static unsafe class Winograd
     }
 
     static long TransformedWeights(in ConvGeometry g) => 16L * g.GroupK * g.GroupC;
-    static long ChunkFloats(in ConvGeometry g, int chunk) => 16L * (g.GroupC + g.GroupK) * chunk;
+    /// <summary>Floats between rows of a chunk's transformed inputs and products: room for a whole 16-lane store at the
+    /// last tile, so runs of tiles are written without masks (the lanes past a run are overwritten by the next run).</summary>
+    static int Stride(int chunk) => (chunk + 31) / 16 * 16;
+
+    static long ChunkFloats(in ConvGeometry g, int chunk) => 16L * (g.GroupC + g.GroupK) * Stride(chunk);
 
     /// <summary>Workspace floats for g with this many threads; 0 where the path does not apply.</summary>
     public static long WorkspaceFloats(in ConvGeometry g, int threads)
@@ -121,7 +125,8 @@ internal static unsafe class Winograd
             int kg = G.GroupK, cg = G.GroupC;
             for (int slice = begin; slice < end; slice++)
             {
-                float* v = Scratch + slice * ChunkFloats(G, Chunk), m = v + 16L * cg * Chunk;
+                int ld = Stride(Chunk);
+                float* v = Scratch + slice * ChunkFloats(G, Chunk), m = v + 16L * cg * ld;
                 // Chunks dealt round-robin: slice s takes chunks s, s + Slices, ... (the results do not depend on who).
                 for (int c = slice; c < Count; c += Slices)
                 {
@@ -129,7 +134,7 @@ internal static unsafe class Winograd
                     int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
                     Segments(t0, tiles, v, m, input: true);
                     for (int xi = 0; xi < 16; xi++)
-                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * (long)cg * Chunk, Chunk, 0f, m + xi * (long)kg * Chunk, Chunk, default);
+                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * (long)cg * ld, ld, 0f, m + xi * (long)kg * ld, ld, default);
                     Segments(t0, tiles, v, m, input: false);
                 }
             }
@@ -162,16 +167,18 @@ internal static unsafe class Winograd
             int cs = 2 * j - G.PadW, cg = G.GroupC;
             // Input columns cs + q for q < 2 * count + 2 that lie inside the row; one mask per 16-float load.
             var last = Vector512.Create(Math.Min(G.W, cs + 2 * count + 2));
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
             Vector512<float> Mask(int offset)
             {
                 var q = lane + Vector512.Create(cs + offset);
                 return (Vector512.GreaterThanOrEqual(q, Vector512<int>.Zero) & Vector512.LessThan(q, last)).AsSingle();
             }
             var m0 = Mask(0); var m1 = Mask(16); var m2 = Mask(2); var m3 = Mask(18);
-            var store = Vector512.LessThan(lane, Vector512.Create(count)).AsSingle();
             var zero = Vector512<float>.Zero;
             int height = G.H, width = G.W;
-            long plane = (long)cg * Chunk;
+            bool inside = cs >= 0 && cs + 34 <= width; // all 34 floats in the row: plain loads
+            int ld = Stride(Chunk);
+            long plane = (long)cg * ld;
             for (int c = 0; c < cg; c++)
             {
                 float* xc = X + ((long)n * G.C + Group * cg + c) * G.H * G.W;
@@ -181,14 +188,15 @@ internal static unsafe class Winograd
                 Row(xc, 2 * i - G.PadH + 1, cs, m0, m1, m2, m3, evens, odds, out d10, out d11, out d12, out d13);
                 Row(xc, 2 * i - G.PadH + 2, cs, m0, m1, m2, m3, evens, odds, out d20, out d21, out d22, out d23);
                 Row(xc, 2 * i - G.PadH + 3, cs, m0, m1, m2, m3, evens, odds, out d30, out d31, out d32, out d33);
-                float* o = v + (long)c * Chunk;
+                float* o = v + (long)c * ld;
                 // B^T d (rows), then (.) B (columns)
-                Columns(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, 0, plane, store);
-                Columns(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o, 4, plane, store);
-                Columns(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o, 8, plane, store);
-                Columns(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o, 12, plane, store);
+                Columns(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, 0, plane);
+                Columns(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o, 4, plane);
+                Columns(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o, 8, plane);
+                Columns(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o, 12, plane);
             }
 
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
             void Row(float* xc, int ih, int cs, Vector512<float> m0, Vector512<float> m1, Vector512<float> m2, Vector512<float> m3,
                 Vector512<int> evens, Vector512<int> odds,
                 out Vector512<float> q0, out Vector512<float> q1, out Vector512<float> q2, out Vector512<float> q3)
@@ -199,10 +207,16 @@ internal static unsafe class Winograd
                     return;
                 }
                 float* r = xc + (long)ih * width + cs;
-                var a = Avx512F.MaskLoad(r, m0, zero);
-                var b = Avx512F.MaskLoad(r + 16, m1, zero);
-                var c2 = Avx512F.MaskLoad(r + 2, m2, zero);
-                var d2 = Avx512F.MaskLoad(r + 18, m3, zero);
+                Vector512<float> a, b, c2, d2;
+                if (inside)
+                {
+                    a = Vector512.Load(r); b = Vector512.Load(r + 16); c2 = Vector512.Load(r + 2); d2 = Vector512.Load(r + 18);
+                }
+                else
+                {
+                    a = Avx512F.MaskLoad(r, m0, zero); b = Avx512F.MaskLoad(r + 16, m1, zero);
+                    c2 = Avx512F.MaskLoad(r + 2, m2, zero); d2 = Avx512F.MaskLoad(r + 18, m3, zero);
+                }
                 q0 = Avx512F.PermuteVar16x32x2(a, evens, b);
                 q1 = Avx512F.PermuteVar16x32x2(a, odds, b);
                 q2 = Avx512F.PermuteVar16x32x2(c2, evens, d2);
@@ -211,13 +225,12 @@ internal static unsafe class Winograd
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Columns(Vector512<float> e0, Vector512<float> e1, Vector512<float> e2, Vector512<float> e3, float* o, int xi,
-            long plane, Vector512<float> store)
+        static void Columns(Vector512<float> e0, Vector512<float> e1, Vector512<float> e2, Vector512<float> e3, float* o, int xi, long plane)
         {
-            Avx512F.MaskStore(o + xi * plane, store, e0 - e2);
-            Avx512F.MaskStore(o + (xi + 1) * plane, store, e1 + e2);
-            Avx512F.MaskStore(o + (xi + 2) * plane, store, e2 - e1);
-            Avx512F.MaskStore(o + (xi + 3) * plane, store, e1 - e3);
+            Vector512.Store(e0 - e2, o + xi * plane);
+            Vector512.Store(e1 + e2, o + (xi + 1) * plane);
+            Vector512.Store(e2 - e1, o + (xi + 2) * plane);
+            Vector512.Store(e1 - e3, o + (xi + 3) * plane);
         }
 
         /// <summary>A^T m A plus bias and activation for `count` tiles (i, j..) of image n, every output channel.</summary>
@@ -236,10 +249,12 @@ internal static unsafe class Winograd
             float actParam = ActParam;
             bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
             var slope = Vector512.Create(actParam);
-            long plane = (long)kg * Chunk;
+            int ld = Stride(Chunk);
+            long plane = (long)kg * ld;
             for (int k = 0; k < kg; k++)
             {
-                float* p = m + (long)k * Chunk;
+                float* p = m + (long)k * ld;
+                [MethodImpl(MethodImplOptions.AggressiveInlining)]
                 Vector512<float> M(int xi) => Vector512.Load(p + xi * plane);
                 // A^T m: rows 0 and 1 of four columns, then (.) A
                 var x00 = M(0) + M(4) + M(8); var x01 = M(1) + M(5) + M(9); var x02 = M(2) + M(6) + M(10); var x03 = M(3) + M(7) + M(11);
@@ -251,6 +266,7 @@ internal static unsafe class Winograd
                 if (second) Write(yr + wo, Vector512.FusedMultiplyAdd(x10 + x11 + x12, s, b), Vector512.FusedMultiplyAdd(x11 - x12 - x13, s, b));
             }
 
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
             void Write(float* yr, Vector512<float> even, Vector512<float> odd)
             {
                 // The rectifiers as the GEMM epilogue applies them (max with 0; a sign select for the leaky one).
@@ -264,8 +280,11 @@ internal static unsafe class Winograd
                     even = Vector512.ConditionalSelect(Vector512.GreaterThan(even, Vector512<float>.Zero), even, even * slope);
                     odd = Vector512.ConditionalSelect(Vector512.GreaterThan(odd, Vector512<float>.Zero), odd, odd * slope);
                 }
-                Avx512F.MaskStore(yr, m0, Avx512F.PermuteVar16x32x2(even, low, odd));
-                Avx512F.MaskStore(yr + 16, m1, Avx512F.PermuteVar16x32x2(even, high, odd));
+                // Masks only where the run ends inside a 16-float half (masked stores are slow on some cores).
+                if (width >= 16) Vector512.Store(Avx512F.PermuteVar16x32x2(even, low, odd), yr);
+                else Avx512F.MaskStore(yr, m0, Avx512F.PermuteVar16x32x2(even, low, odd));
+                if (width >= 32) Vector512.Store(Avx512F.PermuteVar16x32x2(even, high, odd), yr + 16);
+                else if (width > 16) Avx512F.MaskStore(yr + 16, m1, Avx512F.PermuteVar16x32x2(even, high, odd));
                 if (!fused) Activations.Apply(act, actParam, yr, yr, width);
             }
         }

@@ -103,6 +103,7 @@ public unsafe class ConvTests
         yield return G(1, 16, 17, 45, 20, 2);    // 19 x 47: 24 tiles per row, runs of 16 and 8
         yield return G(4, 32, 16, 16, 32, 1, 2); // grouped
         yield return G(1, 33, 24, 24, 40, 1);    // channel counts past a GEMM panel
+        yield return G(1, 16, 12, 80, 16, 1);    // a run whose 34 input columns all lie inside the row (unmasked loads)
     }
 
     [Fact]
