@@ -16,20 +16,33 @@ trap 'rm -rf "$work"' EXIT
 dotnet build bench/OrtBench -c Release -o "$work/ort" -nologo -v q >/dev/null
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads cores; $(date -u +%F)"
 field() { awk -v w="$1:" '$1==w {print $2}'; }
+median() { sed -n "s/^$1:.*median \([0-9.]*\) ms.*/\1/p"; }
+p95() { sed -n "s/^$1:.*p95 \([0-9.]*\) ms.*/\1/p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+# The class count each peer builds (bench/torch_models.py): model files whose data set does not say take it from here.
+classes() { case $1 in lenet|cifar-bn) echo 10;; *) echo 1000;; esac; }
+table="| model | batch | dsl inference, median (p95) | ONNX Runtime | PyTorch | dsl / ORT | dsl training | PyTorch training | dsl / PyTorch | dsl GFLOP/s (of peak) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for m in "${models[@]}"; do
-  ./dsl export "Models/$m.model" --onnx "$work/$m.onnx" >/dev/null
+  ./dsl export "Models/$m.model" --onnx "$work/$m.onnx" --classes "$(classes "$m")" >/dev/null
   for batch in 64 1; do
-    # VGG16 at batch 64 is 1 TFLOP per inference batch: fewer steps keep the run within minutes.
-    n=$steps; [ "$m" = vgg16 ] && [ "$batch" = 64 ] && n=$(( steps < 3 ? steps : 3 ))
+    # VGG16 at batch 64 is 1 TFLOP per inference batch: fewer steps keep the run within minutes; batch 1 takes more.
+    n=$steps; [ "$m" = vgg16 ] && [ "$batch" = 64 ] && n=$(( steps < 3 ? steps : 3 )); [ "$batch" = 1 ] && n=$(( steps * 10 ))
     echo; echo "== $m, batch $batch, $n steps =="
-    ours=$(./dsl bench "Models/$m.model" --batch "$batch" --steps "$n" --warmup 3 --threads "$threads")
+    ours=$(./dsl bench "Models/$m.model" --classes "$(classes "$m")" --batch "$batch" --steps "$n" --warmup 3 --threads "$threads")
     torch=$(cd bench && OMP_NUM_THREADS=$threads $py torch_bench.py "$m" --batch "$batch" --steps "$n" --warmup 3 --threads "$threads")
     ort=$(dotnet "$work/ort/OrtBench.dll" "$work/$m.onnx" --batch "$batch" --steps "$n" --warmup 3 --threads "$threads")
-    echo "$ours" | sed -n '2,3p' | sed 's/^/dsl      /'
+    echo "$ours" | sed -n '2,3p;/^arithmetic/p' | sed 's/^/dsl      /'
     echo "$torch" | sed -n '2,3p' | sed 's/^/PyTorch  /'
     echo "$ort" | sed -n '2p' | sed 's/^/ONNX RT  /'
-    echo "training  dsl/PyTorch: $(ratio "$(echo "$ours" | field training)" "$(echo "$torch" | field training)")"
-    echo "inference dsl/PyTorch: $(ratio "$(echo "$ours" | field inference)" "$(echo "$torch" | field inference)"),  dsl/ONNX Runtime: $(ratio "$(echo "$ours" | field inference)" "$(echo "$ort" | field inference)")"
+    # Ratios of median batch times (inference) and of mean step rates (training): > 1 means dsl is faster.
+    vs_ort=$(ratio "$(echo "$ort" | median inference)" "$(echo "$ours" | median inference)")
+    vs_torch=$(ratio "$(echo "$ours" | field training)" "$(echo "$torch" | field training)")
+    echo "inference dsl vs ONNX Runtime (median): ${vs_ort}x; training dsl vs PyTorch: ${vs_torch}x"
+    gf=$(echo "$ours" | sed -n 's/^arithmetic: inference \([0-9.]*\) GFLOP\/s (\([0-9]*%\).*/\1 (\2)/p')
+    table+="
+| $m | $batch | $(echo "$ours" | median inference) ms ($(echo "$ours" | p95 inference)) | $(echo "$ort" | median inference) ms ($(echo "$ort" | p95 inference)) | $(echo "$torch" | median inference) ms | ${vs_ort}x | $(echo "$ours" | field training) img/s | $(echo "$torch" | field training) img/s | ${vs_torch}x | $gf |"
   done
 done
+echo
+echo "$table"

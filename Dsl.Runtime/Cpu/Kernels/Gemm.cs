@@ -56,7 +56,8 @@ public static unsafe class Gemm
         int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
         // Split the dimension with more tiles; each thread owns whole tiles of C, so summation order
         // (and hence every bit of the result) is independent of the thread count.
-        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count;
+        // With A packed already, splitting M would have every thread pack all of B: split N whenever each thread gets a tile.
+        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && nTiles >= CpuThreads.Count);
         int tiles = job.SplitN ? nTiles : mTiles;
         double flops = 2.0 * M * N * Math.Max(K, 1);
         int grain = (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
