@@ -80,10 +80,9 @@ let private copyAddress (ops: AsyncCopyOps) : string * Fetch * (string -> string
     (fun buf index -> sprintf "src = %s + (%s);" buf index),
     (fun slot -> sprintf "if (src) %s(&%s, src);\nelse %s = 0.0f;" ops.Copy slot slot)
 
-/// Loads the TileK-deep slice of A and of B at depth k0 into `stage`, zero outside the matrices. Two loads in flight per
-/// loop: unrolled fully, ptxas 11.8 spills AlexNet's grouped conv2 forward on sm_90 (16-byte stack frame); not at all,
-/// each load waits for the one before.
-let private loadSlices (c: Ctx) (g: Gemm) items (s: Slices) (declare, fetch, put) stage =
+/// Loads the TileK-deep slice of A and of B at depth k0 into `stage`, zero outside the matrices, `unroll` elements per
+/// loop step.
+let private loadSlices (c: Ctx) (g: Gemm) items (s: Slices) (declare, fetch, put) unroll stage =
     let t = c.T
     // Which element of a slice an item loads at step e: along memory's fast axis first.
     let split alongK tile =
@@ -92,7 +91,7 @@ let private loadSlices (c: Ctx) (g: Gemm) items (s: Slices) (declare, fetch, put
     let am, ak = split g.AAlongK t.TileM
     let bn, bk = split g.BAlongK t.TileN
     $$"""
-    #pragma unroll 2
+    #pragma unroll {{unroll}}
     for (int e = tid; e < {{t.TileM * t.TileK}}; e += {{items}}) {
         const int m = {{am}}, k = {{ak}}, gm = m0 + m, gk = k0 + k;
         {{declare}}
@@ -101,7 +100,7 @@ let private loadSlices (c: Ctx) (g: Gemm) items (s: Slices) (declare, fetch, put
         }
         {{splice 8 (put (s.A stage "k" "m"))}}
     }
-    #pragma unroll 2
+    #pragma unroll {{unroll}}
     for (int e = tid; e < {{t.TileN * t.TileK}}; e += {{items}}) {
         const int n = {{bn}}, k = {{bk}}, gn = n0 + n, gk = k0 + k;
         {{declare}}
@@ -155,11 +154,14 @@ let private pipelinedWalk (c: Ctx) (g: Gemm) (load: string -> string) (compute: 
     }
     """
 
-/// The slices, how elements reach them, and the walk through K, for the work-group's tuning.
+/// The slices, how elements reach them, and the walk through K, for the work-group's tuning. Synchronous loads two at a
+/// time: unrolled fully, ptxas 11.8 spills AlexNet's grouped conv2 forward on sm_90 (16-byte stack frame); not at all, each
+/// load waits for the one before. Copies one at a time, since a cp.async does not wait for its data: unrolled by two, ptxas
+/// 11.8 gave AlexNet's FP32 conv3 forward 150 registers on sm_80 (one block per SM); by one, 124 at most.
 let private pipeline (c: Ctx) (g: Gemm) items (convert: string -> string) =
     let s = slices c
-    if Tuning.pipelined c.T then s, (fun compute -> pipelinedWalk c g (loadSlices c g items s (copyAddress (asyncOps c))) compute)
-    else s, (fun compute -> synchronousWalk c g (loadSlices c g items s (loadValue convert)) compute)
+    if Tuning.pipelined c.T then s, (fun compute -> pipelinedWalk c g (loadSlices c g items s (copyAddress (asyncOps c)) 1) compute)
+    else s, (fun compute -> synchronousWalk c g (loadSlices c g items s (loadValue convert) 2) compute)
 
 /// FP32 units: each item accumulates WorkM x WorkN outputs spread a stride apart over the tile. The step through a slice
 /// is unrolled 16 deep at most: unrolled whole, a 32-deep slice of 8 x 8 outputs took 255 registers (AlexNet's last dense
