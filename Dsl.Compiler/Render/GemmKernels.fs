@@ -1,8 +1,10 @@
 /// The tiled matrix product every convolution and dense kernel is made of, and the dense kernels.
 /// C[m, n] = sum over k of A[m, k] * B[k, n]: a work-group computes a TileM x TileN block of C, stepping
-/// through K a TileK-deep slice at a time; both slices sit in local memory and each item accumulates
-/// WorkM x WorkN outputs in registers. A and B are given as loaders, so a convolution's B can be the
-/// image read through its window (implicit GEMM) instead of a lowered copy.
+/// through K a TileK-deep slice at a time; both slices sit in local memory (pipelined on CUDA: a ring of
+/// Stages slices, the next ones copied by cp.async while one is computed) and each item accumulates
+/// WorkM x WorkN outputs in registers (on tensor cores, each warp its mma fragments). A and B are given as
+/// loaders, so a convolution's B can be the image read through its window (implicit GEMM) instead of a
+/// lowered copy.
 module Dsl.Compiler.Render.GemmKernels
 
 open Dsl.Core
