@@ -1,6 +1,6 @@
 /// `dsl kernels`: the kernel sources a device would compile for a model (training step, inference step, optimizer updates)
 /// written to a folder, and for CUDA a table per kernel of what ptxas made of it (NVRTC --ptxas-options=-v): registers,
-/// stack frame, spills, static shared memory and the blocks per SM those allow. Needs NVRTC, no GPU.
+/// stack frame, spills, static and dynamic shared memory and the blocks per SM those allow. Needs NVRTC, no GPU.
 module Dsl.Cli.Kernels
 
 open System
@@ -28,7 +28,7 @@ type KernelsArgs =
             | Precision _ -> Training.PrecisionChoice.Usage
             | Batch _ -> "batch size (default: the train block's)"
             | Classes _ -> "number of classes, where the data set does not say (default 1000 where it names none)"
-            | Out _ -> "folder for the sources and resources.tsv (default kernels/NAME-TARGET-PRECISION[-large])"
+            | Out _ -> "folder for the sources and resources.tsv (default kernels/NAME-TARGET-PRECISION[-TILES])"
             | Tiles _ -> sprintf "GEMM tiles: %s (default standard)" GemmTilesChoice.Names
             | Check -> "exit 1 if a CUDA kernel spills, has a stack frame, or fits fewer than 2 blocks per SM"
 
@@ -38,18 +38,18 @@ let problems (r: KernelResources) =
       if r.StackFrame > 0 then yield sprintf "%d-byte stack frame" r.StackFrame
       if r.BlocksPerSm < 2 then yield sprintf "%d block per SM (%s)" r.BlocksPerSm r.LimitedBy ]
 
-let private header = "kernel\tthreads\tregisters\tstack\tspill_stores\tspill_loads\tsmem\tblocks_per_sm\tlimited_by"
+let private header = "kernel\tthreads\tregisters\tstack\tspill_stores\tspill_loads\tsmem\tdynamic_smem\tblocks_per_sm\tlimited_by"
 
 let private row (r: KernelResources) =
-    sprintf "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s" r.Function r.Threads r.Registers r.StackFrame r.SpillStores r.SpillLoads r.SharedBytes r.BlocksPerSm r.LimitedBy
+    sprintf "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s" r.Function r.Threads r.Registers r.StackFrame r.SpillStores r.SpillLoads r.SharedBytes r.DynamicSharedBytes r.BlocksPerSm r.LimitedBy
 
 let private print (step: string) (rows: KernelResources list) =
     printfn ""
     printfn "%s step: %d kernels" step rows.Length
-    printfn "  %-40s %7s %5s %6s %12s %7s %10s  %s" "kernel" "threads" "regs" "stack" "spill st/ld" "smem" "blocks/SM" "limited by"
+    printfn "  %-40s %7s %5s %6s %12s %7s %9s %10s  %s" "kernel" "threads" "regs" "stack" "spill st/ld" "smem" "dyn smem" "blocks/SM" "limited by"
     for r in rows do
         let flag = if List.isEmpty (problems r) then "" else "  <- " + String.Join("; ", problems r)
-        printfn "  %-40s %7d %5d %6d %12s %7d %10d  %s%s" r.Function r.Threads r.Registers r.StackFrame (sprintf "%d/%d" r.SpillStores r.SpillLoads) r.SharedBytes r.BlocksPerSm r.LimitedBy flag
+        printfn "  %-40s %7d %5d %6d %12s %7d %9d %10d  %s%s" r.Function r.Threads r.Registers r.StackFrame (sprintf "%d/%d" r.SpillStores r.SpillLoads) r.SharedBytes r.DynamicSharedBytes r.BlocksPerSm r.LimitedBy flag
 
 /// A value that parses but makes no sense; said on stderr with exit code 2, as Program does for the other verbs.
 exception private KernelsUsage of string
@@ -75,7 +75,7 @@ let private listing (a: ParseResults<KernelsArgs>) =
         with :? ArgumentException as e -> raise (KernelsUsage e.Message)
     let precisionName = if target.Target.TensorCores then "tf32" else "fp32"
     let name = inf.Network.Name
-    let suffix = if tiles = GemmTiles.Large then "-large" else ""
+    let suffix = if tiles = GemmTiles.Standard then "" else "-" + GemmTilesChoice.Name tiles
     let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s-%s%s" name (target.Name.Replace(':', '-')) precisionName suffix))
     let sources = KernelListing.Render(inf, target, batch, tiles)
     Directory.CreateDirectory out |> ignore

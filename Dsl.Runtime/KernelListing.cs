@@ -8,7 +8,8 @@ namespace Dsl.Runtime;
 
 /// <summary>A device the kernels are rendered for without opening one: "cuda:sm_80", "cuda:sm_90" or "opencl". CUDA targets
 /// carry what the driver reports on an A100 or H100/H200 (1024 threads and 48 KiB of static shared memory per block, 32-wide
-/// warps); "opencl" stands for a GPU with the same sizes, the tiles `Tuning.choose` gives such a device.</summary>
+/// warps, cp.async, and 163 KiB (sm_80) or 227 KiB (sm_90) of opt-in shared memory per block); "opencl" stands for a GPU
+/// with the same sizes and no more than 48 KiB, the tiles `Tuning.choose` gives such a device.</summary>
 public sealed record KernelTarget(string Name, Dialect.Dialect Dialect, Target Target, int? Architecture)
 {
     public const string Names = "cuda:sm_80, cuda:sm_90 or opencl";
@@ -16,12 +17,13 @@ public sealed record KernelTarget(string Name, Dialect.Dialect Dialect, Target T
     /// <summary>The target <paramref name="name"/> names, with TF32 tensor cores on CUDA unless <paramref name="precision"/> is Fp32.</summary>
     public static KernelTarget Parse(string name, Precision precision)
     {
-        Target Gpu(bool tensorCores) => new(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, tensorCores);
+        Target Gpu(bool tensorCores, bool asyncCopy, int optInKib) =>
+            new(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, tensorCores, asyncCopy, optInKib * 1024L);
         return name switch
         {
-            "cuda:sm_80" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32), 80),
-            "cuda:sm_90" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32), 90),
-            "opencl" => new(name, Compiler.Render.Dialect.opencl, Gpu(false), null),
+            "cuda:sm_80" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32, true, 163), 80),
+            "cuda:sm_90" => new(name, Compiler.Render.Dialect.cuda, Gpu(precision != Precision.Fp32, true, 227), 90),
+            "opencl" => new(name, Compiler.Render.Dialect.opencl, Gpu(false, false, 48), null),
             _ => throw new ArgumentException($"unknown kernel target `{name}`; use {Names}"),
         };
     }
@@ -30,8 +32,8 @@ public sealed record KernelTarget(string Name, Dialect.Dialect Dialect, Target T
 }
 
 /// <summary>One generated source file: which step it serves ("training", "inference", "updates"), its text, and the block size
-/// each of its kernel functions launches with.</summary>
-public sealed record ListedSource(string Step, string Text, IReadOnlyDictionary<string, int> Threads);
+/// and dynamic shared memory (bytes) each of its kernel functions launches with.</summary>
+public sealed record ListedSource(string Step, string Text, IReadOnlyDictionary<string, int> Threads, IReadOnlyDictionary<string, int> DynamicShared);
 
 /// <summary>`dsl kernels`: the sources a device would compile for a network (its training and inference steps and its
 /// optimizer's updates), and for CUDA what ptxas made of each kernel, from NVRTC with --ptxas-options=-v. Needs no GPU.</summary>
@@ -56,9 +58,12 @@ public static class KernelListing
         ];
     }
 
-    static ListedSource Listed(string step, Program.Source s) =>
-        new(step, s.Text, s.Launches.SelectMany(ls => ls).GroupBy(l => l.Function)
-            .ToDictionary(g => g.Key, g => g.Max(l => l.Local.Item1 * l.Local.Item2 * l.Local.Item3)));
+    static ListedSource Listed(string step, Program.Source s)
+    {
+        var byFunction = s.Launches.SelectMany(ls => ls).GroupBy(l => l.Function).ToList();
+        return new(step, s.Text, byFunction.ToDictionary(g => g.Key, g => g.Max(l => l.Local.Item1 * l.Local.Item2 * l.Local.Item3)),
+            byFunction.ToDictionary(g => g.Key, g => g.Max(l => l.SharedBytes)));
+    }
 
     /// <summary>Compiles a CUDA source with NVRTC for sm_<paramref name="architecture"/> and returns ptxas's figures per kernel (by name, so
     /// in plan order) with the blocks per SM they allow. Throws DeviceException where there is no NVRTC, or it cannot target the architecture.</summary>
@@ -76,8 +81,9 @@ public static class KernelListing
         return entries.Select(e =>
         {
             int threads = source.Threads.TryGetValue(e.Function, out var t) ? t : throw new DeviceException($"ptxas names {e.Function}, which {label} does not launch");
-            var (blocks, limit) = Occupancy.BlocksPerSm(sm, threads, e.Registers, e.SharedBytes);
-            return new KernelResources(e.Function, threads, e.Registers, e.StackFrame, e.SpillStores, e.SpillLoads, e.SharedBytes, blocks, limit);
+            int dynamic = source.DynamicShared[e.Function];
+            var (blocks, limit) = Occupancy.BlocksPerSm(sm, threads, e.Registers, e.SharedBytes + dynamic);
+            return new KernelResources(e.Function, threads, e.Registers, e.StackFrame, e.SpillStores, e.SpillLoads, e.SharedBytes, dynamic, blocks, limit);
         }).OrderBy(r => r.Function, StringComparer.Ordinal).ToList();
     }
 }

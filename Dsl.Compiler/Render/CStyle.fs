@@ -30,12 +30,14 @@ type Arg =
     | AdamStepSize
     | AdamInvSqrtBias2
 
-/// One kernel launch: the function, its arguments in order, and the grid in work-groups of `Local` items.
+/// One kernel launch: the function, its arguments in order, the grid in work-groups of `Local` items, and the bytes of
+/// dynamic shared memory each block asks for (the pipelined GEMM's stages; 0 for every other kernel and in OpenCL).
 type Launch =
     { Function: string
       Args: Arg list
       Groups: int * int * int
-      Local: int * int * int }
+      Local: int * int * int
+      SharedBytes: int }
 
 /// A plan kernel rendered: its functions, the launches that run it in order, and the helper
 /// functions it calls (emitted once per program, before the kernels).
@@ -118,7 +120,7 @@ let kernel (c: Ctx) (name: string) (local: int * int * int) (ps: Param list) (bo
 let args (ps: Param list) =
     ps |> List.map (function Read (_, a) | Write (_, a) | ReadInt (_, a) | WriteInt (_, a) | Value (_, _, a) -> a)
 
-let launch name (ps: Param list) groups local = { Function = name; Args = args ps; Groups = groups; Local = local }
+let launch name (ps: Param list) groups local = { Function = name; Args = args ps; Groups = groups; Local = local; SharedBytes = 0 }
 
 /// Work-groups needed to cover `count` items, `per` at a time.
 let groupsFor (count: int64) (per: int) =

@@ -15,13 +15,14 @@ let forward (c: Ctx) name (g: ConvGeom) x w (bias: int option) y act =
     let value = if bias.IsSome then sprintf "sum + bias[b * %d + gm]" kg else "sum"
     render c
         { Name = name; M = kg; N = g.N * howo; K = cg * rs; Batches = g.Groups
-          LoadA = sprintf "v = w[(b * %d + gm) * %d + gk];" kg (cg * rs)
+          LoadA = fun fetch -> fetch "w" (sprintf "(b * %d + gm) * %d + gk" kg (cg * rs))
           LoadB =
-            $$"""
+            fun fetch ->
+                $$"""
             const int c = gk / {{rs}}, r = gk % {{rs}} / {{g.S}}, s = gk % {{g.S}};
             const int img = gn / {{howo}}, oh = gn % {{howo}} / {{g.Wo}}, ow = gn % {{g.Wo}};
             const int ih = oh * {{g.StrideH}} - {{g.PadH}} + r, iw = ow * {{g.StrideW}} - {{g.PadW}} + s;
-            if (ih >= 0 && ih < {{g.H}} && iw >= 0 && iw < {{g.W}}) v = x[((img * {{g.C}} + b * {{cg}} + c) * {{g.H}} + ih) * {{g.W}} + iw];
+            if (ih >= 0 && ih < {{g.H}} && iw >= 0 && iw < {{g.W}}) {{fetch "x" (sprintf "((img * %d + b * %d + c) * %d + ih) * %d + iw" g.C cg g.H g.W)}}
             """
           AAlongK = true
           BAlongK = false
@@ -39,14 +40,15 @@ let backwardData (c: Ctx) name (g: ConvGeom) dy w dx =
     let cg, kg, rs, hw = g.C / g.Groups, g.K / g.Groups, g.R * g.S, g.H * g.W
     render c
         { Name = name; M = cg; N = g.N * hw; K = kg * rs; Batches = g.Groups
-          LoadA = sprintf "v = w[(b * %d + gk / %d) * %d + gm * %d + gk %% %d];" kg rs (cg * rs) rs rs
+          LoadA = fun fetch -> fetch "w" (sprintf "(b * %d + gk / %d) * %d + gm * %d + gk %% %d" kg rs (cg * rs) rs rs)
           LoadB =
-            $$"""
+            fun fetch ->
+                $$"""
             const int oc = gk / {{rs}}, r = gk % {{rs}} / {{g.S}}, s = gk % {{g.S}};
             const int img = gn / {{hw}}, ih = gn % {{hw}} / {{g.W}}, iw = gn % {{g.W}};
             const int th = ih + {{g.PadH}} - r, tw = iw + {{g.PadW}} - s;
             if (th >= 0 && tw >= 0 && th % {{g.StrideH}} == 0 && tw % {{g.StrideW}} == 0 && th / {{g.StrideH}} < {{g.Ho}} && tw / {{g.StrideW}} < {{g.Wo}})
-                v = dy[((img * {{g.K}} + b * {{kg}} + oc) * {{g.Ho}} + th / {{g.StrideH}}) * {{g.Wo}} + tw / {{g.StrideW}}];
+                {{fetch "dy" (sprintf "((img * %d + b * %d + oc) * %d + th / %d) * %d + tw / %d" g.K kg g.Ho g.StrideH g.Wo g.StrideW)}}
             """
           AAlongK = true
           BAlongK = false
@@ -59,13 +61,14 @@ let backwardFilter (c: Ctx) name (g: ConvGeom) x dy dw =
     let cg, kg, rs, howo = g.C / g.Groups, g.K / g.Groups, g.R * g.S, g.Ho * g.Wo
     render c
         { Name = name; M = kg; N = cg * rs; K = g.N * howo; Batches = g.Groups
-          LoadA = sprintf "v = dy[(gk / %d * %d + b * %d + gm) * %d + gk %% %d];" howo g.K kg howo howo
+          LoadA = fun fetch -> fetch "dy" (sprintf "(gk / %d * %d + b * %d + gm) * %d + gk %% %d" howo g.K kg howo howo)
           LoadB =
-            $$"""
+            fun fetch ->
+                $$"""
             const int c = gn / {{rs}}, r = gn % {{rs}} / {{g.S}}, s = gn % {{g.S}};
             const int img = gk / {{howo}}, oh = gk % {{howo}} / {{g.Wo}}, ow = gk % {{g.Wo}};
             const int ih = oh * {{g.StrideH}} - {{g.PadH}} + r, iw = ow * {{g.StrideW}} - {{g.PadW}} + s;
-            if (ih >= 0 && ih < {{g.H}} && iw >= 0 && iw < {{g.W}}) v = x[((img * {{g.C}} + b * {{cg}} + c) * {{g.H}} + ih) * {{g.W}} + iw];
+            if (ih >= 0 && ih < {{g.H}} && iw >= 0 && iw < {{g.W}}) {{fetch "x" (sprintf "((img * %d + b * %d + c) * %d + ih) * %d + iw" g.C cg g.H g.W)}}
             """
           AAlongK = true
           BAlongK = true

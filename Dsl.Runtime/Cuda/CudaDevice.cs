@@ -18,7 +18,8 @@ public sealed unsafe class CudaDevice : IDevice
         Cu = Driver.Get(out _, out var problem) ?? throw new DeviceException($"CUDA: {problem}");
         var nvrtc = Nvrtc.Get(out var nvrtcProblem) ?? throw new DeviceException($"CUDA: {info.Name} is present, but there is {nvrtcProblem}");
         var t = info.Target;
-        var target = precision == Precision.Fp32 ? new Target(t.Kind, t.MaxWorkGroupSize, t.LocalMemoryBytes, t.VectorWidth, t.SubGroupWidth, false) : t;
+        var target = precision == Precision.Fp32 ? new Target(t.Kind, t.MaxWorkGroupSize, t.LocalMemoryBytes, t.VectorWidth, t.SubGroupWidth, false,
+            t.AsyncCopy, t.LocalMemoryOptInBytes) : t;
         Tuning = tuning ?? GemmTilesChoice.Tuning(target, tiles);
         if (TuningModule.problem(target, Tuning) is { } bad)
             throw new DeviceException($"CUDA: the kernel sizes do not suit {info.Name}: {bad.Value}");
@@ -40,7 +41,7 @@ public sealed unsafe class CudaDevice : IDevice
     internal nint Stream => stream;
     internal CudaProgramCache Programs { get; }
 
-    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")}, {Tuning.TileM}x{Tuning.TileN} GEMM tiles)";
+    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")}, {Tuning.TileM}x{Tuning.TileN} GEMM tiles{(Tuning.Stages > 1 ? $" in {Tuning.Stages} cp.async stages" : "")})";
     public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;

@@ -83,6 +83,10 @@ sealed unsafe class CuKernel : GpuKernel
     {
         this.device = device;
         this.function = function;
+        // Past 48 KiB a block gets dynamic shared memory only where the kernel was allowed it (the pipelined GEMM's stages).
+        if (launch.SharedBytes > 48 * 1024)
+            CuError.Check(device.Cu.cuFuncSetAttribute(function, Driver.FuncAttrMaxDynamicSharedSizeBytes, launch.SharedBytes),
+                $"allowing {Name} ({what}) {launch.SharedBytes} bytes of dynamic shared memory");
         slots = (ulong*)NativeMemory.AllocZeroed((nuint)Math.Max(1, Args.Length), sizeof(ulong));
         pointers = (void**)NativeMemory.Alloc((nuint)Math.Max(1, Args.Length), (nuint)sizeof(void*));
         for (int i = 0; i < Args.Length; i++) pointers[i] = slots + i;
@@ -97,7 +101,7 @@ sealed unsafe class CuKernel : GpuKernel
     {
         var (gx, gy, gz) = Launch.Groups;
         var (lx, ly, lz) = Launch.Local;
-        CuError.Check(device.Cu.cuLaunchKernel(function, (uint)gx, (uint)gy, (uint)gz, (uint)lx, (uint)ly, (uint)lz, 0, device.Stream, pointers, null),
+        CuError.Check(device.Cu.cuLaunchKernel(function, (uint)gx, (uint)gy, (uint)gz, (uint)lx, (uint)ly, (uint)lz, (uint)Launch.SharedBytes, device.Stream, pointers, null),
             $"running {Name} ({What})");
     }
 

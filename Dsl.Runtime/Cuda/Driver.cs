@@ -8,7 +8,10 @@ sealed unsafe class Driver
 {
     // CUdevice_attribute values from cuda.h.
     public const int AttrMaxThreadsPerBlock = 1, AttrMaxSharedMemoryPerBlock = 8, AttrWarpSize = 10, AttrMultiprocessorCount = 16,
-        AttrComputeCapabilityMajor = 75, AttrComputeCapabilityMinor = 76;
+        AttrComputeCapabilityMajor = 75, AttrComputeCapabilityMinor = 76, AttrMaxSharedMemoryPerBlockOptIn = 97;
+
+    // CUfunction_attribute: the dynamic shared memory a kernel may be launched with (above 48 KiB only when set).
+    public const int FuncAttrMaxDynamicSharedSizeBytes = 8;
 
     public readonly delegate* unmanaged<uint, int> cuInit;
     public readonly delegate* unmanaged<int*, int> cuDriverGetVersion;
@@ -37,6 +40,7 @@ sealed unsafe class Driver
     public readonly delegate* unmanaged<nint*, void*, int> cuModuleLoadData;
     public readonly delegate* unmanaged<nint, int> cuModuleUnload;
     public readonly delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
+    public readonly delegate* unmanaged<nint, int, int, int> cuFuncSetAttribute;
     public readonly delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> cuLaunchKernel;
 
     Driver(nint lib)
@@ -68,6 +72,7 @@ sealed unsafe class Driver
         cuModuleLoadData = (delegate* unmanaged<nint*, void*, int>)Export(lib, "cuModuleLoadData");
         cuModuleUnload = (delegate* unmanaged<nint, int>)Export(lib, "cuModuleUnload");
         cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)Export(lib, "cuModuleGetFunction");
+        cuFuncSetAttribute = (delegate* unmanaged<nint, int, int, int>)Export(lib, "cuFuncSetAttribute");
         cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)Export(lib, "cuLaunchKernel");
     }
 

@@ -6,7 +6,7 @@ namespace Dsl.Runtime.Cuda;
 /// <summary>One CUDA device as the driver describes it; <see cref="Ordinal"/> is the driver's device number.</summary>
 public sealed record CudaDeviceInfo(
     int Ordinal, string Name, int Major, int Minor, int Multiprocessors, long GlobalMemory, int MaxThreadsPerBlock,
-    long SharedMemoryPerBlock, int WarpSize, int DriverVersion)
+    long SharedMemoryPerBlock, long SharedMemoryPerBlockOptIn, int WarpSize, int DriverVersion)
 {
     internal int Handle { get; init; }
 
@@ -15,8 +15,12 @@ public sealed record CudaDeviceInfo(
     /// <summary>TF32 tensor cores (mma.sync): compute capability 8.0 and above.</summary>
     public bool HasTensorCores => Major >= 8;
 
+    /// <summary>cp.async and opt-in shared memory beyond 48 KiB per block: compute capability 8.0 and above.</summary>
+    public bool HasAsyncCopy => Major >= 8;
+
     /// <summary>What the compiler needs to render kernels for this device; float4 is CUDA's widest shared vector type.</summary>
-    public Target Target => new(TargetKind.GpuTarget, MaxThreadsPerBlock, SharedMemoryPerBlock, 4, WarpSize, HasTensorCores);
+    public Target Target => new(TargetKind.GpuTarget, MaxThreadsPerBlock, SharedMemoryPerBlock, 4, WarpSize, HasTensorCores,
+        HasAsyncCopy, Math.Max(SharedMemoryPerBlock, SharedMemoryPerBlockOptIn));
 }
 
 /// <summary>Finds the CUDA devices through the driver API. A missing driver, a failing cuInit or no device is an answer
@@ -46,7 +50,7 @@ public static unsafe class Gpus
             CuError.Check(cu.cuDeviceTotalMem(&total, dev), $"reading the memory of device {i}");
             found.Add(new CudaDeviceInfo(i, Encoding.UTF8.GetString(name).TrimEnd('\0'), Attr(Driver.AttrComputeCapabilityMajor),
                 Attr(Driver.AttrComputeCapabilityMinor), Attr(Driver.AttrMultiprocessorCount), (long)total, Attr(Driver.AttrMaxThreadsPerBlock),
-                Attr(Driver.AttrMaxSharedMemoryPerBlock), Attr(Driver.AttrWarpSize), version) { Handle = dev });
+                Attr(Driver.AttrMaxSharedMemoryPerBlock), Attr(Driver.AttrMaxSharedMemoryPerBlockOptIn), Attr(Driver.AttrWarpSize), version) { Handle = dev });
         }
         return found;
     }

@@ -4,10 +4,11 @@ using System.Text.RegularExpressions;
 namespace Dsl.Runtime.Cuda;
 
 /// <summary>What ptxas made of one kernel: registers per thread, stack frame and spills (bytes), static shared memory
-/// (bytes), the block size it launches with, and the blocks of that size one SM can hold (<see cref="Occupancy"/>).</summary>
+/// (bytes), the block size and dynamic shared memory (bytes) it launches with, and the blocks of that size one SM can hold
+/// (<see cref="Occupancy"/>, from both kinds of shared memory).</summary>
 public sealed record KernelResources(
     string Function, int Threads, int Registers, int StackFrame, int SpillStores, int SpillLoads, int SharedBytes,
-    int BlocksPerSm, string LimitedBy);
+    int DynamicSharedBytes, int BlocksPerSm, string LimitedBy);
 
 /// <summary>Reads the per-kernel lines ptxas writes with -v (through NVRTC's --ptxas-options=-v, or ptxas itself):
 /// <code>

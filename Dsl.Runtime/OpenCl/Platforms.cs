@@ -14,7 +14,7 @@ public sealed record OpenClDeviceInfo(
     public string KindName => Kind.IsGpuTarget ? "GPU" : Kind.IsCpuTarget ? "CPU" : "accelerator";
 
     /// <summary>What the compiler needs to know to render kernels for this device.</summary>
-    public Target Target => new(Kind, MaxWorkGroupSize, LocalMemory, VectorWidth, SubGroupWidth, false);
+    public Target Target => new(Kind, MaxWorkGroupSize, LocalMemory, VectorWidth, SubGroupWidth, false, false, LocalMemory);
 
     // Lock-step width by vendor: NVIDIA warps are 32 wide, AMD GPU wavefronts 64; elsewhere unknown.
     int SubGroupWidth =>

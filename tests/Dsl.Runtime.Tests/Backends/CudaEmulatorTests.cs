@@ -8,31 +8,38 @@ using static Dsl.Compiler.Render.CStyle;
 
 namespace Dsl.Runtime.Tests.Backends;
 
-/// <summary>The tensor-core GEMMs of the CUDA dialect, run on the CPU by cuda_emulator.h (threads for a block, mma.sync
-/// emulated from the PTX ISA's fragment layouts) and compared with float64 products of TF32-rounded inputs. Until a GPU
-/// runs them, this is what checks the warp tiling, the fragment indices and the epilogue positions.</summary>
+/// <summary>The tensor-core GEMMs of the CUDA dialect, and its pipelined GEMMs, run on the CPU by cuda_emulator.h (threads
+/// for a block; mma.sync and ldmatrix emulated from the PTX ISA's layouts; cp.async copies landing only at the wait_group
+/// that covers them) and compared with float64 products of the inputs (TF32-rounded on tensor cores). Until a GPU runs them,
+/// this is what checks the warp tiling, the fragment indices, the stage ring and the epilogue positions.</summary>
 public class CudaEmulatorTests(ITestOutputHelper output)
 {
-    static readonly Target Gpu = new(TargetKind.GpuTarget, 1024, 49152, 4, 32, true);
+    /// <summary>An H100's limits (227 KiB of opt-in shared memory per block: 3 stages) and an A100's (163 KiB: 2 stages).</summary>
+    static Target Gpu(bool tensorCores, int optInKib = 227) => new(TargetKind.GpuTarget, 1024, 49152, 4, 32, tensorCores, true, optInKib * 1024L);
 
-    /// <summary>64 x 64 tiles 16 deep (each warp 2 x 2 products), 128 x 64 (4 x 2), and the large tiles the compiler offers
-    /// (`--tiles large`: 128 x 128, 32 deep, 4 x 4 products per warp), 8 warps each.</summary>
-    public static TheoryData<string> Tilings => new() { "64x64", "128x64", "large" };
+    /// <summary>64 x 64 tiles 16 deep (each warp 2 x 2 products), 128 x 64 (4 x 2), the large tiles the compiler offers
+    /// (`--tiles large`: 128 x 128, 32 deep, 4 x 4 products per warp), 8 warps each; the pipelined tiles (`--tiles
+    /// pipelined`) with 3 stages and with 2, on tensor cores and in FP32.</summary>
+    public static TheoryData<string> Tilings => new() { "64x64", "128x64", "large", "pipelined", "pipelined-2", "pipelined-fp32" };
 
     [Theory]
     [MemberData(nameof(Tilings))]
-    public void TensorCoreGemmsMatchFloat64ProductsOfTf32Inputs(string tiling)
+    public void GemmsMatchFloat64ProductsOfTheirInputs(string tiling)
     {
         var compiler = new[] { "/usr/bin/g++", "/usr/bin/clang++" }.FirstOrDefault(File.Exists);
         Assert.True(compiler is not null, "no host C++ compiler (g++ or clang++) to run the emulated kernels with");
         var tuning = tiling switch
         {
-            "64x64" => new Tuning(256, 64, 64, 16, 4, 4, 4, tensorCores: true),
-            "128x64" => new Tuning(256, 128, 64, 16, 8, 4, 4, tensorCores: true),
-            _ => TuningModule.large(Gpu).Value,
+            "64x64" => new Tuning(256, 64, 64, 16, 4, 4, 4, tensorCores: true, stages: 1),
+            "128x64" => new Tuning(256, 128, 64, 16, 8, 4, 4, tensorCores: true, stages: 1),
+            "large" => TuningModule.large(Gpu(true)).Value,
+            "pipelined" => TuningModule.pipelinedTiles(Gpu(true)).Value,
+            "pipelined-2" => TuningModule.pipelinedTiles(Gpu(true, 163)).Value,
+            _ => TuningModule.pipelinedTiles(Gpu(false)).Value,
         };
-        Assert.True(tuning.TensorCores);
-        Assert.Null(TuningModule.problem(Gpu, tuning));
+        var gpu = Gpu(tuning.TensorCores);
+        Assert.Null(TuningModule.problem(gpu, tuning));
+        Assert.Equal(tiling == "pipelined" ? 3 : tiling == "pipelined-2" ? 2 : tiling == "pipelined-fp32" ? 3 : 1, tuning.Stages);
 
         var rng = new Random(7);
         var memory = new List<float>();
@@ -43,8 +50,9 @@ public class CudaEmulatorTests(ITestOutputHelper output)
             for (int i = 0; i < floats; i++) memory.Add(random ? (float)(rng.NextDouble() * 2 - 1) : float.NaN);
             return id;
         }
-        // Dense forward with bias and ReLU: M = 40 rows, N = 70, K = 37 (none a multiple of a tile).
-        const int n = 40, inF = 37, outF = 70;
+        // Dense forward with bias and ReLU: M = 40 rows, N = 70, K = 237 (none a multiple of a tile; 8 slices of 32, so the
+        // stages of the pipelined GEMM go round their ring more than twice).
+        const int n = 40, inF = 237, outF = 70;
         int x = Buffer(0, n * inF, true), w = Buffer(1, outF * inF, true), bias = Buffer(2, outF, true), y = Buffer(3, n * outF, false);
         // Dense weight gradient: A and B both read across k.
         const int bn = 45, bin = 30, bout = 50;
@@ -62,7 +70,7 @@ public class CudaEmulatorTests(ITestOutputHelper output)
         };
         var result = Run(compiler!, kernels, memory.ToArray());
 
-        var input = memory.Select(Tf32).ToArray();
+        var input = memory.Select(v => tuning.TensorCores ? Tf32(v) : v).ToArray();
         Check("dense forward", result, offsets[y], n * outF, i =>
         {
             int r = i / outF, o = i % outF;
@@ -116,7 +124,7 @@ public class CudaEmulatorTests(ITestOutputHelper output)
             var (want, abs) = reference(i);
             var error = Math.Abs(result[offset + i] - want) / (abs + 1e-6);
             worst = Math.Max(worst, error);
-            Assert.True(error < 1e-5, $"{what}: element {i} is {result[offset + i]}, the float64 product of TF32 inputs is {want}");
+            Assert.True(error < 1e-5, $"{what}: element {i} is {result[offset + i]}, the float64 product of its inputs is {want}");
         }
         output.WriteLine($"{what}: {count} outputs, worst error {worst:E1} of the sum of |products|");
     }
@@ -127,7 +135,7 @@ public class CudaEmulatorTests(ITestOutputHelper output)
         var dir = Directory.CreateTempSubdirectory("dsl-emulated-").FullName;
         var header = Path.Combine(Networks.RepoRoot, "tests", "Dsl.Runtime.Tests", "Backends", "cuda_emulator.h");
         var launches = kernels.SelectMany(k => k.Launches).Select(l =>
-            $"    dsl_launch({{{l.Groups.Item1}u, {l.Groups.Item2}u, {l.Groups.Item3}u}}, {l.Local.Item1}u, [=] {{ {l.Function}({string.Join(", ", l.Args.Select(_ => "m"))}); }});");
+            $"    dsl_launch({{{l.Groups.Item1}u, {l.Groups.Item2}u, {l.Groups.Item3}u}}, {l.Local.Item1}u, {l.SharedBytes}u, [=] {{ {l.Function}({string.Join(", ", l.Args.Select(_ => "m"))}); }});");
         var program = string.Join("\n", [
             $"#include \"{header}\"",
             .. kernels.SelectMany(k => k.Helpers).Distinct(),

@@ -26,7 +26,7 @@ public class CudaSourceTests(ITestOutputHelper output)
             output.WriteLine($"skipped: {problem}");
             return;
         }
-        var tuning = TuningModule.choose(new Target(TargetKind.GpuTarget, 1024, 49152, 4, 32, false));
+        var tuning = TuningModule.choose(new Target(TargetKind.GpuTarget, 1024, 49152, 4, 32, false, false, 49152));
         var sources = KernelCases.All().Where(c => c.Optimizer is not null).Select(c =>
             Program.updates(Dialect.cuda, tuning, c.Optimizer, ListModule.OfSeq(new[] { 4096L, 1001L })).Text);
         var supported = nvrtc.SupportedArchitectures();

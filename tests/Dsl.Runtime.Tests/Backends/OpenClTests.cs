@@ -52,7 +52,7 @@ public class OpenClTests(ITestOutputHelper output)
     public void LargeTilesGiveTheSameResults()
     {
         if (Device() is not { } shared) return;
-        var tuning = GemmTilesChoice.Tuning(new Target(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, false), GemmTiles.Large);
+        var tuning = GemmTilesChoice.Tuning(new Target(TargetKind.GpuTarget, 1024, 48 * 1024, 4, 32, false, false, 48 * 1024), GemmTiles.Large);
         if (TuningModule.problem(shared.Info.Target, tuning) is { } problem)
         {
             output.WriteLine($"skipped: {shared.Info.Name} cannot take large tiles: {problem.Value}");
@@ -75,7 +75,7 @@ public class OpenClTests(ITestOutputHelper output)
     public void OddTileSizesGiveTheSameResults()
     {
         if (Device() is not { } shared) return;
-        var tuning = new Tuning(workGroup: 32, tileM: 12, tileN: 8, tileK: 5, workM: 3, workN: 1, vector: 2, tensorCores: false);
+        var tuning = new Tuning(workGroup: 32, tileM: 12, tileN: 8, tileK: 5, workM: 3, workN: 1, vector: 2, tensorCores: false, stages: 1);
         using var device = new OpenClDevice(shared.Info, tuning);
         foreach (var c in KernelCases.All().Where(c => c.Name.StartsWith("conv") || c.Name.StartsWith("dense") || c.Name.StartsWith("update") || c.Name.StartsWith("relu")))
         {
