@@ -5,25 +5,30 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>3x3 stride-1 convolutions as Winograd F(2x2, 3x3) (Lavin and Gray 2015): each 2x2 block of outputs from a
-/// 4x4 input tile with 16 multiplies per input channel instead of 36, as 16 GEMMs of [K x C] by [C x tiles].</summary>
-/// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A. The weights are transformed and packed once per call; threads take chunks
-/// of tiles (across images), transform their inputs 16 tiles to a vector, multiply, and write 2x2 blocks with bias and
-/// activation. Each output depends on its own tile's column only, summed over channels in an order fixed by C, so the
-/// bits do not depend on the thread count or the chunking.</remarks>
+/// <summary>3x3 and 5x5 stride-1 convolutions as Winograd F(2x2, rxr) (Lavin and Gray 2015): each 2x2 block of outputs
+/// from an (r+1)x(r+1) input tile with (r+1)^2 multiplies per input channel instead of 4r^2 (16 instead of 36 for 3x3,
+/// 36 instead of 100 for 5x5), as (r+1)^2 GEMMs of [K x C] by [C x tiles].</summary>
+/// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A with the matrices of <see cref="WinogradTransforms"/>. The weights are
+/// transformed and packed once per call; threads take chunks of tiles (across images), transform their inputs 16 tiles
+/// to a vector, multiply, and write 2x2 blocks with scale, bias and activation. Each output depends on its own tile's
+/// column only, summed over channels in an order fixed by C, so the bits do not depend on the thread count or the
+/// chunking.</remarks>
 internal static unsafe class Winograd
 {
-    const int Lanes = 16;
+    const int Lanes = 16, MaxAlpha = 6;
 
     /// <summary>Fewest tiles per thread (two 48-column GEMM panels) for which the transforms pay; below it, and below 16
     /// channels in or out, the im2col path was faster (measured on lenet- and CIFAR-sized layers, docs/performance.md).</summary>
     const int MinChunk = 96, MinChannels = 16;
 
-    /// <summary>Whether g is a 3x3 stride-1 convolution this path can take on this CPU (AVX-512 vectors).</summary>
+    /// <summary>Whether g is a 3x3 or 5x5 stride-1 convolution this path can take on this CPU (AVX-512 vectors).</summary>
     static bool Shape(in ConvGeometry g) =>
-        Avx512F.IsSupported && g.GroupC >= MinChannels && g.GroupK >= MinChannels && g.R == 3 && g.S == 3 && g.StrideH == 1 && g.StrideW == 1 && g.PadH <= 2 && g.PadW <= 2 &&
-        g.Ho == g.H + 2 * g.PadH - 2 && g.Wo == g.W + 2 * g.PadW - 2 && g.Ho > 0 && g.Wo > 0;
+        Avx512F.IsSupported && WinogradTransforms.G(g.R) is not null && g.S == g.R && g.GroupC >= MinChannels && g.GroupK >= MinChannels &&
+        g.StrideH == 1 && g.StrideW == 1 && g.PadH < g.R && g.PadW < g.R &&
+        g.Ho == g.H + 2 * g.PadH - g.R + 1 && g.Wo == g.W + 2 * g.PadW - g.R + 1 && g.Ho > 0 && g.Wo > 0;
 
+    static int Alpha(in ConvGeometry g) => g.R + 1;
+    static int Products(in ConvGeometry g) => Alpha(g) * Alpha(g);
     static int TilesH(in ConvGeometry g) => (g.Ho + 1) / 2;
     static int TilesW(in ConvGeometry g) => (g.Wo + 1) / 2;
     static long Tiles(in ConvGeometry g) => (long)g.N * TilesH(g) * TilesW(g);
@@ -32,16 +37,20 @@ internal static unsafe class Winograd
     /// GEMM's 48-column panels, and no more than an even share per thread.</summary>
     static int Chunk(in ConvGeometry g, int threads)
     {
-        int budget = Math.Max(48, (1 << 19) / (16 * (g.GroupC + g.GroupK)) / 48 * 48);
+        int budget = Math.Max(48, (1 << 19) / (Products(g) * (g.GroupC + g.GroupK)) / 48 * 48);
         return (int)Math.Min(budget, (Tiles(g) + threads - 1) / threads);
     }
 
-    static long TransformedWeights(in ConvGeometry g) => 16L * g.GroupK * g.GroupC;
+    static long TransformedWeights(in ConvGeometry g) => (long)Products(g) * g.GroupK * g.GroupC;
+
     /// <summary>Floats between rows of a chunk's transformed inputs and products: room for a whole 16-lane store at the
     /// last tile, so runs of tiles are written without masks (the lanes past a run are overwritten by the next run).</summary>
     static int Stride(int chunk) => (chunk + 31) / 16 * 16;
 
-    static long ChunkFloats(in ConvGeometry g, int chunk) => 16L * (g.GroupC + g.GroupK) * Stride(chunk);
+    /// <summary>A chunk's transformed inputs v[c][xi][tile] and products m[k][xi][tile]: the (r+1)^2 rows a transform
+    /// touches for one channel lie together (a few pages, not one page per product: the TLB misses of that layout cost
+    /// more than the arithmetic), and the GEMM of product xi reads and writes every (r+1)^2-th row.</summary>
+    static long ChunkFloats(in ConvGeometry g, int chunk) => (long)Products(g) * (g.GroupC + g.GroupK) * Stride(chunk);
 
     /// <summary>Workspace floats for g with this many threads; 0 where the path does not apply.</summary>
     public static long WorkspaceFloats(in ConvGeometry g, int threads)
@@ -49,64 +58,64 @@ internal static unsafe class Winograd
         if (!Shape(g) || Chunk(g, threads) < MinChunk) return 0;
         int chunk = Chunk(g, threads);
         long slices = Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
-        return TransformedWeights(g) + 16 * Gemm.PackedFloats(g.GroupK, g.GroupC) + slices * ChunkFloats(g, chunk);
+        return TransformedWeights(g) + Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) + slices * ChunkFloats(g, chunk);
     }
 
-    /// <summary>y = act(conv(x, w) + bias) when g suits this path and the workspace holds what it needs; false (nothing
-    /// written) otherwise.</summary>
+    /// <summary>y = act(conv(x, w) * scale + bias) when g suits this path and the workspace holds what it needs; false
+    /// (nothing written) otherwise.</summary>
     public static bool TryForward(in ConvGeometry g, float* x, float* w, float* bias, float* scale, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats)
     {
         int threads = CpuThreads.Count;
         long need = WorkspaceFloats(g, threads);
         if (need == 0 || need > workspaceFloats) return false;
-        int kg = g.GroupK, cg = g.GroupC, chunk = Chunk(g, threads);
+        int kg = g.GroupK, cg = g.GroupC, chunk = Chunk(g, threads), products = Products(g);
+        var gm = WinogradTransforms.G(g.R)!;
         long packed = Gemm.PackedFloats(kg, cg);
-        float* u = workspace, panels = workspace + TransformedWeights(g), chunks = panels + 16 * packed;
+        float* u = workspace, panels = workspace + TransformedWeights(g), chunks = panels + products * packed;
         int count = (int)((Tiles(g) + chunk - 1) / chunk);
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            TransformWeights(w + (long)grp * kg * cg * 9, kg, cg, u);
+            TransformWeights(gm, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, u);
             var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
                 Count = count, Slices = Math.Min(threads, count), Scratch = chunks };
-            for (int xi = 0; xi < 16; xi++)
+            for (int xi = 0; xi < products; xi++)
                 job.Weights[xi] = Gemm.Pack(false, u + xi * (long)kg * cg, cg, kg, cg, panels + xi * packed);
             CpuThreads.For(job.Slices, 1, ref job);
         }
         return true;
     }
 
-    /// <summary>u[xi][k][c] = (G g G^T)[xi] for each 3x3 filter g = w[k][c].</summary>
-    static void TransformWeights(float* w, int kg, int cg, float* u)
+    /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
+    static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)
     {
+        int n = r + 1;
         long plane = (long)kg * cg;
+        Span<double> gg = stackalloc double[MaxAlpha * 5];
         for (int k = 0; k < kg; k++)
         for (int c = 0; c < cg; c++)
         {
-            float* f = w + ((long)k * cg + c) * 9;
-            Span<float> t = stackalloc float[12]; // G g: 4 rows of 3
-            for (int s = 0; s < 3; s++)
+            float* f = w + ((long)k * cg + c) * r * r;
+            for (int a = 0; a < n; a++)
+            for (int s = 0; s < r; s++)
             {
-                float g0 = f[s], g1 = f[3 + s], g2 = f[6 + s];
-                t[s] = g0;
-                t[3 + s] = 0.5f * (g0 + g1 + g2);
-                t[6 + s] = 0.5f * (g0 - g1 + g2);
-                t[9 + s] = g2;
+                double sum = 0;
+                for (int q = 0; q < r; q++) sum += gm[a * r + q] * f[q * r + s];
+                gg[a * r + s] = sum;
             }
             float* o = u + (long)k * cg + c;
-            for (int a = 0; a < 4; a++)
+            for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
             {
-                float v0 = t[3 * a], v1 = t[3 * a + 1], v2 = t[3 * a + 2];
-                o[(4 * a + 0) * plane] = v0;
-                o[(4 * a + 1) * plane] = 0.5f * (v0 + v1 + v2);
-                o[(4 * a + 2) * plane] = 0.5f * (v0 - v1 + v2);
-                o[(4 * a + 3) * plane] = v2;
+                double sum = 0;
+                for (int s = 0; s < r; s++) sum += gg[a * r + s] * gm[b * r + s];
+                o[(a * n + b) * plane] = (float)sum;
             }
         }
     }
 
-    [InlineArray(16)]
-    struct SixteenPacked
+    [InlineArray(MaxAlpha * MaxAlpha)]
+    struct PackedWeights
     {
         PackedA first;
     }
@@ -118,23 +127,24 @@ internal static unsafe class Winograd
         public float* X, Bias, Scale, Y, Scratch;
         public Activation Act;
         public float ActParam;
-        public SixteenPacked Weights;
+        public PackedWeights Weights;
 
         public void Run(int begin, int end)
         {
-            int kg = G.GroupK, cg = G.GroupC;
+            int kg = G.GroupK, cg = G.GroupC, products = Products(G);
             for (int slice = begin; slice < end; slice++)
             {
                 int ld = Stride(Chunk);
-                float* v = Scratch + slice * ChunkFloats(G, Chunk), m = v + 16L * cg * ld;
+                float* v = Scratch + slice * ChunkFloats(G, Chunk), m = v + (long)products * cg * ld;
+                int rows = products * ld; // between one channel's rows of a product matrix
                 // Chunks dealt round-robin: slice s takes chunks s, s + Slices, ... (the results do not depend on who).
                 for (int c = slice; c < Count; c += Slices)
                 {
                     long t0 = (long)c * Chunk;
                     int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
                     Segments(t0, tiles, v, m, input: true);
-                    for (int xi = 0; xi < 16; xi++)
-                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * (long)cg * ld, ld, 0f, m + xi * (long)kg * ld, ld, default);
+                    for (int xi = 0; xi < products; xi++)
+                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * ld, rows, 0f, m + xi * ld, rows, default);
                     Segments(t0, tiles, v, m, input: false);
                 }
             }
@@ -158,89 +168,68 @@ internal static unsafe class Winograd
         }
 
         /// <summary>B^T d B for `count` tiles (i, j..j+count) of image n, every channel: v[xi][c][lane].</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void InputTiles(int n, int i, int j, int count, float* v)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var evens = lane * 2;
             var odds = evens + Vector512<int>.One;
-            int cs = 2 * j - G.PadW, cg = G.GroupC;
-            // Input columns cs + q for q < 2 * count + 2 that lie inside the row; one mask per 16-float load.
-            var last = Vector512.Create(Math.Min(G.W, cs + 2 * count + 2));
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            Vector512<float> Mask(int offset)
+            int alpha = Alpha(G), cs = 2 * j - G.PadW, cg = G.GroupC, height = G.H, width = G.W;
+            // Input columns cs + q for q < 2 * count + alpha - 2 that lie inside the row; one mask per 16-float load
+            // (loads at 0 and 16, 2 and 18, 4 and 20 give columns 2 lane + 0..5).
+            var last = Vector512.Create(Math.Min(width, cs + 2 * count + alpha - 2));
+            var masks = stackalloc Vector512<float>[MaxAlpha];
+            for (int h = 0; h < alpha; h++)
             {
-                var q = lane + Vector512.Create(cs + offset);
-                return (Vector512.GreaterThanOrEqual(q, Vector512<int>.Zero) & Vector512.LessThan(q, last)).AsSingle();
+                var q = lane + Vector512.Create(cs + (h & 1) * 16 + h / 2 * 2);
+                masks[h] = (Vector512.GreaterThanOrEqual(q, Vector512<int>.Zero) & Vector512.LessThan(q, last)).AsSingle();
             }
-            var m0 = Mask(0); var m1 = Mask(16); var m2 = Mask(2); var m3 = Mask(18);
+            bool inside = cs >= 0 && cs + 30 + alpha <= width; // every column in the row: plain loads
+            var d = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
+            var e = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
             var zero = Vector512<float>.Zero;
-            int height = G.H, width = G.W;
-            bool inside = cs >= 0 && cs + 34 <= width; // all 34 floats in the row: plain loads
             int ld = Stride(Chunk);
-            long plane = (long)cg * ld;
             for (int c = 0; c < cg; c++)
             {
-                float* xc = X + ((long)n * G.C + Group * cg + c) * G.H * G.W;
-                // d[r][q]: input row 2i - pad + r, column cs + 2 * lane + q
-                Vector512<float> d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
-                Row(xc, 2 * i - G.PadH + 0, cs, m0, m1, m2, m3, evens, odds, out d00, out d01, out d02, out d03);
-                Row(xc, 2 * i - G.PadH + 1, cs, m0, m1, m2, m3, evens, odds, out d10, out d11, out d12, out d13);
-                Row(xc, 2 * i - G.PadH + 2, cs, m0, m1, m2, m3, evens, odds, out d20, out d21, out d22, out d23);
-                Row(xc, 2 * i - G.PadH + 3, cs, m0, m1, m2, m3, evens, odds, out d30, out d31, out d32, out d33);
-                float* o = v + (long)c * ld;
-                // B^T d (rows), then (.) B (columns)
-                Columns(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, 0, plane);
-                Columns(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o, 4, plane);
-                Columns(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o, 8, plane);
-                Columns(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o, 12, plane);
-            }
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            void Row(float* xc, int ih, int cs, Vector512<float> m0, Vector512<float> m1, Vector512<float> m2, Vector512<float> m3,
-                Vector512<int> evens, Vector512<int> odds,
-                out Vector512<float> q0, out Vector512<float> q1, out Vector512<float> q2, out Vector512<float> q3)
-            {
-                if ((uint)ih >= (uint)height)
+                float* xc = X + ((long)n * G.C + Group * cg + c) * height * width;
+                // d[p][q]: input row 2i - pad + p, column cs + 2 lane + q
+                for (int p = 0; p < alpha; p++)
                 {
-                    q0 = q1 = q2 = q3 = zero;
-                    return;
+                    int ih = 2 * i - G.PadH + p;
+                    if ((uint)ih >= (uint)height)
+                    {
+                        for (int q = 0; q < alpha; q++) d[p * alpha + q] = zero;
+                        continue;
+                    }
+                    float* r = xc + (long)ih * width + cs;
+                    for (int h = 0; h < alpha; h += 2)
+                    {
+                        Vector512<float> a, b;
+                        if (inside) { a = Vector512.Load(r + h); b = Vector512.Load(r + h + 16); }
+                        else { a = Avx512F.MaskLoad(r + h, masks[h], zero); b = Avx512F.MaskLoad(r + h + 16, masks[h + 1], zero); }
+                        d[p * alpha + h] = Avx512F.PermuteVar16x32x2(a, evens, b);
+                        d[p * alpha + h + 1] = Avx512F.PermuteVar16x32x2(a, odds, b);
+                    }
                 }
-                float* r = xc + (long)ih * width + cs;
-                Vector512<float> a, b, c2, d2;
-                if (inside)
+                // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
+                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun(alpha, d + q, alpha, e + q, alpha);
+                float* o = v + (long)c * alpha * alpha * ld;
+                for (int a = 0; a < alpha; a++)
                 {
-                    a = Vector512.Load(r); b = Vector512.Load(r + 16); c2 = Vector512.Load(r + 2); d2 = Vector512.Load(r + 18);
+                    WinogradTransforms.InputRun(alpha, e + a * alpha, 1, d, 1);
+                    for (int b = 0; b < alpha; b++) Vector512.Store(d[b], o + (a * alpha + b) * ld);
                 }
-                else
-                {
-                    a = Avx512F.MaskLoad(r, m0, zero); b = Avx512F.MaskLoad(r + 16, m1, zero);
-                    c2 = Avx512F.MaskLoad(r + 2, m2, zero); d2 = Avx512F.MaskLoad(r + 18, m3, zero);
-                }
-                q0 = Avx512F.PermuteVar16x32x2(a, evens, b);
-                q1 = Avx512F.PermuteVar16x32x2(a, odds, b);
-                q2 = Avx512F.PermuteVar16x32x2(c2, evens, d2);
-                q3 = Avx512F.PermuteVar16x32x2(c2, odds, d2);
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Columns(Vector512<float> e0, Vector512<float> e1, Vector512<float> e2, Vector512<float> e3, float* o, int xi, long plane)
-        {
-            Vector512.Store(e0 - e2, o + xi * plane);
-            Vector512.Store(e1 + e2, o + (xi + 1) * plane);
-            Vector512.Store(e2 - e1, o + (xi + 2) * plane);
-            Vector512.Store(e1 - e3, o + (xi + 3) * plane);
-        }
-
-        /// <summary>A^T m A plus bias and activation for `count` tiles (i, j..) of image n, every output channel.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <summary>A^T m A plus scale, bias and activation for `count` tiles (i, j..) of image n, every output channel.</summary>
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void OutputTiles(int n, int i, int j, int count, float* m)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
             var high = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-            int kg = G.GroupK, wo = G.Wo, col = 2 * j;
+            int alpha = Alpha(G), kg = G.GroupK, wo = G.Wo, col = 2 * j;
             int width = Math.Min(2 * count, wo - col); // output columns this run writes
             var m0 = Vector512.LessThan(lane, Vector512.Create(width)).AsSingle();
             var m1 = Vector512.LessThan(lane + Vector512.Create(16), Vector512.Create(width)).AsSingle();
@@ -250,20 +239,26 @@ internal static unsafe class Winograd
             bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
             var slope = Vector512.Create(actParam);
             int ld = Stride(Chunk);
-            long plane = (long)kg * ld;
+            var s = stackalloc Vector512<float>[2 * MaxAlpha];
+            var column = stackalloc Vector512<float>[MaxAlpha];
             for (int k = 0; k < kg; k++)
             {
-                float* p = m + (long)k * ld;
-                [MethodImpl(MethodImplOptions.AggressiveInlining)]
-                Vector512<float> M(int xi) => Vector512.Load(p + xi * plane);
-                // A^T m: rows 0 and 1 of four columns, then (.) A
-                var x00 = M(0) + M(4) + M(8); var x01 = M(1) + M(5) + M(9); var x02 = M(2) + M(6) + M(10); var x03 = M(3) + M(7) + M(11);
-                var x10 = M(4) - M(8) - M(12); var x11 = M(5) - M(9) - M(13); var x12 = M(6) - M(10) - M(14); var x13 = M(7) - M(11) - M(15);
+                float* p = m + (long)k * alpha * alpha * ld;
+                // s = A^T m: for each column, its alpha products in, two rows out
+                for (int q = 0; q < alpha; q++)
+                {
+                    for (int a = 0; a < alpha; a++) column[a] = Vector512.Load(p + (a * alpha + q) * ld);
+                    WinogradTransforms.OutputRun(alpha, column, 1, out s[q], out s[alpha + q]);
+                }
                 var b = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
-                var s = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
+                var sc = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 float* yr = Y + (((long)n * G.K + Group * kg + k) * G.Ho + 2 * i) * wo + col;
-                Write(yr, Vector512.FusedMultiplyAdd(x00 + x01 + x02, s, b), Vector512.FusedMultiplyAdd(x01 - x02 - x03, s, b));
-                if (second) Write(yr + wo, Vector512.FusedMultiplyAdd(x10 + x11 + x12, s, b), Vector512.FusedMultiplyAdd(x11 - x12 - x13, s, b));
+                for (int o = 0; o < (second ? 2 : 1); o++, yr += wo)
+                {
+                    // (.) A: the row's two outputs
+                    WinogradTransforms.OutputRun(alpha, s + o * alpha, 1, out var even, out var odd);
+                    Write(yr, Vector512.FusedMultiplyAdd(even, sc, b), Vector512.FusedMultiplyAdd(odd, sc, b));
+                }
             }
 
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
