@@ -100,6 +100,18 @@ let ``run trains lenet briefly, writes its run folder, and predict reads every i
     Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(out, "weights.safetensors"))) "weights.safetensors is written"
     predictEveryFormat out
 
+let ``bench reports rates, arithmetic against a measured peak, and both kernel tables`` () =
+    let r = dsl [ "bench"; model "lenet.model"; "--device"; "cpu"; "--batch"; "4"; "--steps"; "2"; "--warmup"; "1" ]
+    Expect.isTrue (r.Code = 0) (r.Out + r.Err)
+    for line in [ "training:"; "inference:"; "per kernel (training step, profiled)"; "per kernel (inference, profiled)"; "ConvForward conv2+relu" ] do
+        Expect.stringContains r.Out line "r.Out"
+    let m = Regex.Match(r.Out, @"arithmetic: inference ([0-9.]+) GFLOP/s .* measured FP32 peak ([0-9.]+) GFLOP/s")
+    Expect.isTrue m.Success r.Out
+    let achieved, peak = float m.Groups[1].Value, float m.Groups[2].Value
+    // lenet is 12.2 M multiply-adds an image (hand count: conv1 0.63 M, conv2 10.0 M, dense1 1.6 M): a GFLOP/s
+    // figure above the machine's own FMA peak would mean a miscount.
+    Expect.isTrue (peak > 1.0 && achieved > 0.0 && achieved <= peak) (sprintf "inference %.1f GFLOP/s against a peak of %.1f" achieved peak)
+
 [<Tests>]
 let tests =
     testList "CommandTests" [
@@ -112,4 +124,5 @@ let tests =
         testCase "nonsense numbers on the command line are usage errors (--limit, 0)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--limit", "0"))
         testCase "an unknown verb is a usage error" ``an unknown verb is a usage error``
         testCase "run trains lenet briefly, writes its run folder, and predict reads every image format" ``run trains lenet briefly, writes its run folder, and predict reads every image format``
+        testCase "bench reports rates, arithmetic against a measured peak, and both kernel tables" ``bench reports rates, arithmetic against a measured peak, and both kernel tables``
     ]
