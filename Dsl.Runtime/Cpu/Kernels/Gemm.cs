@@ -74,36 +74,14 @@ public static unsafe class Gemm
         };
         int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
         int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
-        // Each thread owns whole tiles of C, so summation order (and hence every bit of the result) is independent of
-        // the thread count and of the split. The split is the one whose busiest thread finishes first: its share of
-        // the multiply-adds, plus the packing it does (about 4 FLOP-times a float): splitting N has every thread pack
-        // all of A unless it came packed, splitting M has every thread pack all of B.
-        double k = Math.Max(K, 1), flops = 2.0 * M * N * k;
-        int nParts = Parts(nTiles, flops), mParts = Parts(mTiles, flops);
-        int cols = Busiest(nTiles, nParts, nr, N), rows = Busiest(mTiles, mParts, mr, M);
-        double byN = 2.0 * M * cols * k + 4.0 * k * (cols + (a.Panels != null ? 0 : M));
-        double byM = 2.0 * rows * N * k + 4.0 * k * (N + (a.Panels != null ? 0 : rows));
-        job.SplitN = byN <= byM;
+        // Split the dimension with more tiles; each thread owns whole tiles of C, so summation order
+        // (and hence every bit of the result) is independent of the thread count.
+        // With A packed already, splitting M would have every thread pack all of B: split N whenever each thread gets a tile.
+        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && nTiles >= CpuThreads.Count);
         int tiles = job.SplitN ? nTiles : mTiles;
-        CpuThreads.For(tiles, Grain(tiles, flops), ref job);
-    }
-
-    // Below MinFlopsPerThread a thread is not worth waking: the grain CpuThreads.For splits by.
-    private static int Grain(int tiles, double flops) => (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
-
-    private static int Parts(int tiles, double flops) =>
-        (int)Math.Min(CpuThreads.Count, ((long)tiles + Grain(tiles, flops) - 1) / Grain(tiles, flops));
-
-    /// <summary>Rows or columns of the busiest part when `tiles` tiles of `unit` (the last one cut at `size`) go to `parts` parts.</summary>
-    private static int Busiest(int tiles, int parts, int unit, int size)
-    {
-        int most = 0;
-        for (int p = 0; p < parts; p++)
-        {
-            var (b, e) = CpuThreads.Chunk(tiles, parts, p);
-            most = Math.Max(most, Math.Min(e * unit, size) - b * unit);
-        }
-        return most;
+        double flops = 2.0 * M * N * Math.Max(K, 1);
+        int grain = (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
+        CpuThreads.For(tiles, grain, ref job);
     }
 
     private struct GemmJob : IParallelJob
