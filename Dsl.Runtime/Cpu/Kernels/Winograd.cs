@@ -150,8 +150,8 @@ internal static unsafe class Winograd
             }
         }
 
-        /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, transforming inputs into v or
-        /// products in m into outputs.</summary>
+        /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, or two whole short tile rows,
+        /// transforming inputs into v or products in m into outputs.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Segments(long t0, int tiles, float* v, float* m, bool input)
         {
@@ -160,16 +160,19 @@ internal static unsafe class Winograd
             {
                 long t = t0 + done;
                 int j = (int)(t % tw), i = (int)(t / tw % th), n = (int)(t / ((long)tw * th));
-                int count = Math.Min(Math.Min(Lanes, tw - j), tiles - done);
-                if (input) InputTiles(n, i, j, count, v + done);
-                else OutputTiles(n, i, j, count, m + done);
-                done += count;
+                // Rows of 8 tiles or fewer go two to a vector (lenet's 7-tile rows filled 7 of 16 lanes).
+                bool pair = j == 0 && 2 * tw <= Lanes && i + 1 < th && tiles - done >= 2 * tw;
+                int count = pair ? tw : Math.Min(Math.Min(Lanes, tw - j), tiles - done);
+                if (input) InputTiles(n, i, j, count, pair, v + done);
+                else OutputTiles(n, i, j, count, pair, m + done);
+                done += pair ? 2 * count : count;
             }
         }
 
-        /// <summary>B^T d B for `count` tiles (i, j..j+count) of image n, every channel: v[xi][c][lane].</summary>
+        /// <summary>B^T d B for `count` tiles (i, j..j+count) of image n, and as many of row i + 1 in the lanes after them
+        /// when `pair`, every channel: v[xi][c][lane].</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void InputTiles(int n, int i, int j, int count, float* v)
+        readonly void InputTiles(int n, int i, int j, int count, bool pair, float* v)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var evens = lane * 2;
@@ -188,27 +191,27 @@ internal static unsafe class Winograd
             var d = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
             var e = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
             var zero = Vector512<float>.Zero;
+            // lanes below count from the first row's vector, the rest from the second's lane 0 on
+            var join = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(count)), lane, lane + Vector512.Create(16 - count));
             int ld = Stride(Chunk);
             for (int c = 0; c < cg; c++)
             {
                 float* xc = X + ((long)n * G.C + Group * cg + c) * height * width;
-                // d[p][q]: input row 2i - pad + p, column cs + 2 lane + q
+                // d[p][q]: input row 2i - pad + p, column cs + 2 lane + q (for the second row's lanes, 2 rows further down)
                 for (int p = 0; p < alpha; p++)
                 {
                     int ih = 2 * i - G.PadH + p;
-                    if ((uint)ih >= (uint)height)
-                    {
-                        for (int q = 0; q < alpha; q++) d[p * alpha + q] = zero;
-                        continue;
-                    }
-                    float* r = xc + (long)ih * width + cs;
                     for (int h = 0; h < alpha; h += 2)
                     {
-                        Vector512<float> a, b;
-                        if (inside) { a = Vector512.Load(r + h); b = Vector512.Load(r + h + 16); }
-                        else { a = Avx512F.MaskLoad(r + h, masks[h], zero); b = Avx512F.MaskLoad(r + h + 16, masks[h + 1], zero); }
-                        d[p * alpha + h] = Avx512F.PermuteVar16x32x2(a, evens, b);
-                        d[p * alpha + h + 1] = Avx512F.PermuteVar16x32x2(a, odds, b);
+                        Columns(xc, ih, h, out var ev, out var od);
+                        if (pair)
+                        {
+                            Columns(xc, ih + 2, h, out var ev2, out var od2);
+                            ev = Avx512F.PermuteVar16x32x2(ev, join, ev2);
+                            od = Avx512F.PermuteVar16x32x2(od, join, od2);
+                        }
+                        d[p * alpha + h] = ev;
+                        d[p * alpha + h + 1] = od;
                     }
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
@@ -220,11 +223,29 @@ internal static unsafe class Winograd
                     for (int b = 0; b < alpha; b++) Vector512.Store(d[b], o + (a * alpha + b) * ld);
                 }
             }
+
+            // Columns cs + 2 lane + h and + h + 1 of input row ih (zeros outside the image).
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            void Columns(float* xc, int ih, int h, out Vector512<float> ev, out Vector512<float> od)
+            {
+                if ((uint)ih >= (uint)height)
+                {
+                    ev = od = zero;
+                    return;
+                }
+                float* r = xc + (long)ih * width + cs;
+                Vector512<float> a, b;
+                if (inside) { a = Vector512.Load(r + h); b = Vector512.Load(r + h + 16); }
+                else { a = Avx512F.MaskLoad(r + h, masks[h], zero); b = Avx512F.MaskLoad(r + h + 16, masks[h + 1], zero); }
+                ev = Avx512F.PermuteVar16x32x2(a, evens, b);
+                od = Avx512F.PermuteVar16x32x2(a, odds, b);
+            }
         }
 
-        /// <summary>A^T m A plus scale, bias and activation for `count` tiles (i, j..) of image n, every output channel.</summary>
+        /// <summary>A^T m A plus scale, bias and activation for `count` tiles (i, j..) of image n, and as many of row
+        /// i + 1 when `pair`, every output channel.</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void OutputTiles(int n, int i, int j, int count, float* m)
+        readonly void OutputTiles(int n, int i, int j, int count, bool pair, float* m)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -233,7 +254,8 @@ internal static unsafe class Winograd
             int width = Math.Min(2 * count, wo - col); // output columns this run writes
             var m0 = Vector512.LessThan(lane, Vector512.Create(width)).AsSingle();
             var m1 = Vector512.LessThan(lane + Vector512.Create(16), Vector512.Create(width)).AsSingle();
-            bool second = 2 * i + 1 < G.Ho;
+            // A pair's second row starts at lane count: even and odd lanes count, count + 1, ... interleaved.
+            var second = low + Vector512.Create(count);
             var act = Act;
             float actParam = ActParam;
             bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
@@ -253,33 +275,33 @@ internal static unsafe class Winograd
                 var b = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
                 var sc = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 float* yr = Y + (((long)n * G.K + Group * kg + k) * G.Ho + 2 * i) * wo + col;
-                for (int o = 0; o < (second ? 2 : 1); o++, yr += wo)
+                for (int o = 0; o < 2; o++, yr += wo)
                 {
-                    // (.) A: the row's two outputs
+                    // (.) A: the row's two outputs, scaled, shifted and rectified
                     WinogradTransforms.OutputRun(alpha, s + o * alpha, 1, out var even, out var odd);
-                    Write(yr, Vector512.FusedMultiplyAdd(even, sc, b), Vector512.FusedMultiplyAdd(odd, sc, b));
+                    even = Rectify(Vector512.FusedMultiplyAdd(even, sc, b));
+                    odd = Rectify(Vector512.FusedMultiplyAdd(odd, sc, b));
+                    if (2 * i + o < G.Ho) Write(yr, even, odd, low, high);
+                    if (pair && 2 * i + 2 + o < G.Ho) Write(yr + 2 * wo, even, odd, second, high);
                 }
             }
 
+            // The rectifiers as the GEMM epilogue applies them (max with 0; a sign select for the leaky one).
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            void Write(float* yr, Vector512<float> even, Vector512<float> odd)
+            Vector512<float> Rectify(Vector512<float> x) =>
+                act == Activation.Relu ? Vector512.Max(x, Vector512<float>.Zero)
+                : act == Activation.LeakyRelu ? Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * slope)
+                : x;
+
+            // Even and odd outputs interleaved from the lanes `first` picks (the second row's start at lane count).
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            void Write(float* yr, Vector512<float> even, Vector512<float> odd, Vector512<int> first, Vector512<int> rest)
             {
-                // The rectifiers as the GEMM epilogue applies them (max with 0; a sign select for the leaky one).
-                if (act == Activation.Relu)
-                {
-                    even = Vector512.Max(even, Vector512<float>.Zero);
-                    odd = Vector512.Max(odd, Vector512<float>.Zero);
-                }
-                else if (act == Activation.LeakyRelu)
-                {
-                    even = Vector512.ConditionalSelect(Vector512.GreaterThan(even, Vector512<float>.Zero), even, even * slope);
-                    odd = Vector512.ConditionalSelect(Vector512.GreaterThan(odd, Vector512<float>.Zero), odd, odd * slope);
-                }
                 // Masks only where the run ends inside a 16-float half (masked stores are slow on some cores).
-                if (width >= 16) Vector512.Store(Avx512F.PermuteVar16x32x2(even, low, odd), yr);
-                else Avx512F.MaskStore(yr, m0, Avx512F.PermuteVar16x32x2(even, low, odd));
-                if (width >= 32) Vector512.Store(Avx512F.PermuteVar16x32x2(even, high, odd), yr + 16);
-                else if (width > 16) Avx512F.MaskStore(yr + 16, m1, Avx512F.PermuteVar16x32x2(even, high, odd));
+                if (width >= 16) Vector512.Store(Avx512F.PermuteVar16x32x2(even, first, odd), yr);
+                else Avx512F.MaskStore(yr, m0, Avx512F.PermuteVar16x32x2(even, first, odd));
+                if (width >= 32) Vector512.Store(Avx512F.PermuteVar16x32x2(even, rest, odd), yr + 16);
+                else if (width > 16) Avx512F.MaskStore(yr + 16, m1, Avx512F.PermuteVar16x32x2(even, rest, odd));
                 if (!fused) Activations.Apply(act, actParam, yr, yr, width);
             }
         }

@@ -107,6 +107,8 @@ public unsafe class ConvTests
         yield return G(8, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2
         yield return G(2, 16, 19, 23, 20, 1, r: 5);         // 5x5, odd outputs (17 x 21), padding 1
         yield return G(1, 32, 16, 90, 32, 4, 2, r: 5);      // 5x5, padding 4, grouped, runs with plain loads
+        yield return G(8, 16, 11, 11, 16, 1);               // 6-tile rows two to a vector; the last pair's second row half outside
+        yield return G(8, 16, 11, 9, 16, 2, r: 5);          // 5x5 on 5-tile rows, two to a vector, odd output height
     }
 
     [Fact]
