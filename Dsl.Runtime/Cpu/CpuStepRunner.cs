@@ -72,8 +72,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
         float* gamma = P(n.Gamma), beta = P(n.Beta), mean = P(n.RunningMean), variance = P(n.RunningVar);
         for (int c = 0; c < n.C; c++)
         {
-            // the same arithmetic as BatchNorm.ForwardInference
-            float a = gamma[c] * (1f / MathF.Sqrt(variance[c] + (float)n.Spec.Eps)), b = beta[c] - mean[c] * a;
+            var (a, b) = BatchNorm.InferenceAffine(gamma[c], beta[c], mean[c], variance[c], (float)n.Spec.Eps);
             scale[c] = a;
             shift[c] = convBias == null ? b : MathF.FusedMultiplyAdd(convBias[c], a, b);
         }

@@ -34,6 +34,14 @@ public static unsafe class BatchNorm
         CpuThreads.For(C, 1, ref job);
     }
 
+    /// <summary>Inference-mode batch norm as y = x * a + b: a = gamma / sqrt(var + eps), b = beta - mean * a (also what a
+    /// convolution folds into its epilogue).</summary>
+    internal static (float A, float B) InferenceAffine(float gamma, float beta, float mean, float variance, float eps)
+    {
+        float a = gamma * (1f / MathF.Sqrt(variance + eps));
+        return (a, beta - mean * a);
+    }
+
     private enum Op { Train, Infer, Grad }
 
     private struct Job : IParallelJob
@@ -49,7 +57,11 @@ public static unsafe class BatchNorm
             for (int c = begin; c < end; c++)
             {
                 if (Mode == Op.Train) Train(c);
-                else if (Mode == Op.Infer) Affine(c, RunningMean[c], 1f / MathF.Sqrt(RunningVar[c] + Eps));
+                else if (Mode == Op.Infer)
+                {
+                    var (a, b) = InferenceAffine(Gamma[c], Beta[c], RunningMean[c], RunningVar[c], Eps);
+                    Scale(c, a, b);
+                }
                 else Grad(c);
             }
         }
@@ -78,7 +90,13 @@ public static unsafe class BatchNorm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Affine(int c, float mean, float invStd)
         {
-            float a = Gamma[c] * invStd, b = Beta[c] - mean * a;
+            float a = Gamma[c] * invStd;
+            Scale(c, a, Beta[c] - mean * a);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Scale(int c, float a, float b)
+        {
             for (int n = 0; n < N; n++)
             {
                 float* x = Plane(X, n, c), y = Plane(Y, n, c);

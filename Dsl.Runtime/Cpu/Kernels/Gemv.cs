@@ -40,8 +40,8 @@ internal static unsafe class Gemv
                     float* xi = X + (long)i * In, yi = Y + (long)i * Out + o0;
                     if (rows == 4) Dot4(xi, W + (long)o0 * In, In, yi);
                     else for (int r = 0; r < rows; r++) yi[r] = Dot1(xi, W + (long)(o0 + r) * In, In);
-                    for (int r = 0; r < rows; r++) if (Bias != null) yi[r] += Bias[o0 + r];
-                    Activations.Forward(Act, ActParam, yi, yi, rows);
+                    if (Bias != null) for (int r = 0; r < rows; r++) yi[r] += Bias[o0 + r];
+                    Activations.Apply(Act, ActParam, yi, yi, rows); // the serial form: four outputs need no dispatch
                 }
             }
         }
