@@ -21,10 +21,23 @@ public sealed unsafe class CpuBuffer : IDeviceBuffer
 
     public string Name { get; }
     public long Floats { get; }
-    public float* Pointer => data != null ? data : throw new ObjectDisposedException(Name);
-    public Span<float> Span => new(Pointer, checked((int)Floats));
 
-    public void Upload(ReadOnlySpan<float> source, long offset = 0) => source.CopyTo(new Span<float>(Pointer + offset, source.Length));
+    /// <summary>The memory, for the CPU device's kernels only: every other writer goes through <see cref="Upload"/>, so
+    /// that <see cref="Version"/> sees it.</summary>
+    internal float* Pointer => data != null ? data : throw new ObjectDisposedException(Name);
+
+    /// <summary>Moves on every write (an upload, an optimiser step): a runner that keeps a prepared copy of a weight
+    /// (packed or transformed) prepares it again when this is not the version it prepared from.</summary>
+    internal long Version { get; private set; }
+
+    /// <summary>Says that a kernel wrote the buffer through <see cref="Pointer"/>.</summary>
+    internal void Written() => Version++;
+
+    public void Upload(ReadOnlySpan<float> source, long offset = 0)
+    {
+        source.CopyTo(new Span<float>(Pointer + offset, source.Length));
+        Written();
+    }
     public void Download(Span<float> destination, long offset = 0) => new ReadOnlySpan<float>(Pointer + offset, destination.Length).CopyTo(destination);
 
     public void Dispose()

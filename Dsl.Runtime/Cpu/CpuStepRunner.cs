@@ -10,6 +10,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly long workspaceFloats;
     readonly Kernel[] kernels;
     readonly Dictionary<int, ConvBatchNormFusion> fusions;
+    readonly Dictionary<int, PreparedConv> prepared = new();
     readonly float*[] pointers;
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
@@ -41,7 +42,10 @@ sealed unsafe class CpuStepRunner : IStepRunner
             _ => 0L,
         }).DefaultIfEmpty(0L).Max();
         workspaceFloats = work;
-        CheckMemory(device, plan, parameters.StateSlotsHeld, work * sizeof(float));
+        // An inference plan keeps its convolutions' weights packed (or Winograd-transformed) between calls.
+        var convs = plan.Mode.IsTraining ? [] : plan.Kernels.Select((k, i) => (k, i)).Where(p => p.k is Kernel.ConvForward).ToList();
+        long preparedFloats = convs.Sum(p => Conv.PreparedFloats(Geometry(((Kernel.ConvForward)p.k).G)));
+        CheckMemory(device, plan, parameters.StateSlotsHeld, (work + preparedFloats) * sizeof(float));
         arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
         workspace = (CpuBuffer)device.Allocate(work, plan.Network + ".workspace");
         pointers = new float*[plan.Buffers.Length];
@@ -55,13 +59,40 @@ sealed unsafe class CpuStepRunner : IStepRunner
             {
                 var name = plan.Buffers[p.Value].Name;
                 float* State(string slot) => parameters.Contains(name + slot) ? ((CpuBuffer)parameters[name + slot]).Pointer : null;
-                updates.Add(new ParamUpdate(pointers[p.Value], pointers[p.Grad], plan.Buffers[p.Value].Floats,
+                updates.Add(new ParamUpdate((CpuBuffer)parameters[name], pointers[p.Value], pointers[p.Grad], plan.Buffers[p.Value].Floats,
                     State(ParameterSet.OptimizerSlots[0]), State(ParameterSet.OptimizerSlots[1]), (float)p.LrMult, (float)p.DecayMult));
             }
         classWeights = plan.ClassWeights is null ? null : pointers[plan.ClassWeights.Value];
         kernels = plan.Kernels.ToArray();
         fusions = ConvBatchNormFusion.Find(plan);
         folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm.C).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
+        try
+        {
+            foreach (var (k, i) in convs)
+            {
+                var c = (Kernel.ConvForward)k;
+                prepared[i] = new PreparedConv((CpuBuffer)parameters[plan.Buffers[c.W].Name],
+                    (CpuBuffer)device.Allocate(Conv.PreparedFloats(Geometry(c.G)), plan.Buffers[c.W].Name + ".prepared"));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The prepared form of a convolution's weights, made again when the weights or the thread count changed.</summary>
+    float* Prepared(int index, in ConvGeometry g)
+    {
+        if (!prepared.TryGetValue(index, out var p)) return null;
+        if (p.Version != p.Source.Version || p.Threads != CpuThreads.Count)
+        {
+            Conv.Prepare(g, p.Source.Pointer, p.Buffer.Pointer, workspace.Pointer, workspaceFloats);
+            p.Version = p.Source.Version;
+            p.Threads = CpuThreads.Count;
+        }
+        return p.Buffer.Pointer;
     }
 
     /// <summary>A batch norm in inference mode folded into the convolution before it: per channel, the scale
@@ -91,6 +122,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 case Optimizer.Adam o: Optimizers.Adam(n, w, g, s1, s2, lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay * u.DecayMult, t); break;
                 case Optimizer.RmsProp o: Optimizers.RmsProp(n, w, g, s1, lr, (float)o.rho, (float)o.eps, (float)o.weightDecay * u.DecayMult, (float)o.momentum, s2); break;
             }
+            u.Weight.Written();
         }
     }
 
@@ -135,7 +167,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 float* scale = folded.Pointer, shift = scale + fusion.Norm.C;
                 Fold(fusion, P(k.Bias), scale, shift);
                 var (fa, fp) = fusion.Act is { } act ? Map(act.Act) : (Act.None, 0f);
-                Conv.Forward(Geometry(k.G), P(k.X), P(k.W), shift, P(fusion.Output), fa, fp, ws, workspaceFloats, scale);
+                var fg = Geometry(k.G);
+                Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Output), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, fg));
                 covered = fusion.Covers - 1;
                 continue;
             }
@@ -143,7 +176,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
             {
                 case Kernel.ConvForward k:
                     var (fa, fp) = Fused(k.Act);
-                    Conv.Forward(Geometry(k.G), P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats);
+                    var cg = Geometry(k.G);
+                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, cg));
                     break;
                 case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats); break;
                 case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;
@@ -216,15 +250,26 @@ sealed unsafe class CpuStepRunner : IStepRunner
 
     public void Dispose()
     {
-        arena.Dispose();
-        workspace.Dispose();
-        folded.Dispose();
+        arena?.Dispose();
+        workspace?.Dispose();
+        folded?.Dispose();
+        foreach (var p in prepared.Values) p.Buffer.Dispose();
     }
 }
 
-/// <summary>A trainable tensor, its gradient and its optimiser state as pointers, and its learning-rate and decay factors.</summary>
-readonly unsafe struct ParamUpdate(float* w, float* g, long n, float* s1, float* s2, float lrMult, float decayMult)
+/// <summary>A convolution's weights as its kernel multiplies by them, and the version of the weights they came from.</summary>
+sealed class PreparedConv(CpuBuffer source, CpuBuffer buffer)
 {
+    public readonly CpuBuffer Source = source, Buffer = buffer;
+    public long Version = -1;
+    public int Threads;
+}
+
+/// <summary>A trainable tensor (its buffer, told of each update, and pointer), its gradient and its optimiser state as
+/// pointers, and its learning-rate and decay factors.</summary>
+readonly unsafe struct ParamUpdate(CpuBuffer weight, float* w, float* g, long n, float* s1, float* s2, float lrMult, float decayMult)
+{
+    public readonly CpuBuffer Weight = weight;
     public readonly float* W = w, G = g, S1 = s1, S2 = s2;
     public readonly long N = n;
     public readonly float LrMult = lrMult, DecayMult = decayMult;

@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>3x3 stride-1 forward passes go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// <remarks>3x3 and 5x5 stride-1 forward passes go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
 /// image's columns by two threads, no dispatch per image); with fewer, the GEMM of each image is the parallel part.
 /// Every image's result is the same serial GEMM either way, so the bits do not depend on the thread count.</remarks>
@@ -35,15 +35,37 @@ public static unsafe class Conv
         return parts >= 2 ? parts : 1;
     }
 
-    /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null.</summary>
-    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
-        float* workspace, long workspaceFloats, float* scale = null)
+    /// <summary>Floats of the weights <see cref="Prepare"/> writes for the forward pass of g: Winograd's transformed
+    /// matrices where that path takes g, else every group's packed GEMM panels (room for either).</summary>
+    public static long PreparedFloats(ConvGeometry g) =>
+        Math.Max(Winograd.PreparedFloats(g, CpuThreads.Count), g.Groups * Gemm.PackedFloats(g.GroupK, g.ColRows));
+
+    /// <summary>Writes w in the form <see cref="Forward"/> multiplies by (<see cref="PreparedFloats"/> floats), so that
+    /// calls with unchanged weights skip the packing or transform: worth it at batch 1, where that is a large part of a
+    /// layer's time. Valid while w and the thread count stay as they were.</summary>
+    public static void Prepare(ConvGeometry g, float* w, float* prepared, float* workspace, long workspaceFloats)
     {
-        if (Winograd.TryForward(g, x, w, bias, scale, y, act, actParam, workspace, workspaceFloats)) return;
+        if (Winograd.PreparedFloats(g, CpuThreads.Count) > 0 && Winograd.WorkspaceFloats(g, CpuThreads.Count) <= workspaceFloats)
+        {
+            Winograd.Prepare(g, w, prepared, workspace);
+            return;
+        }
+        for (int grp = 0; grp < g.Groups; grp++)
+            Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, prepared + grp * Gemm.PackedFloats(g.GroupK, g.ColRows));
+    }
+
+    /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null. With
+    /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read.</summary>
+    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
+        float* workspace, long workspaceFloats, float* scale = null, float* prepared = null)
+    {
+        if (Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats)) return;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            var weights = Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
+            var weights = prepared != null
+                ? new PackedA(false, null, g.ColRows, prepared + grp * Gemm.PackedFloats(g.GroupK, g.ColRows))
+                : Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
             var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam,
                 Columns = workspace + WeightFloats(g), Parts = parts };
             CpuThreads.For(parts, 1, ref job);

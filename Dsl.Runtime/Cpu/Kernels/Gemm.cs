@@ -77,12 +77,18 @@ public static unsafe class Gemm
         // Split the dimension with more tiles; each thread owns whole tiles of C, so summation order
         // (and hence every bit of the result) is independent of the thread count.
         // With A packed already, splitting M would have every thread pack all of B: split N whenever each thread gets a tile.
-        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && nTiles >= CpuThreads.Count);
-        int tiles = job.SplitN ? nTiles : mTiles;
+        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && NUnits(N) >= CpuThreads.Count);
+        int tiles = job.SplitN ? NUnits(N) : mTiles;
         double flops = 2.0 * M * N * Math.Max(K, 1);
         int grain = (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
         CpuThreads.For(tiles, grain, ref job);
     }
+
+    /// <summary>Columns of C given out to threads at a time: 16, the narrow edge kernel's width, rather than a whole
+    /// 48-column tile, so 64 or 196 columns split evenly (each element's sum is the same whichever kernel computes it).</summary>
+    private static readonly int NUnit = GemmMicroKernel.NR % 16 == 0 ? 16 : GemmMicroKernel.NR;
+
+    private static int NUnits(int n) => (n + NUnit - 1) / NUnit;
 
     private struct GemmJob : IParallelJob
     {
@@ -94,11 +100,7 @@ public static unsafe class Gemm
 
         public void Run(int begin, int end)
         {
-            if (SplitN)
-            {
-                int nr = GemmMicroKernel.NR;
-                Block(ref this, 0, M, begin * nr, Math.Min(end * nr, N));
-            }
+            if (SplitN) Block(ref this, 0, M, begin * NUnit, Math.Min(end * NUnit, N));
             else
             {
                 int mr = GemmMicroKernel.MR;

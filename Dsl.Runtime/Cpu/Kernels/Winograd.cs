@@ -9,17 +9,23 @@ namespace Dsl.Runtime.Cpu;
 /// from an (r+1)x(r+1) input tile with (r+1)^2 multiplies per input channel instead of 4r^2 (16 instead of 36 for 3x3,
 /// 36 instead of 100 for 5x5), as (r+1)^2 GEMMs of [K x C] by [C x tiles].</summary>
 /// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A with the matrices of <see cref="WinogradTransforms"/>. The weights are
-/// transformed and packed once per call; threads take chunks of tiles (across images), transform their inputs 16 tiles
-/// to a vector, multiply, and write 2x2 blocks with scale, bias and activation. Each output depends on its own tile's
-/// column only, summed over channels in an order fixed by C, so the bits do not depend on the thread count or the
-/// chunking.</remarks>
+/// transformed and packed once per call, or once for many calls by <see cref="Prepare"/>. With enough tiles, threads
+/// take chunks of tiles (across images), transform their inputs 16 tiles to a vector, multiply, and write 2x2 blocks
+/// with scale, bias and activation. With too few for that (one small image), all the tiles are one chunk and each step
+/// is split instead: input channels, then the (r+1)^2 products, then output channels. Each output depends on its own
+/// tile's column only, summed over channels in an order fixed by C, so the bits do not depend on the thread count, the
+/// chunking or the mode.</remarks>
 internal static unsafe class Winograd
 {
     const int Lanes = 16, MaxAlpha = 6;
 
-    /// <summary>Fewest tiles per thread (two 48-column GEMM panels) for which the transforms pay; below it, and below 16
-    /// channels in or out, the im2col path was faster (measured on lenet- and CIFAR-sized layers, docs/performance.md).</summary>
+    /// <summary>Fewest tiles per thread (two 48-column GEMM panels) for a chunk per thread; below it all the tiles are
+    /// one chunk whose steps the threads split. Below 16 channels in or out the im2col path was faster (measured on
+    /// lenet- and CIFAR-sized layers, docs/performance.md).</summary>
     const int MinChunk = 96, MinChannels = 16;
+
+    /// <summary>Most floats of transformed inputs and products for the one-chunk mode (16 MiB); past it, im2col.</summary>
+    const long MaxWhole = 1L << 22;
 
     /// <summary>Whether g is a 3x3 or 5x5 stride-1 convolution this path can take on this CPU (AVX-512 vectors).</summary>
     static bool Shape(in ConvGeometry g) =>
@@ -43,6 +49,34 @@ internal static unsafe class Winograd
 
     static long TransformedWeights(in ConvGeometry g) => (long)Products(g) * g.GroupK * g.GroupC;
 
+    /// <summary>Whether all the tiles form one chunk whose steps the threads split (too few tiles for a chunk each).</summary>
+    static bool Whole(in ConvGeometry g, int threads) => (Tiles(g) + threads - 1) / threads < MinChunk;
+
+    static int ChunkTiles(in ConvGeometry g, int threads) => Whole(g, threads) ? (int)Tiles(g) : Chunk(g, threads);
+
+    /// <summary>A chunk per thread needs room for at least MinChunk tiles in its budget (not so with 512 channels in
+    /// and out); one chunk of every tile needs to fit in MaxWhole.</summary>
+    static bool Applies(in ConvGeometry g, int threads) =>
+        Shape(g) && (Whole(g, threads) ? ChunkFloats(g, (int)Tiles(g)) <= MaxWhole : Chunk(g, threads) >= MinChunk);
+
+    /// <summary>Floats of the weights <see cref="Prepare"/> writes for g: every group's (r+1)^2 transformed, packed
+    /// matrices; 0 where this path does not take g.</summary>
+    public static long PreparedFloats(in ConvGeometry g, int threads) =>
+        Applies(g, threads) ? (long)g.Groups * Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) : 0;
+
+    /// <summary>Transforms and packs w for <see cref="TryForward"/> (using the front of the workspace as scratch).</summary>
+    public static void Prepare(in ConvGeometry g, float* w, float* prepared, float* workspace)
+    {
+        int kg = g.GroupK, cg = g.GroupC, products = Products(g);
+        long packed = Gemm.PackedFloats(kg, cg);
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            TransformWeights(WinogradTransforms.G(g.R)!, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, workspace);
+            for (int xi = 0; xi < products; xi++)
+                Gemm.Pack(false, workspace + xi * (long)kg * cg, cg, kg, cg, prepared + ((long)grp * products + xi) * packed);
+        }
+    }
+
     /// <summary>Floats between rows of a chunk's transformed inputs and products: room for a whole 16-lane store at the
     /// last tile, so runs of tiles are written without masks (the lanes past a run are overwritten by the next run).</summary>
     static int Stride(int chunk) => (chunk + 31) / 16 * 16;
@@ -55,36 +89,56 @@ internal static unsafe class Winograd
     /// <summary>Workspace floats for g with this many threads; 0 where the path does not apply.</summary>
     public static long WorkspaceFloats(in ConvGeometry g, int threads)
     {
-        if (!Shape(g) || Chunk(g, threads) < MinChunk) return 0;
-        int chunk = Chunk(g, threads);
+        if (!Applies(g, threads)) return 0;
+        int chunk = ChunkTiles(g, threads);
         long slices = Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
         return TransformedWeights(g) + Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) + slices * ChunkFloats(g, chunk);
     }
 
     /// <summary>y = act(conv(x, w) * scale + bias) when g suits this path and the workspace holds what it needs; false
-    /// (nothing written) otherwise.</summary>
-    public static bool TryForward(in ConvGeometry g, float* x, float* w, float* bias, float* scale, float* y, Activation act, float actParam,
-        float* workspace, long workspaceFloats)
+    /// (nothing written) otherwise. <paramref name="prepared"/>, when given, holds w as <see cref="Prepare"/> wrote it.</summary>
+    public static bool TryForward(in ConvGeometry g, float* x, float* w, float* prepared, float* bias, float* scale, float* y,
+        Activation act, float actParam, float* workspace, long workspaceFloats)
     {
         int threads = CpuThreads.Count;
         long need = WorkspaceFloats(g, threads);
         if (need == 0 || need > workspaceFloats) return false;
-        int kg = g.GroupK, cg = g.GroupC, chunk = Chunk(g, threads), products = Products(g);
+        int kg = g.GroupK, cg = g.GroupC, chunk = ChunkTiles(g, threads), products = Products(g);
         var gm = WinogradTransforms.G(g.R)!;
         long packed = Gemm.PackedFloats(kg, cg);
         float* u = workspace, panels = workspace + TransformedWeights(g), chunks = panels + products * packed;
         int count = (int)((Tiles(g) + chunk - 1) / chunk);
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            TransformWeights(gm, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, u);
             var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
                 Count = count, Slices = Math.Min(threads, count), Scratch = chunks };
-            for (int xi = 0; xi < products; xi++)
-                job.Weights[xi] = Gemm.Pack(false, u + xi * (long)kg * cg, cg, kg, cg, panels + xi * packed);
-            CpuThreads.For(job.Slices, 1, ref job);
+            if (prepared != null)
+                for (int xi = 0; xi < products; xi++)
+                    job.Weights[xi] = new PackedA(false, null, cg, prepared + ((long)grp * products + xi) * packed);
+            else
+            {
+                TransformWeights(gm, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, u);
+                for (int xi = 0; xi < products; xi++)
+                    job.Weights[xi] = Gemm.Pack(false, u + xi * (long)kg * cg, cg, kg, cg, panels + xi * packed);
+            }
+            if (!Whole(g, threads))
+            {
+                CpuThreads.For(job.Slices, 1, ref job);
+                continue;
+            }
+            // One chunk of every tile: its input transform, products and output transform, each split between threads.
+            foreach (var (step, items) in new[] { (Step.Inputs, cg), (Step.Products, products), (Step.Outputs, kg) })
+            {
+                job.Step = step;
+                CpuThreads.For(items, 1, ref job);
+            }
         }
         return true;
     }
+
+    /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode the input channels, the
+    /// products or the output channels of that chunk.</summary>
+    enum Step { Chunks, Inputs, Products, Outputs }
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
     static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)
@@ -124,6 +178,7 @@ internal static unsafe class Winograd
     {
         public ConvGeometry G;
         public int Group, Chunk, Count, Slices;
+        public Step Step;
         public float* X, Bias, Scale, Y, Scratch;
         public Activation Act;
         public float ActParam;
@@ -132,6 +187,16 @@ internal static unsafe class Winograd
         public void Run(int begin, int end)
         {
             int kg = G.GroupK, cg = G.GroupC, products = Products(G);
+            if (Step != Step.Chunks)
+            {
+                int ld = Stride(Chunk), tiles = (int)Tiles(G);
+                float* v = Scratch, m = v + (long)products * cg * ld;
+                if (Step == Step.Products)
+                    for (int xi = begin; xi < end; xi++)
+                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * ld, products * ld, 0f, m + xi * ld, products * ld, default);
+                else Segments(0, tiles, v, m, Step == Step.Inputs, begin, end);
+                return;
+            }
             for (int slice = begin; slice < end; slice++)
             {
                 int ld = Stride(Chunk);
@@ -142,18 +207,18 @@ internal static unsafe class Winograd
                 {
                     long t0 = (long)c * Chunk;
                     int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
-                    Segments(t0, tiles, v, m, input: true);
+                    Segments(t0, tiles, v, m, true, 0, cg);
                     for (int xi = 0; xi < products; xi++)
                         Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * ld, rows, 0f, m + xi * ld, rows, default);
-                    Segments(t0, tiles, v, m, input: false);
+                    Segments(t0, tiles, v, m, false, 0, kg);
                 }
             }
         }
 
         /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, or two whole short tile rows,
-        /// transforming inputs into v or products in m into outputs.</summary>
+        /// transforming inputs of channels [c0, c1) into v, or products of output channels [c0, c1) in m into outputs.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void Segments(long t0, int tiles, float* v, float* m, bool input)
+        readonly void Segments(long t0, int tiles, float* v, float* m, bool input, int c0, int c1)
         {
             int th = TilesH(G), tw = TilesW(G);
             for (int done = 0; done < tiles;)
@@ -163,16 +228,16 @@ internal static unsafe class Winograd
                 // Rows of 8 tiles or fewer go two to a vector (lenet's 7-tile rows filled 7 of 16 lanes).
                 bool pair = j == 0 && 2 * tw <= Lanes && i + 1 < th && tiles - done >= 2 * tw;
                 int count = pair ? tw : Math.Min(Math.Min(Lanes, tw - j), tiles - done);
-                if (input) InputTiles(n, i, j, count, pair, v + done);
-                else OutputTiles(n, i, j, count, pair, m + done);
+                if (input) InputTiles(n, i, j, count, pair, v + done, c0, c1);
+                else OutputTiles(n, i, j, count, pair, m + done, c0, c1);
                 done += pair ? 2 * count : count;
             }
         }
 
         /// <summary>B^T d B for `count` tiles (i, j..j+count) of image n, and as many of row i + 1 in the lanes after them
-        /// when `pair`, every channel: v[xi][c][lane].</summary>
+        /// when `pair`, channels [c0, c1): v[c][xi][lane].</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void InputTiles(int n, int i, int j, int count, bool pair, float* v)
+        readonly void InputTiles(int n, int i, int j, int count, bool pair, float* v, int c0, int c1)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var evens = lane * 2;
@@ -194,7 +259,7 @@ internal static unsafe class Winograd
             // lanes below count from the first row's vector, the rest from the second's lane 0 on
             var join = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(count)), lane, lane + Vector512.Create(16 - count));
             int ld = Stride(Chunk);
-            for (int c = 0; c < cg; c++)
+            for (int c = c0; c < c1; c++)
             {
                 float* xc = X + ((long)n * G.C + Group * cg + c) * height * width;
                 // d[p][q]: input row 2i - pad + p, column cs + 2 lane + q (for the second row's lanes, 2 rows further down)
@@ -243,9 +308,9 @@ internal static unsafe class Winograd
         }
 
         /// <summary>A^T m A plus scale, bias and activation for `count` tiles (i, j..) of image n, and as many of row
-        /// i + 1 when `pair`, every output channel.</summary>
+        /// i + 1 when `pair`, output channels [k0, k1).</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void OutputTiles(int n, int i, int j, int count, bool pair, float* m)
+        readonly void OutputTiles(int n, int i, int j, int count, bool pair, float* m, int k0, int k1)
         {
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -263,7 +328,7 @@ internal static unsafe class Winograd
             int ld = Stride(Chunk);
             var s = stackalloc Vector512<float>[2 * MaxAlpha];
             var column = stackalloc Vector512<float>[MaxAlpha];
-            for (int k = 0; k < kg; k++)
+            for (int k = k0; k < k1; k++)
             {
                 float* p = m + (long)k * alpha * alpha * ld;
                 // s = A^T m: for each column, its alpha products in, two rows out

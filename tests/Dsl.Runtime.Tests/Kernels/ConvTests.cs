@@ -30,11 +30,23 @@ public unsafe class ConvTests
         yield return new ConvGeometry(2, 6, 100, 97, 8, 11, 11, 4, 4, 2, 3, 2, 24, 24); // many pixels, few channels, strided lowering
     }
 
-    private static float[] Forward(ConvGeometry g, float[] x, float[] w, float[]? b, Activation act, float p)
+    /// <summary>The forward pass; with <paramref name="prepared"/>, from weights <see cref="Conv.Prepare"/> wrote, w itself
+    /// overwritten with NaN first so that a read of it would show.</summary>
+    private static float[] Forward(ConvGeometry g, float[] x, float[] w, float[]? b, Activation act, float p, bool prepared = false)
     {
         var y = new float[g.N * g.K * g.Ho * g.Wo];
         var ws = new float[Math.Max(1, Conv.WorkspaceFloats(g))];
-        fixed (float* px = x, pw = w, pb = b, py = y, pws = ws) Conv.Forward(g, px, pw, pb, py, act, p, pws, ws.Length);
+        var ready = new float[prepared ? Conv.PreparedFloats(g) : 0];
+        var weights = (float[])w.Clone();
+        fixed (float* px = x, pw = weights, pb = b, py = y, pws = ws, pp = ready)
+        {
+            if (prepared)
+            {
+                Conv.Prepare(g, pw, pp, pws, ws.Length);
+                Array.Fill(weights, float.NaN);
+            }
+            Conv.Forward(g, px, pw, pb, py, act, p, pws, ws.Length, null, prepared ? pp : null);
+        }
         return y;
     }
 
@@ -49,10 +61,13 @@ public unsafe class ConvTests
             var w = Rand(r, g.K * g.ColRows);
             var b = r.Next(2) == 0 ? null : Rand(r, g.K);
             var act = acts[r.Next(acts.Length)];
-            var y = Forward(g, x, w, b, act, 0.1f);
-            double err = RelErr(y, RefConv(g, D(x), D(w), b == null ? null : D(b), act, 0.1));
-            // sums of up to 64*9 products: 1e-4 still holds in float32 with FMA accumulation
-            Assert.True(err < 1e-4, $"{g} {act}: rel err {err}");
+            var reference = RefConv(g, D(x), D(w), b == null ? null : D(b), act, 0.1);
+            foreach (bool prepared in new[] { false, true })
+            {
+                double err = RelErr(Forward(g, x, w, b, act, 0.1f, prepared), reference);
+                // sums of up to 64*9 products: 1e-4 still holds in float32 with FMA accumulation
+                Assert.True(err < 1e-4, $"{g} {act}{(prepared ? ", prepared weights" : "")}: rel err {err}");
+            }
         }
     }
 
@@ -109,6 +124,10 @@ public unsafe class ConvTests
         yield return G(1, 32, 16, 90, 32, 4, 2, r: 5);      // 5x5, padding 4, grouped, runs with plain loads
         yield return G(8, 16, 11, 11, 16, 1);               // 6-tile rows two to a vector; the last pair's second row half outside
         yield return G(8, 16, 11, 9, 16, 2, r: 5);          // 5x5 on 5-tile rows, two to a vector, odd output height
+        // One small image: too few tiles for a chunk per thread, so one chunk whose steps the threads split.
+        yield return G(1, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2 at batch 1
+        yield return G(1, 128, 8, 8, 128, 1);               // cifar-bn's last convolution at batch 1
+        yield return G(2, 24, 9, 7, 40, 1, 2);              // grouped, odd sizes, two images
     }
 
     [Fact]
@@ -128,14 +147,20 @@ public unsafe class ConvTests
                 var w = Rand(r, g.K * g.ColRows);
                 var b = Rand(r, g.K);
                 var act = acts[r.Next(acts.Length)];
-                var y = Forward(g, x, w, b, act, 0.1f);
                 var reference = RefConv(g, D(x), D(w), D(b), act, 0.1);
-                double scale = 0, worst = 0;
-                foreach (var v in reference) scale = Math.Max(scale, Math.Abs(v));
-                for (int i = 0; i < y.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
-                // F(2x2, 5x5) carries larger transform constants (interpolation at 0, +-1, +-1/2): about 2e-5 seen.
-                double tolerance = g.R == 5 ? 1e-4 : 1e-5;
-                Assert.True(worst <= tolerance * scale, $"{g} {act}, {threads} threads: worst error {worst} against a largest output of {scale}");
+                // The error scales with the sums before the activation (tanh or sigmoid would hide their size).
+                double scale = 0;
+                foreach (var v in RefConv(g, D(x), D(w), D(b), Activation.None, 0)) scale = Math.Max(scale, Math.Abs(v));
+                foreach (bool prepared in new[] { false, true })
+                {
+                    var y = Forward(g, x, w, b, act, 0.1f, prepared);
+                    double worst = 0;
+                    for (int i = 0; i < y.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
+                    // F(2x2, 5x5) carries larger transform constants (interpolation at 0, +-1, +-1/2): about 2e-5 seen.
+                    double tolerance = g.R == 5 ? 1e-4 : 1e-5;
+                    Assert.True(worst <= tolerance * scale,
+                        $"{g} {act}, {threads} threads{(prepared ? ", prepared weights" : "")}: worst error {worst} against a largest sum of {scale}");
+                }
             }
         }
         finally
@@ -144,17 +169,22 @@ public unsafe class ConvTests
         }
     }
 
-    /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like) and a
-    /// Winograd one, whose chunks of tiles move with the thread count.</summary>
+    /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like), a
+    /// Winograd one whose chunks of tiles move with the thread count, and a Winograd one whose 144 tiles are a chunk per
+    /// thread at 1 thread and one chunk split by steps at more.</summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ForwardIsBitIdenticalAcrossThreadCounts(bool winograd)
+    [InlineData("im2col")]
+    [InlineData("winograd")]
+    [InlineData("winograd-one-chunk")]
+    public void ForwardIsBitIdenticalAcrossThreadCounts(string path)
     {
-        var r = new Random(winograd ? 12 : 4);
-        var g = winograd
-            ? new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30)
-            : new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29);
+        var r = new Random(path.Length);
+        var g = path switch
+        {
+            "im2col" => new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29),
+            "winograd" => new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30),
+            _ => new ConvGeometry(1, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 24, 24),
+        };
         var x = Rand(r, g.N * g.C * g.H * g.W);
         var w = Rand(r, g.K * g.ColRows);
         var b = Rand(r, g.K);
