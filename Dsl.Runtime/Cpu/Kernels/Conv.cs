@@ -7,7 +7,8 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
 /// <remarks>3x3 and 5x5 stride-1 forward passes go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
-/// image's columns by two threads, no dispatch per image); with fewer, the GEMM of each image is the parallel part.
+/// image's columns by two threads), taking the next image as it finishes one; with fewer, the GEMM of each image is the
+/// parallel part.
 /// Every image's result is the same serial GEMM either way, so the bits do not depend on the thread count.</remarks>
 public static unsafe class Conv
 {
@@ -67,8 +68,8 @@ public static unsafe class Conv
                 ? new PackedA(false, null, g.ColRows, prepared + grp * Gemm.PackedFloats(g.GroupK, g.ColRows))
                 : Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
             var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam,
-                Columns = workspace + WeightFloats(g), Parts = parts };
-            CpuThreads.For(parts, 1, ref job);
+                Columns = workspace + WeightFloats(g) };
+            CpuThreads.ForEach(g.N, 1, parts, ref job);
         }
     }
 
@@ -80,16 +81,17 @@ public static unsafe class Conv
         {
             var weights = Gemm.Pack(true, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.ColRows, g.GroupK, workspace);
             var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = dx, Y = dy, Columns = workspace + WeightFloats(g),
-                Parts = parts, Backward = true };
-            CpuThreads.For(parts, 1, ref job);
+                Backward = true };
+            CpuThreads.ForEach(g.N, 1, parts, ref job);
         }
     }
 
-    /// <summary>One part's share of the images of one group: forward (x -> y) or backward data (dy in Y -> dx in X).</summary>
+    /// <summary>Images [begin, end) of one group, on this thread's column matrix: forward (x -> y) or backward data (dy in
+    /// Y -> dx in X).</summary>
     private struct ImagesJob : IParallelJob
     {
         public ConvGeometry G;
-        public int Group, Parts;
+        public int Group;
         public PackedA Weights;
         public float* X, Bias, Scale, Y, Columns;
         public Activation Act;
@@ -99,24 +101,20 @@ public static unsafe class Conv
         public void Run(int begin, int end)
         {
             int kg = G.GroupK, crs = G.ColRows, hw = G.Ho * G.Wo;
-            for (int part = begin; part < end; part++)
+            float* col = Columns + CpuThreads.Slot * ColFloats(G);
+            for (int n = begin; n < end; n++)
             {
-                var (n0, n1) = CpuThreads.Chunk(G.N, Parts, part);
-                float* col = Columns + part * ColFloats(G);
-                for (int n = n0; n < n1; n++)
+                float* xg = X + ((long)n * G.C + Group * G.GroupC) * G.H * G.W, yg = Y + ((long)n * G.K + Group * kg) * hw;
+                float* cols = G.IsPointwise ? xg : col; // a pointwise convolution's input already is its column matrix
+                if (Backward)
                 {
-                    float* xg = X + ((long)n * G.C + Group * G.GroupC) * G.H * G.W, yg = Y + ((long)n * G.K + Group * kg) * hw;
-                    float* cols = G.IsPointwise ? xg : col; // a pointwise convolution's input already is its column matrix
-                    if (Backward)
-                    {
-                        Gemm.Run(Weights, false, crs, hw, kg, 1f, yg, hw, 0f, cols, hw, default);
-                        if (!G.IsPointwise) Im2Col.Raise(G, cols, xg);
-                        continue;
-                    }
-                    if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
-                    Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
-                        new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg));
+                    Gemm.Run(Weights, false, crs, hw, kg, 1f, yg, hw, 0f, cols, hw, default);
+                    if (!G.IsPointwise) Im2Col.Raise(G, cols, xg);
+                    continue;
                 }
+                if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
+                Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
+                    new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg));
             }
         }
     }

@@ -13,7 +13,8 @@ public interface IParallelJob
     void Run(int begin, int end);
 }
 
-/// <summary>Fixed pool of worker threads that runs statically partitioned loops (deterministic chunking).</summary>
+/// <summary>Fixed pool of worker threads that runs loops split into equal static chunks, or handed out a block at a time
+/// (<see cref="ForEach"/>) where every item's result is the same whoever computes it.</summary>
 public static unsafe class CpuThreads
 {
     private static int _count = Environment.ProcessorCount;
@@ -25,12 +26,18 @@ public static unsafe class CpuThreads
     // The job currently dispatched; written by the dispatching thread before the generation bump.
     private static void* _job;
     private static delegate*<void*, int, int, void> _invoke;
-    private static int _total, _parts;
+    private static int _total, _parts, _block, _next;
+    private static bool _dynamic;
     private static int _generation, _pending, _sleepers;
     private static Exception? _error;
 
     // Set on workers and on a dispatcher while it runs its own chunk: nested loops run serially.
     [ThreadStatic] private static bool t_busy;
+    [ThreadStatic] private static int t_slot;
+
+    /// <summary>Which of the threads of the running <see cref="ForEach"/> this is, from 0 (the caller) to its parts - 1:
+    /// the index of its own scratch.</summary>
+    public static int Slot => t_slot;
 
     /// <summary>Number of threads used by kernels (the caller's thread included); default Environment.ProcessorCount.</summary>
     public static int Count
@@ -49,10 +56,26 @@ public static unsafe class CpuThreads
 
     /// <summary>Runs job over [0, total) split into equal static chunks of at least <paramref name="grain"/> items, one per thread.
     /// The job must be a stack local: workers reach it through a pointer until this call returns.</summary>
-    public static void For<T>(int total, int grain, ref T job) where T : unmanaged, IParallelJob
+    public static void For<T>(int total, int grain, ref T job) where T : unmanaged, IParallelJob =>
+        Dispatch(total, (int)Math.Min(_count, ((long)total + grain - 1) / Math.Max(1, grain)), 0, ref job);
+
+    /// <summary>Runs job over [0, total) on at most <paramref name="maxParts"/> threads, each taking the next
+    /// <paramref name="block"/> items until none are left, so a thread the machine slows down takes fewer. For jobs
+    /// whose items do not depend on which thread runs them or on the blocks; scratch is per <see cref="Slot"/>.</summary>
+    public static void ForEach<T>(int total, int block, int maxParts, ref T job) where T : unmanaged, IParallelJob
+    {
+        block = Math.Max(1, block);
+        int parts = (int)Math.Min(Math.Min(_count, maxParts), ((long)total + block - 1) / block);
+        int saved = t_slot;
+        t_slot = 0;
+        try { Dispatch(total, parts, block, ref job); }
+        finally { t_slot = saved; }
+    }
+
+    /// <summary>Static chunks when <paramref name="block"/> is 0, else blocks taken in turn.</summary>
+    private static void Dispatch<T>(int total, int parts, int block, ref T job) where T : unmanaged, IParallelJob
     {
         if (total <= 0) return;
-        int parts = (int)Math.Min(_count, ((long)total + grain - 1) / Math.Max(1, grain));
         if (parts <= 1 || t_busy || !Monitor.TryEnter(Gate))
         {
             job.Run(0, total);
@@ -65,6 +88,9 @@ public static unsafe class CpuThreads
             _invoke = &Invoke<T>;
             _total = total;
             _parts = parts;
+            _dynamic = block > 0;
+            _block = block;
+            _next = 0;
             _error = null;
             Volatile.Write(ref _pending, parts - 1);
             int generation = _generation + 1;
@@ -76,8 +102,12 @@ public static unsafe class CpuThreads
             t_busy = true;
             try
             {
-                var (b, e) = Chunk(total, parts, 0);
-                job.Run(b, e);
+                if (block > 0) Take(ref job);
+                else
+                {
+                    var (b, e) = Chunk(total, parts, 0);
+                    job.Run(b, e);
+                }
             }
             finally
             {
@@ -96,6 +126,13 @@ public static unsafe class CpuThreads
 
     private static void Invoke<T>(void* job, int begin, int end) where T : unmanaged, IParallelJob =>
         ((T*)job)->Run(begin, end);
+
+    /// <summary>The dispatcher's share of a <see cref="ForEach"/>: blocks until none are left.</summary>
+    private static void Take<T>(ref T job) where T : unmanaged, IParallelJob
+    {
+        int b;
+        while ((b = Interlocked.Add(ref _next, _block) - _block) < _total) job.Run(b, Math.Min(b + _block, _total));
+    }
 
     private static void EnsureWorkers(int needed)
     {
@@ -141,8 +178,17 @@ public static unsafe class CpuThreads
             if (Volatile.Read(ref _assigned[part - 1]) != seen) continue;
             try
             {
-                var (b, e) = Chunk(_total, _parts, part);
-                _invoke(_job, b, e);
+                t_slot = part;
+                if (_dynamic)
+                {
+                    int b;
+                    while ((b = Interlocked.Add(ref _next, _block) - _block) < _total) _invoke(_job, b, Math.Min(b + _block, _total));
+                }
+                else
+                {
+                    var (b, e) = Chunk(_total, _parts, part);
+                    _invoke(_job, b, e);
+                }
             }
             catch (Exception ex)
             {

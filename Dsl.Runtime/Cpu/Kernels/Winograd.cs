@@ -123,7 +123,7 @@ internal static unsafe class Winograd
             }
             if (!Whole(g, threads))
             {
-                CpuThreads.For(job.Slices, 1, ref job);
+                CpuThreads.ForEach(count, 1, job.Slices, ref job);
                 continue;
             }
             // One chunk of every tile: its input transform, products and output transform, each split between threads.
@@ -197,21 +197,17 @@ internal static unsafe class Winograd
                 else Segments(0, tiles, v, m, Step == Step.Inputs, begin, end);
                 return;
             }
-            for (int slice = begin; slice < end; slice++)
+            // Chunks [begin, end), taken in turn, on this thread's slice of the scratch (the results do not depend on who).
+            int stride = Stride(Chunk), rows = products * stride; // rows: between one channel's rows of a product matrix
+            float* vc = Scratch + CpuThreads.Slot * ChunkFloats(G, Chunk), mc = vc + (long)products * cg * stride;
+            for (int c = begin; c < end; c++)
             {
-                int ld = Stride(Chunk);
-                float* v = Scratch + slice * ChunkFloats(G, Chunk), m = v + (long)products * cg * ld;
-                int rows = products * ld; // between one channel's rows of a product matrix
-                // Chunks dealt round-robin: slice s takes chunks s, s + Slices, ... (the results do not depend on who).
-                for (int c = slice; c < Count; c += Slices)
-                {
-                    long t0 = (long)c * Chunk;
-                    int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
-                    Segments(t0, tiles, v, m, true, 0, cg);
-                    for (int xi = 0; xi < products; xi++)
-                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * ld, rows, 0f, m + xi * ld, rows, default);
-                    Segments(t0, tiles, v, m, false, 0, kg);
-                }
+                long t0 = (long)c * Chunk;
+                int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
+                Segments(t0, tiles, vc, mc, true, 0, cg);
+                for (int xi = 0; xi < products; xi++)
+                    Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, vc + xi * stride, rows, 0f, mc + xi * stride, rows, default);
+                Segments(t0, tiles, vc, mc, false, 0, kg);
             }
         }
 

@@ -1,3 +1,5 @@
+using System;
+using System.Linq;
 using System.Threading;
 using Dsl.Runtime.Cpu;
 using Xunit;
@@ -60,5 +62,81 @@ public unsafe class CpuThreadsTests
             }
             Assert.Equal(103, next);
         }
+    }
+
+    /// <summary>Records each index's slot, and waits at index 0 so the other threads must take the rest.</summary>
+    private struct SlotJob : IParallelJob
+    {
+        public int* Hits, Slots;
+        public int Sleep;
+
+        public void Run(int begin, int end)
+        {
+            for (int i = begin; i < end; i++)
+            {
+                if (i == 0) Thread.Sleep(Sleep);
+                Interlocked.Increment(ref Hits[i]);
+                Slots[i] = CpuThreads.Slot;
+            }
+        }
+    }
+
+    [Fact]
+    public void ForEachRunsEveryIndexOnceOnSlotsBelowItsParts()
+    {
+        int saved = CpuThreads.Count;
+        try
+        {
+            CpuThreads.Count = 4;
+            foreach (int total in new[] { 1, 2, 7, 64, 1000 })
+            foreach (int block in new[] { 1, 3 })
+            foreach (int maxParts in new[] { 1, 2, 8 })
+            {
+                var (hits, slots) = Run(total, block, maxParts, 0);
+                Assert.All(hits, v => Assert.Equal(1, v));
+                Assert.All(slots, v => Assert.InRange(v, 0, Math.Min(Math.Min(4, maxParts), (total + block - 1) / block) - 1));
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    [Fact]
+    public void ForEachGivesTheBlocksOfASlowThreadToTheOthers()
+    {
+        int saved = CpuThreads.Count;
+        try
+        {
+            CpuThreads.Count = 2;
+            // A loop that finds the pool busy (another test's) runs on the caller alone; try until one runs in parallel.
+            for (int attempt = 0; attempt < 20; attempt++)
+            {
+                var (hits, slots) = Run(64, 2, 2, 50);
+                Assert.All(hits, v => Assert.Equal(1, v));
+                if (slots.All(s => s == slots[0])) continue;
+                // While the thread with index 0 sleeps, the other takes every later block.
+                Assert.All(slots.Skip(2), s => Assert.NotEqual(slots[0], s));
+                return;
+            }
+            Assert.Fail("no loop ran on two threads in 20 attempts");
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    private static (int[] Hits, int[] Slots) Run(int total, int block, int maxParts, int sleep)
+    {
+        var hits = new int[total];
+        var slots = new int[total];
+        fixed (int* h = hits, s = slots)
+        {
+            var job = new SlotJob { Hits = h, Slots = s, Sleep = sleep };
+            CpuThreads.ForEach(total, block, maxParts, ref job);
+        }
+        return (hits, slots);
     }
 }
