@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Dsl.Runtime.Cpu;
 
@@ -62,15 +63,24 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>C = alpha * A * op(B) + beta * C with A given as packed panels (or as a matrix to pack on the way).</summary>
+    /// <summary>Whether <see cref="Run"/> may read B in place rather than pack it: on AVX-512, B not transposed, its rows
+    /// 64-byte aligned and readable up to N rounded up to 16 (the caller's promise), and K one block, so that each
+    /// 48-column sliver of B (K rows) stays in L1 across the row panels that use it.</summary>
+    internal static bool ReadsBInPlace(int K, float* B, int ldb) =>
+        Avx512F.IsSupported && K <= KcMax && ((nint)B & 63) == 0 && ldb % 16 == 0;
+
+    /// <summary>C = alpha * A * op(B) + beta * C with A given as packed panels (or as a matrix to pack on the way).
+    /// <paramref name="inPlaceB"/>: B is read where it lies (see <see cref="ReadsBInPlace"/>, which must hold).</summary>
     internal static void Run(in PackedA a, bool transB, int M, int N, int K, float alpha,
-        float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue)
+        float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue, bool inPlaceB = false)
     {
         if (M <= 0 || N <= 0) return;
+        if (inPlaceB && (transB || !ReadsBInPlace(K, B, ldb))) throw new ArgumentException("B cannot be read in place here");
         var job = new GemmJob
         {
             TransA = a.TransA, TransB = transB, M = M, N = N, K = K, Alpha = alpha,
             A = a.Matrix, Lda = a.Lda, Packed = a.Panels, B = B, Ldb = ldb, Beta = beta, C = C, Ldc = ldc, Epilogue = epilogue,
+            InPlaceB = inPlaceB,
         };
         int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
         int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
@@ -92,7 +102,7 @@ public static unsafe class Gemm
 
     private struct GemmJob : IParallelJob
     {
-        public bool TransA, TransB, SplitN;
+        public bool TransA, TransB, SplitN, InPlaceB;
         public int M, N, K, Lda, Ldb, Ldc;
         public float Alpha, Beta;
         public float* A, B, C, Packed;
@@ -123,7 +133,7 @@ public static unsafe class Gemm
         int ncMax = Math.Min(RoundUp(n1 - n0, nr), NcMax);
         int mPad = RoundUp(g.M, mr);
         float* packA = g.Packed != null ? null : Scratch(ref t_packA, (long)mcMax * kcMax);
-        float* packB = Scratch(ref t_packB, (long)ncMax * kcMax);
+        float* packB = g.InPlaceB ? null : Scratch(ref t_packB, (long)ncMax * kcMax);
         bool epilogue = !g.Epilogue.IsNone;
 
         for (int k0 = 0; k0 < g.K; k0 += kcMax)
@@ -140,7 +150,10 @@ public static unsafe class Gemm
                 for (int j0 = n0; j0 < n1; j0 += ncMax)
                 {
                     int nc = Math.Min(ncMax, n1 - j0);
-                    GemmPack.PackB(g.TransB, g.B, g.Ldb, k0, kc, j0, nc, packB, nr);
+                    if (!g.InPlaceB) GemmPack.PackB(g.TransB, g.B, g.Ldb, k0, kc, j0, nc, packB, nr);
+                    // B's sliver: its packed panel (rows NR apart), or the matrix itself (rows ldb apart)
+                    float* bBlock = g.InPlaceB ? g.B + (long)k0 * g.Ldb + j0 : packB;
+                    int ldb = g.InPlaceB ? g.Ldb : nr;
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int rows = Math.Min(mr, mc - ir);
@@ -150,7 +163,7 @@ public static unsafe class Gemm
                         {
                             int cols = Math.Min(nr, nc - jr);
                             float* c = crow + j0 + jr;
-                            GemmMicroKernel.Tile(kc, pa, packB + (long)jr * kc, c, g.Ldc, g.Alpha, beta, rows, cols);
+                            GemmMicroKernel.Tile(kc, pa, bBlock + (g.InPlaceB ? jr : (long)jr * kc), c, g.Ldc, g.Alpha, beta, rows, cols, ldb);
                             if (last && epilogue) g.Epilogue.Apply(c, g.Ldc, i0 + ir, j0 + jr, rows, cols);
                         }
                     }

@@ -16,13 +16,16 @@ internal static unsafe class GemmMicroKernel
 
     private const int MaxTile = 8 * 48;
 
-    /// <summary>Computes an mr x nr tile (mr &lt;= MR, nr &lt;= NR); beta == 0 never reads C.</summary>
+    /// <summary>Computes an mr x nr tile (mr &lt;= MR, nr &lt;= NR); beta == 0 never reads C. B's rows are
+    /// <paramref name="ldb"/> floats apart: NR in a packed panel, or (AVX-512 only) a row-major matrix read in place,
+    /// 64-byte aligned, whose rows can be read up to nr rounded up to 16.</summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
+    public static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, int ldb)
     {
         if (mr == MR && nr == NR)
         {
-            Full(kc, a, b, c, ldc, alpha, beta);
+            if (Avx512F.IsSupported) Kernel8x48(kc, a, b, ldb, c, ldc, alpha, beta);
+            else Full(kc, a, b, c, ldc, alpha, beta);
             return;
         }
         float* t = stackalloc float[MaxTile];
@@ -32,10 +35,10 @@ internal static unsafe class GemmMicroKernel
             for (int j = 0; j < nr; j += 16)
             {
                 int w = Math.Min(16, nr - j);
-                if (mr == MR && w == 16) Kernel8x16(kc, a, b + j, c + j, ldc, alpha, beta);
+                if (mr == MR && w == 16) Kernel8x16(kc, a, b + j, ldb, c + j, ldc, alpha, beta);
                 else
                 {
-                    Kernel8x16(kc, a, b + j, t, 16, alpha, 0f);
+                    Kernel8x16(kc, a, b + j, ldb, t, 16, alpha, 0f);
                     Merge(t, 16, c + j, ldc, beta, mr, w);
                 }
             }
@@ -59,9 +62,9 @@ internal static unsafe class GemmMicroKernel
         }
     }
 
-    /// <summary>8 rows x 16 columns read from a 48-wide packed panel.</summary>
+    /// <summary>8 rows x 16 columns read from a 48-wide packed panel (ldb 48) or a matrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    private static void Kernel8x16(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         for (int k = 0; k < kc; k++)
@@ -76,7 +79,7 @@ internal static unsafe class GemmMicroKernel
             c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), v, c6);
             c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), v, c7);
             a += 8;
-            b += 48;
+            b += ldb;
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
@@ -100,13 +103,13 @@ internal static unsafe class GemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Full(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
     {
-        if (Avx512F.IsSupported) Kernel8x48(kc, a, b, c, ldc, alpha, beta);
+        if (Avx512F.IsSupported) Kernel8x48(kc, a, b, NR, c, ldc, alpha, beta);
         else if (Fma.IsSupported) Kernel6x16(kc, a, b, c, ldc, alpha, beta);
         else Kernel4x4(kc, a, b, c, ldc, alpha, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x48(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    private static void Kernel8x48(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
@@ -134,7 +137,7 @@ internal static unsafe class GemmMicroKernel
             x = Vector512.Create(a[7]);
             c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); c71 = Avx512F.FusedMultiplyAdd(x, b1, c71); c72 = Avx512F.FusedMultiplyAdd(x, b2, c72);
             a += 8;
-            b += 48;
+            b += ldb;
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);

@@ -92,7 +92,7 @@ internal static unsafe class Winograd
         if (!Applies(g, threads)) return 0;
         int chunk = ChunkTiles(g, threads);
         long slices = Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
-        return TransformedWeights(g) + Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) + slices * ChunkFloats(g, chunk);
+        return TransformedWeights(g) + Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) + 16 + slices * ChunkFloats(g, chunk);
     }
 
     /// <summary>y = act(conv(x, w) * scale + bias) when g suits this path and the workspace holds what it needs; false
@@ -106,7 +106,7 @@ internal static unsafe class Winograd
         int kg = g.GroupK, cg = g.GroupC, chunk = ChunkTiles(g, threads), products = Products(g);
         var gm = WinogradTransforms.G(g.R)!;
         long packed = Gemm.PackedFloats(kg, cg);
-        float* u = workspace, panels = workspace + TransformedWeights(g), chunks = panels + products * packed;
+        float* u = workspace, panels = workspace + TransformedWeights(g), chunks = Aligned(panels + products * packed);
         int count = (int)((Tiles(g) + chunk - 1) / chunk);
         for (int grp = 0; grp < g.Groups; grp++)
         {
@@ -135,6 +135,9 @@ internal static unsafe class Winograd
         }
         return true;
     }
+
+    /// <summary>p rounded up to 64 bytes: the GEMMs read the transformed inputs in place when their rows are aligned.</summary>
+    static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode the input channels, the
     /// products or the output channels of that chunk.</summary>
@@ -193,7 +196,7 @@ internal static unsafe class Winograd
                 float* v = Scratch, m = v + (long)products * cg * ld;
                 if (Step == Step.Products)
                     for (int xi = begin; xi < end; xi++)
-                        Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, v + xi * ld, products * ld, 0f, m + xi * ld, products * ld, default);
+                        Multiply(xi, tiles, v, m, products * ld, ld);
                 else Segments(0, tiles, v, m, Step == Step.Inputs, begin, end);
                 return;
             }
@@ -206,9 +209,18 @@ internal static unsafe class Winograd
                 int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
                 Segments(t0, tiles, vc, mc, true, 0, cg);
                 for (int xi = 0; xi < products; xi++)
-                    Gemm.Run(Weights[xi], false, kg, tiles, cg, 1f, vc + xi * stride, rows, 0f, mc + xi * stride, rows, default);
+                    Multiply(xi, tiles, vc, mc, rows, stride);
                 Segments(t0, tiles, vc, mc, false, 0, kg);
             }
+        }
+
+        /// <summary>Product xi of `tiles` tiles: m[.][xi] = U[xi] v[.][xi], rows `rows` apart, product xi's at xi * stride.
+        /// The transformed inputs are read in place where aligned (their rows have room past the last tile).</summary>
+        readonly void Multiply(int xi, int tiles, float* v, float* m, int rows, int stride)
+        {
+            float* b = v + xi * stride;
+            Gemm.Run(Weights[xi], false, G.GroupK, tiles, G.GroupC, 1f, b, rows, 0f, m + xi * stride, rows, default,
+                Gemm.ReadsBInPlace(G.GroupC, b, rows));
         }
 
         /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, or two whole short tile rows,
