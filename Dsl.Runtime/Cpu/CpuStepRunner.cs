@@ -9,7 +9,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly CpuBuffer arena, workspace, folded;
     readonly long workspaceFloats;
     readonly Kernel[] kernels;
-    readonly Dictionary<int, ConvBatchNormFusion> fusions;
+    readonly Dictionary<int, ConvFusion> fusions;
     readonly Dictionary<int, PreparedConv> prepared = new();
     readonly float*[] pointers;
     readonly ulong seed;
@@ -64,8 +64,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
             }
         classWeights = plan.ClassWeights is null ? null : pointers[plan.ClassWeights.Value];
         kernels = plan.Kernels.ToArray();
-        fusions = ConvBatchNormFusion.Find(plan);
-        folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm.C).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
+        fusions = ConvFusion.Find(plan);
+        folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm?.C ?? 0).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
         try
         {
             foreach (var (k, i) in convs)
@@ -97,9 +97,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
 
     /// <summary>A batch norm in inference mode folded into the convolution before it: per channel, the scale
     /// gamma / sqrt(var + eps) and the shift beta - mean * scale (plus the convolution's bias times the scale).</summary>
-    void Fold(ConvBatchNormFusion f, float* convBias, float* scale, float* shift)
+    void Fold(Kernel.BatchNormForward n, float* convBias, float* scale, float* shift)
     {
-        var n = f.Norm;
         float* gamma = P(n.Gamma), beta = P(n.Beta), mean = P(n.RunningMean), variance = P(n.RunningVar);
         for (int c = 0; c < n.C; c++)
         {
@@ -164,11 +163,21 @@ sealed unsafe class CpuStepRunner : IStepRunner
             if (fusions.TryGetValue(index++, out var fusion))
             {
                 var k = (Kernel.ConvForward)kernel;
-                float* scale = folded.Pointer, shift = scale + fusion.Norm.C;
-                Fold(fusion, P(k.Bias), scale, shift);
-                var (fa, fp) = fusion.Act is { } act ? Map(act.Act) : (Act.None, 0f);
+                float* scale = null, shift = P(k.Bias);
+                if (fusion.Norm is { } norm)
+                {
+                    scale = folded.Pointer;
+                    shift = scale + norm.C;
+                    Fold(norm, P(k.Bias), scale, shift);
+                }
+                var (fa, fp) = fusion.Act is { } act ? Map(act.Act) : Fused(k.Act);
                 var fg = Geometry(k.G);
-                Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Output), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, fg));
+                var pool = fusion.Pool;
+                float* pooledAt = pool is null ? null : fusion.Staged ? P(fusion.Unpooled) : P(pool.Y);
+                bool pooled = Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Unpooled), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, fg), pooledAt);
+                if (pooled && fusion.Staged) Ops.Copy(pooledAt, P(pool!.Y), Plan.Buffers[pool.Y].Floats);
+                // Where the convolution did not take the Winograd path, the pooling runs after it as usual.
+                if (pool is not null && !pooled) Pool.MaxForward(Geometry(pool.P), P(fusion.Unpooled), P(pool.Y), (int*)P(pool.Argmax));
                 covered = fusion.Covers - 1;
                 continue;
             }

@@ -56,11 +56,13 @@ public static unsafe class Conv
     }
 
     /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null. With
-    /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read.</summary>
-    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
-        float* workspace, long workspaceFloats, float* scale = null, float* prepared = null)
+    /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read. With
+    /// <paramref name="pooled"/>, where the Winograd path runs (even output sizes), y is not written but its 2x2 maxima
+    /// are, into pooled; returns whether they were.</summary>
+    public static bool Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
+        float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null)
     {
-        if (Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats)) return;
+        if (Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats, pooled)) return pooled != null;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {
@@ -71,6 +73,7 @@ public static unsafe class Conv
                 Columns = workspace + WeightFloats(g) };
             CpuThreads.ForEach(g.N, 1, parts, ref job);
         }
+        return false;
     }
 
     /// <summary>dx = conv-transpose(dy, w) (overwrites dx).</summary>

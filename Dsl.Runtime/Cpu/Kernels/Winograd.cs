@@ -96,13 +96,17 @@ internal static unsafe class Winograd
     }
 
     /// <summary>y = act(conv(x, w) * scale + bias) when g suits this path and the workspace holds what it needs; false
-    /// (nothing written) otherwise. <paramref name="prepared"/>, when given, holds w as <see cref="Prepare"/> wrote it.</summary>
+    /// (nothing written) otherwise. <paramref name="prepared"/>, when given, holds w as <see cref="Prepare"/> wrote it.
+    /// With <paramref name="pooled"/> (even output sizes), each tile's 2x2 outputs go there as their maximum instead of
+    /// into y: a following `maxpool 2`, for an activation that commutes with max.</summary>
     public static bool TryForward(in ConvGeometry g, float* x, float* w, float* prepared, float* bias, float* scale, float* y,
-        Activation act, float actParam, float* workspace, long workspaceFloats)
+        Activation act, float actParam, float* workspace, long workspaceFloats, float* pooled = null)
     {
         int threads = CpuThreads.Count;
         long need = WorkspaceFloats(g, threads);
         if (need == 0 || need > workspaceFloats) return false;
+        if (pooled != null && (g.Ho % 2 != 0 || g.Wo % 2 != 0 || act is not (Activation.None or Activation.Relu or Activation.LeakyRelu)))
+            throw new ArgumentException($"a 2x2 pooling cannot be taken from the tiles of {g} with {act}");
         int kg = g.GroupK, cg = g.GroupC, chunk = ChunkTiles(g, threads), products = Products(g);
         var gm = WinogradTransforms.G(g.R)!;
         long packed = Gemm.PackedFloats(kg, cg);
@@ -111,7 +115,7 @@ internal static unsafe class Winograd
         for (int grp = 0; grp < g.Groups; grp++)
         {
             var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
-                Count = count, Slices = Math.Min(threads, count), Scratch = chunks };
+                Count = count, Slices = Math.Min(threads, count), Scratch = chunks, Pooled = pooled };
             if (prepared != null)
                 for (int xi = 0; xi < products; xi++)
                     job.Weights[xi] = new PackedA(false, null, cg, prepared + ((long)grp * products + xi) * packed);
@@ -182,7 +186,7 @@ internal static unsafe class Winograd
         public ConvGeometry G;
         public int Group, Chunk, Count, Slices;
         public Step Step;
-        public float* X, Bias, Scale, Y, Scratch;
+        public float* X, Bias, Scale, Y, Scratch, Pooled;
         public Activation Act;
         public float ActParam;
         public PackedWeights Weights;
@@ -336,6 +340,8 @@ internal static unsafe class Winograd
             int ld = Stride(Chunk);
             var s = stackalloc Vector512<float>[2 * MaxAlpha];
             var column = stackalloc Vector512<float>[MaxAlpha];
+            var block = stackalloc Vector512<float>[4]; // a tile's outputs (0,0), (0,1), (1,0), (1,1), for pooling
+            var tiles = Vector512.LessThan(lane, Vector512.Create(pair ? 2 * count : count)).AsSingle();
             for (int k = k0; k < k1; k++)
             {
                 float* p = m + (long)k * alpha * alpha * ld;
@@ -354,8 +360,21 @@ internal static unsafe class Winograd
                     WinogradTransforms.OutputRun(alpha, s + o * alpha, 1, out var even, out var odd);
                     even = Rectify(Vector512.FusedMultiplyAdd(even, sc, b));
                     odd = Rectify(Vector512.FusedMultiplyAdd(odd, sc, b));
+                    if (Pooled != null)
+                    {
+                        (block[2 * o], block[2 * o + 1]) = (even, odd);
+                        continue;
+                    }
                     if (2 * i + o < G.Ho) Write(yr, even, odd, low, high);
                     if (pair && 2 * i + 2 + o < G.Ho) Write(yr + 2 * wo, even, odd, second, high);
+                }
+                if (Pooled != null)
+                {
+                    // Row-major window order with a strict '>' keeps the first maximum, as the pooling kernel does. A pair's
+                    // second row of tiles is the next row of the pooled plane: one store covers both.
+                    var best = block[0];
+                    for (int q = 1; q < 4; q++) best = Vector512.ConditionalSelect(Vector512.GreaterThan(block[q], best), block[q], best);
+                    Avx512F.MaskStore(Pooled + (((long)n * G.K + Group * kg + k) * TilesH(G) + i) * TilesW(G) + j, tiles, best);
                 }
             }
 

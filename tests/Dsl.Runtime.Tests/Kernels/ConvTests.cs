@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Dsl.Runtime.Cpu;
 using Xunit;
 using static Dsl.Runtime.Tests.Kernels.Reference;
@@ -166,6 +167,36 @@ public unsafe class ConvTests
         finally
         {
             CpuThreads.Count = saved;
+        }
+    }
+
+    /// <summary>A `maxpool 2` taken from the Winograd tiles (inference: the conv's full output is never written) against
+    /// a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a vector or not.</summary>
+    [Fact]
+    public void WinogradPooledForwardMatchesConvolutionThenMaxPool()
+    {
+        ConvGeometry G(int n, int c, int h, int w, int k, int pad, int r = 3) =>
+            new(n, c, h, w, k, r, r, 1, 1, pad, pad, 1, h + 2 * pad - r + 1, w + 2 * pad - r + 1);
+        var r = new Random(13);
+        foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1) })
+        foreach (var act in new[] { Activation.Relu, Activation.None })
+        {
+            var pg = new PoolGeometry(g.N, g.K, g.Ho, g.Wo, 2, 2, 2, 2, 0, 0, g.Ho / 2, g.Wo / 2);
+            var x = Rand(r, g.N * g.C * g.H * g.W);
+            var w = Rand(r, g.K * g.ColRows);
+            var b = Rand(r, g.K);
+            var reference = RefPool(pg, RefConv(g, D(x), D(w), D(b), act), max: true);
+            var y = new float[g.N * g.K * g.Ho * g.Wo];
+            var pooled = new float[reference.Length];
+            var ws = new float[Conv.WorkspaceFloats(g)];
+            bool done;
+            fixed (float* px = x, pw = w, pb = b, py = y, pp = pooled, pws = ws)
+                done = Conv.Forward(g, px, pw, pb, py, act, 0f, pws, ws.Length, null, null, pp);
+            Assert.True(done, $"{g}: expected the Winograd path to pool");
+            Assert.All(y, v => Assert.Equal(0f, v)); // the full-size output is not written
+            double scale = reference.Max(Math.Abs), worst = 0;
+            for (int i = 0; i < pooled.Length; i++) worst = Math.Max(worst, Math.Abs(pooled[i] - reference[i]));
+            Assert.True(worst <= (g.R == 5 ? 1e-4 : 1e-5) * scale, $"{g} {act}: worst error {worst} against a largest output of {scale}");
         }
     }
 
