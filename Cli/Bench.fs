@@ -87,7 +87,8 @@ let run (s: BenchSettings) =
     let inferStep, _, inferEach, inferKernels = time s.Device parameters infer s.Warmup s.Steps
     printfn "%s on %s, batch %d, %d timed steps after %d warm-up" inf.Network.Name s.Device.Name s.Batch s.Steps s.Warmup
     printfn "training:  %8.1f images/s  (%.1f ms per step, of which %.1f ms the optimiser update)" (float s.Batch / trainStep) (1000.0 * trainStep) (1000.0 * update)
-    printfn "inference: %8.1f images/s  (%.1f ms per batch; median %.2f ms, p95 %.2f ms)"
+    // Three decimals: at batch 1 a small network takes a tenth of a millisecond, and the peers are compared by ratio.
+    printfn "inference: %8.1f images/s  (%.1f ms per batch; median %.3f ms, p95 %.3f ms)"
         (float s.Batch / inferStep) (1000.0 * inferStep) (1000.0 * quantile inferEach 0.5) (1000.0 * quantile inferEach 0.95)
     printfn "peak device memory: %.1f MiB  (training, measured: parameters, gradients, optimiser state, arena; planned %s before optimiser state)"
         (mib peak) (Report.bytes (MemoryPlan.deviceBytes train))

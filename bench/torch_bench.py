@@ -73,7 +73,7 @@ with torch.no_grad():
 print(f"{a.model} in PyTorch {torch.__version__} on {a.device} ({torch.get_num_threads()} threads), batch {a.batch}, "
       f"{a.steps} timed steps after {a.warmup} warm-up")
 print(f"training:  {a.batch / train:8.1f} images/s  ({1000 * train:.1f} ms per step)")
-print(f"inference: {a.batch / infer:8.1f} images/s  ({1000 * infer:.1f} ms per batch; median {1000 * pct(each, 0.5):.2f} ms, "
-      f"p95 {1000 * pct(each, 0.95):.2f} ms)")
+print(f"inference: {a.batch / infer:8.1f} images/s  ({1000 * infer:.1f} ms per batch; median {1000 * pct(each, 0.5):.3f} ms, "
+      f"p95 {1000 * pct(each, 0.95):.3f} ms)")
 if dev.type == "cuda":
     print(f"peak device memory: {torch.cuda.max_memory_allocated() / 2**20:.1f} MiB")

@@ -37,4 +37,4 @@ double perStep = clock.Elapsed.TotalSeconds / steps;
 Array.Sort(each);
 double Quantile(double q) => each[Math.Min(steps - 1, (int)(q * steps))];
 Console.WriteLine($"{Path.GetFileNameWithoutExtension(path)} in ONNX Runtime {OrtEnv.Instance().GetVersionString()} on the CPU ({threads} intra-op threads, sequential), batch {batch}, {steps} timed steps after {warmup} warm-up");
-Console.WriteLine($"inference: {batch / perStep,8:F1} images/s  ({1000 * perStep:F1} ms per batch; median {1000 * Quantile(0.5):F2} ms, p95 {1000 * Quantile(0.95):F2} ms)");
+Console.WriteLine($"inference: {batch / perStep,8:F1} images/s  ({1000 * perStep:F1} ms per batch; median {1000 * Quantile(0.5):F3} ms, p95 {1000 * Quantile(0.95):F3} ms)");

@@ -24,7 +24,13 @@ public static unsafe class Conv
     static long ColFloats(in ConvGeometry g) => (long)g.ColRows * g.Ho * g.Wo;
 
     /// <summary>Packed panels of one group's weights, as the forward pass (K x CRS) or the data gradient (CRS x K) uses them.</summary>
-    static long WeightFloats(in ConvGeometry g) => Math.Max(Gemm.PackedFloats(g.GroupK, g.ColRows), Gemm.PackedFloats(g.ColRows, g.GroupK));
+    /// <remarks>Rounded up to 16 floats, so that the column matrices after them start 64-byte aligned.</remarks>
+    static long WeightFloats(in ConvGeometry g) => (Math.Max(Gemm.PackedFloats(g.GroupK, g.ColRows), Gemm.PackedFloats(g.ColRows, g.GroupK)) + 15) / 16 * 16;
+
+    /// <summary>Inner dimensions up to which the forward GEMM reads the column matrix in place instead of packing it: a
+    /// first layer's few input channels (lenet's 25, a colour image's 27), where the packing cost about as much as the
+    /// multiply.</summary>
+    const int InPlaceColumns = 64;
 
     /// <summary>Threads that take whole images: as many as the workspace has column matrices for, if every one gets an image.</summary>
     static int ImageParts(in ConvGeometry g, long workspaceFloats)
@@ -116,8 +122,10 @@ public static unsafe class Conv
                     continue;
                 }
                 if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
+                // In place only where every row is whole 16-float runs (nothing read past the matrix).
                 Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
-                    new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg));
+                    new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg),
+                    crs <= InPlaceColumns && hw % 16 == 0 && Gemm.ReadsBInPlace(crs, cols, hw));
             }
         }
     }

@@ -29,6 +29,8 @@ public unsafe class ConvTests
         yield return new ConvGeometry(1, 8, 13, 13, 12, 3, 3, 1, 1, 1, 1, 2, 13, 13);   // grouped 3x3, same padding
         yield return new ConvGeometry(1, 64, 9, 9, 100, 3, 3, 1, 1, 1, 1, 1, 9, 9);     // several GEMM tiles
         yield return new ConvGeometry(2, 6, 100, 97, 8, 11, 11, 4, 4, 2, 3, 2, 24, 24); // many pixels, few channels, strided lowering
+        yield return new ConvGeometry(3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 28, 28);   // lenet's conv1: columns read in place
+        yield return new ConvGeometry(1, 3, 32, 32, 20, 3, 3, 1, 1, 1, 1, 1, 32, 32);   // a colour first layer, 20 filters: in place, edge panels
     }
 
     /// <summary>The forward pass; with <paramref name="prepared"/>, from weights <see cref="Conv.Prepare"/> wrote, w itself
