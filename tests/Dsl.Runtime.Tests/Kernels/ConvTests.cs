@@ -131,6 +131,7 @@ public unsafe class ConvTests
         yield return G(1, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2 at batch 1
         yield return G(1, 128, 8, 8, 128, 1);               // cifar-bn's last convolution at batch 1
         yield return G(2, 24, 9, 7, 40, 1, 2);              // grouped, odd sizes, two images
+        yield return G(1, 160, 20, 20, 200, 1);             // many channels: 96-tile chunks past the 2 MiB budget (1 thread)
     }
 
     [Fact]
