@@ -14,7 +14,7 @@ internal static unsafe class Im2Col
     {
         var job = new LowerJob { G = g, X = x, Col = col, Ld = ld > 0 ? ld : g.Ho * g.Wo };
         int rowFloats = g.Ho * g.Wo;
-        CpuThreads.For(g.ColRows, Math.Max(1, (1 << 15) / Math.Max(1, rowFloats)), ref job);
+        CpuThreads.For(g.ColRows, Math.Max(1, (1 << 12) / Math.Max(1, rowFloats)), ref job);
     }
 
     /// <summary>x[c, ih, iw] = sum of the col entries that read it (overwrites x, GroupC planes).</summary>
