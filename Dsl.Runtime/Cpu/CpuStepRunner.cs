@@ -10,7 +10,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly long workspaceFloats;
     readonly Kernel[] kernels;
     readonly Dictionary<int, ConvFusion> fusions;
-    readonly Dictionary<int, PreparedConv> prepared = new();
+    readonly Dictionary<int, PreparedWeights> prepared = new();
     readonly float*[] pointers;
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
@@ -42,10 +42,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
             _ => 0L,
         }).DefaultIfEmpty(0L).Max();
         workspaceFloats = work;
-        // An inference plan keeps its convolutions' weights packed (or Winograd-transformed) between calls.
-        var convs = plan.Mode.IsTraining ? [] : plan.Kernels.Select((k, i) => (k, i)).Where(p => p.k is Kernel.ConvForward).ToList();
-        long preparedFloats = convs.Sum(p => Conv.PreparedFloats(Geometry(((Kernel.ConvForward)p.k).G)));
-        CheckMemory(device, plan, parameters.StateSlotsHeld, (work + preparedFloats) * sizeof(float));
+        // An inference plan keeps its convolutions' and dense layers' weights packed (or Winograd-transformed) between calls.
+        var kept = plan.Mode.IsTraining ? [] : plan.Kernels.Select((k, i) => (k, i, Floats: PreparedFloats(k))).Where(p => p.Floats > 0).ToList();
+        CheckMemory(device, plan, parameters.StateSlotsHeld, (work + kept.Sum(p => p.Floats)) * sizeof(float));
         arena = (CpuBuffer)device.Allocate(plan.ArenaFloats, plan.Network + ".arena");
         workspace = (CpuBuffer)device.Allocate(work, plan.Network + ".workspace");
         pointers = new float*[plan.Buffers.Length];
@@ -68,11 +67,10 @@ sealed unsafe class CpuStepRunner : IStepRunner
         folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm?.C ?? 0).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
         try
         {
-            foreach (var (k, i) in convs)
+            foreach (var (k, i, floats) in kept)
             {
-                var c = (Kernel.ConvForward)k;
-                prepared[i] = new PreparedConv((CpuBuffer)parameters[plan.Buffers[c.W].Name],
-                    (CpuBuffer)device.Allocate(Conv.PreparedFloats(Geometry(c.G)), plan.Buffers[c.W].Name + ".prepared"));
+                var name = plan.Buffers[k is Kernel.ConvForward c ? c.W : ((Kernel.DenseForward)k).W].Name;
+                prepared[i] = new PreparedWeights((CpuBuffer)parameters[name], (CpuBuffer)device.Allocate(floats, name + ".prepared"));
             }
         }
         catch
@@ -82,13 +80,22 @@ sealed unsafe class CpuStepRunner : IStepRunner
         }
     }
 
-    /// <summary>The prepared form of a convolution's weights, made again when the weights or the thread count changed.</summary>
-    float* Prepared(int index, in ConvGeometry g)
+    static long PreparedFloats(Kernel k) => k switch
+    {
+        Kernel.ConvForward c => Conv.PreparedFloats(Geometry(c.G)),
+        Kernel.DenseForward d => Dense.PreparedFloats(d.N, d.In, d.Out),
+        _ => 0,
+    };
+
+    /// <summary>The prepared form of a kernel's weights, made again when the weights or the thread count changed; null
+    /// where none is kept.</summary>
+    float* Prepared(int index, Kernel kernel)
     {
         if (!prepared.TryGetValue(index, out var p)) return null;
         if (p.Version != p.Source.Version || p.Threads != CpuThreads.Count)
         {
-            Conv.Prepare(g, p.Source.Pointer, p.Buffer.Pointer, workspace.Pointer, workspaceFloats);
+            if (kernel is Kernel.ConvForward c) Conv.Prepare(Geometry(c.G), p.Source.Pointer, p.Buffer.Pointer, workspace.Pointer, workspaceFloats);
+            else if (kernel is Kernel.DenseForward d) Dense.Prepare(d.In, d.Out, p.Source.Pointer, p.Buffer.Pointer);
             p.Version = p.Source.Version;
             p.Threads = CpuThreads.Count;
         }
@@ -174,7 +181,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 var fg = Geometry(k.G);
                 var pool = fusion.Pool;
                 float* pooledAt = pool is null ? null : fusion.Staged ? P(fusion.Unpooled) : P(pool.Y);
-                bool pooled = Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Unpooled), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, fg), pooledAt);
+                bool pooled = Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Unpooled), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, kernel), pooledAt);
                 if (pooled && fusion.Staged) Ops.Copy(pooledAt, P(pool!.Y), Plan.Buffers[pool.Y].Floats);
                 // Where the convolution did not take the Winograd path, the pooling runs after it as usual.
                 if (pool is not null && !pooled) Pool.MaxForward(Geometry(pool.P), P(fusion.Unpooled), P(pool.Y), (int*)P(pool.Argmax));
@@ -186,13 +193,13 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 case Kernel.ConvForward k:
                     var (fa, fp) = Fused(k.Act);
                     var cg = Geometry(k.G);
-                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, cg));
+                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel));
                     break;
                 case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats); break;
                 case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;
                 case Kernel.DenseForward k:
                     var (da, dp) = Fused(k.Act);
-                    Dense.Forward(k.N, k.In, k.Out, P(k.X), P(k.W), P(k.Bias), P(k.Y), da, dp);
+                    Dense.Forward(k.N, k.In, k.Out, P(k.X), P(k.W), P(k.Bias), P(k.Y), da, dp, Prepared(index - 1, kernel));
                     break;
                 case Kernel.DenseBackwardData k: Dense.BackwardData(k.N, k.In, k.Out, P(k.Dy), P(k.W), P(k.Dx)); break;
                 case Kernel.DenseBackwardWeights k: Dense.BackwardWeights(k.N, k.In, k.Out, P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias)); break;
@@ -266,8 +273,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
     }
 }
 
-/// <summary>A convolution's weights as its kernel multiplies by them, and the version of the weights they came from.</summary>
-sealed class PreparedConv(CpuBuffer source, CpuBuffer buffer)
+/// <summary>A layer's weights as its kernel multiplies by them, and the version of the weights they came from.</summary>
+sealed class PreparedWeights(CpuBuffer source, CpuBuffer buffer)
 {
     public readonly CpuBuffer Source = source, Buffer = buffer;
     public long Version = -1;

@@ -10,7 +10,8 @@ namespace Dsl.Runtime.Tests;
 /// reference: it has nothing kept.</summary>
 public class PreparedWeightsTests
 {
-    // im2col (3 channels in), Winograd 3x3 with a folded batch norm, and Winograd 5x5, at batch 1 and 4.
+    // im2col (3 channels in), Winograd 3x3 with a folded batch norm, Winograd 5x5 and a 2x2 max pooling from its tiles,
+    // and a dense layer, at batch 1, 4 and 8.
     const string Source = """
         network prepared
           input 3 x 12 x 12
@@ -41,6 +42,7 @@ public class PreparedWeightsTests
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
+    [InlineData(8)] // past the dense layer's dot-product path: its packed weights are kept too
     public void InferenceFollowsWeightsWrittenBetweenCalls(int batch)
     {
         var net = Networks.Text(Source);

@@ -46,6 +46,37 @@ public static unsafe class Gemm
         return new PackedA(transA, A, lda, dst);
     }
 
+    /// <summary>Floats that <see cref="PackB"/> writes for a K x N operand.</summary>
+    internal static long PackedFloatsB(int N, int K) => (long)RoundUp(Math.Max(N, 1), GemmMicroKernel.NR) * Math.Max(K, 1);
+
+    /// <summary>Packs all of op(B) (K x N) once, for products with the same right operand (a dense layer's weights
+    /// against each batch): per K block, every NR-column panel, where the GEMM would pack them itself. dst must be
+    /// 64-byte aligned.</summary>
+    internal static void PackB(bool transB, float* B, int ldb, int K, int N, float* dst)
+    {
+        var job = new PackBJob { TransB = transB, B = B, Ldb = ldb, K = K, N = N, Dst = dst };
+        int panels = (N + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
+        CpuThreads.For(panels, Math.Max(1, (1 << 16) / Math.Max(1, GemmMicroKernel.NR * K)), ref job);
+    }
+
+    private struct PackBJob : IParallelJob
+    {
+        public bool TransB;
+        public float* B, Dst;
+        public int Ldb, K, N;
+
+        public void Run(int begin, int end)
+        {
+            int nr = GemmMicroKernel.NR, kcMax = KcFor(K), nPad = RoundUp(N, nr);
+            int j0 = begin * nr, cols = Math.Min(end * nr, N) - j0;
+            for (int k0 = 0; k0 < K; k0 += kcMax)
+            {
+                int kc = Math.Min(kcMax, K - k0);
+                GemmPack.PackB(TransB, B, Ldb, k0, kc, j0, cols, Dst + (long)k0 * nPad + (long)j0 * kc, nr);
+            }
+        }
+    }
+
     private struct PackJob : IParallelJob
     {
         public bool TransA;
@@ -71,24 +102,27 @@ public static unsafe class Gemm
         Avx512F.IsSupported && K <= KcMax && ((nint)B & 63) == 0 && ldb % 16 == 0;
 
     /// <summary>C = alpha * A * op(B) + beta * C with A given as packed panels (or as a matrix to pack on the way).
-    /// <paramref name="inPlaceB"/>: B is read where it lies (see <see cref="ReadsBInPlace"/>, which must hold).</summary>
+    /// <paramref name="inPlaceB"/>: B is read where it lies (see <see cref="ReadsBInPlace"/>, which must hold);
+    /// <paramref name="packedB"/>: op(B) as <see cref="PackB"/> packed it (then B itself is not read).</summary>
     internal static void Run(in PackedA a, bool transB, int M, int N, int K, float alpha,
-        float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue, bool inPlaceB = false)
+        float* B, int ldb, float beta, float* C, int ldc, in GemmEpilogue epilogue, bool inPlaceB = false, float* packedB = null)
     {
         if (M <= 0 || N <= 0) return;
         if (inPlaceB && (transB || !ReadsBInPlace(K, B, ldb))) throw new ArgumentException("B cannot be read in place here");
+        if (((nint)packedB & 63) != 0) throw new ArgumentException("packed B must be 64-byte aligned (the micro-kernel's aligned loads)");
         var job = new GemmJob
         {
             TransA = a.TransA, TransB = transB, M = M, N = N, K = K, Alpha = alpha,
             A = a.Matrix, Lda = a.Lda, Packed = a.Panels, B = B, Ldb = ldb, Beta = beta, C = C, Ldc = ldc, Epilogue = epilogue,
-            InPlaceB = inPlaceB,
+            InPlaceB = inPlaceB, PackedB = packedB,
         };
         int mr = GemmMicroKernel.MR, nr = GemmMicroKernel.NR;
         int mTiles = (M + mr - 1) / mr, nTiles = (N + nr - 1) / nr;
         // Split the dimension with more tiles; each thread owns whole tiles of C, so summation order
         // (and hence every bit of the result) is independent of the thread count.
         // With A packed already, splitting M would have every thread pack all of B: split N whenever each thread gets a tile.
-        job.SplitN = nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && NUnits(N) >= CpuThreads.Count);
+        // With B packed already, split M: packed panels start every NR columns, not at a thread's 16-column unit.
+        job.SplitN = packedB == null && (nTiles >= mTiles || nTiles >= 4 * CpuThreads.Count || (a.Panels != null && NUnits(N) >= CpuThreads.Count));
         int tiles = job.SplitN ? NUnits(N) : mTiles;
         double flops = 2.0 * M * N * Math.Max(K, 1);
         int grain = (int)Math.Clamp(tiles * MinFlopsPerThread / flops, 1, tiles);
@@ -106,7 +140,7 @@ public static unsafe class Gemm
         public bool TransA, TransB, SplitN, InPlaceB;
         public int M, N, K, Lda, Ldb, Ldc;
         public float Alpha, Beta;
-        public float* A, B, C, Packed;
+        public float* A, B, C, Packed, PackedB;
         public GemmEpilogue Epilogue;
 
         public void Run(int begin, int end)
@@ -134,7 +168,8 @@ public static unsafe class Gemm
         int ncMax = Math.Min(RoundUp(n1 - n0, nr), NcMax);
         int mPad = RoundUp(g.M, mr);
         float* packA = g.Packed != null ? null : Scratch(ref t_packA, (long)mcMax * kcMax);
-        float* packB = g.InPlaceB ? null : Scratch(ref t_packB, (long)ncMax * kcMax);
+        float* packB = g.InPlaceB || g.PackedB != null ? null : Scratch(ref t_packB, (long)ncMax * kcMax);
+        int nPad = RoundUp(g.N, nr);
         bool epilogue = !g.Epilogue.IsNone;
 
         for (int k0 = 0; k0 < g.K; k0 += kcMax)
@@ -151,9 +186,9 @@ public static unsafe class Gemm
                 for (int j0 = n0; j0 < n1; j0 += ncMax)
                 {
                     int nc = Math.Min(ncMax, n1 - j0);
-                    if (!g.InPlaceB) GemmPack.PackB(g.TransB, g.B, g.Ldb, k0, kc, j0, nc, packB, nr);
-                    // B's sliver: its packed panel (rows NR apart), or the matrix itself (rows ldb apart)
-                    float* bBlock = g.InPlaceB ? g.B + (long)k0 * g.Ldb + j0 : packB;
+                    if (packB != null) GemmPack.PackB(g.TransB, g.B, g.Ldb, k0, kc, j0, nc, packB, nr);
+                    // B's sliver: its packed panels (rows NR apart), packed here or before, or the matrix itself (rows ldb apart)
+                    float* bBlock = g.InPlaceB ? g.B + (long)k0 * g.Ldb + j0 : g.PackedB != null ? g.PackedB + (long)k0 * nPad + (long)j0 * kc : packB;
                     int ldb = g.InPlaceB ? g.Ldb : nr;
                     for (int ir = 0; ir < mc; ir += mr)
                     {

@@ -15,14 +15,31 @@ public unsafe class DenseTests
         for (int t = 0; t < 6; t++)
         {
             // t = 0, 1: a few samples (the dot-product path), with row counts that are and are not multiples of 4
-            int n = t < 2 ? 1 + t * 3 : r.Next(1, 40), inF = r.Next(1, 300), outF = t == 1 ? 4 * r.Next(1, 30) : r.Next(1, 120);
+            int n = t < 2 ? 1 + t * 3 : r.Next(1, 40), inF = t == 5 ? r.Next(321, 700) : r.Next(1, 300), outF = t == 1 ? 4 * r.Next(1, 30) : r.Next(1, 120);
             var x = Rand(r, n * inF);
             var w = Rand(r, outF * inF);
             var b = t == 0 ? null : Rand(r, outF);
-            var y = new float[n * outF];
-            fixed (float* px = x, pw = w, pb = b, py = y) Dense.Forward(n, inF, outF, px, pw, pb, py, act, 0.2f);
-            double err = RelErr(y, RefDense(n, inF, outF, D(x), D(w), b == null ? null : D(b), act, 0.2));
-            Assert.True(err < 1e-4, $"{act} n={n} in={inF} out={outF}: {err}");
+            var reference = RefDense(n, inF, outF, D(x), D(w), b == null ? null : D(b), act, 0.2);
+            foreach (bool prepared in new[] { false, true })
+            {
+                // Prepared: w packed first (past 4 samples), then overwritten with NaN so that a read of it would show.
+                var y = new float[n * outF];
+                var weights = (float[])w.Clone();
+                var packed = new float[Math.Max(1, Dense.PreparedFloats(n, inF, outF)) + 16];
+                fixed (float* px = x, pw = weights, pb = b, py = y, pp0 = packed)
+                {
+                    float* pp = (float*)(((nint)pp0 + 63) & ~(nint)63); // the packed panels are read with aligned loads
+                    bool keep = prepared && Dense.PreparedFloats(n, inF, outF) > 0;
+                    if (keep)
+                    {
+                        Dense.Prepare(inF, outF, pw, pp);
+                        Array.Fill(weights, float.NaN);
+                    }
+                    Dense.Forward(n, inF, outF, px, pw, pb, py, act, 0.2f, keep ? pp : null);
+                }
+                double err = RelErr(y, reference);
+                Assert.True(err < 1e-4, $"{act} n={n} in={inF} out={outF}{(prepared ? ", prepared" : "")}: {err}");
+            }
         }
     }
 
