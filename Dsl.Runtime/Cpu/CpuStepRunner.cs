@@ -193,7 +193,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 case Kernel.ConvForward k:
                     var (fa, fp) = Fused(k.Act);
                     var cg = Geometry(k.G);
-                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel));
+                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel),
+                        winograd: !Plan.Mode.IsTraining);
                     break;
                 case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats); break;
                 case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;

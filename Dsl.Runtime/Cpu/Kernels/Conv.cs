@@ -64,11 +64,14 @@ public static unsafe class Conv
     /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null. With
     /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read. With
     /// <paramref name="pooled"/>, where the Winograd path runs (even output sizes), y is not written but its 2x2 maxima
-    /// are, into pooled; returns whether they were.</summary>
+    /// are, into pooled; returns whether they were. <paramref name="winograd"/> false keeps to im2col + GEMM: training
+    /// does, so that its gradients match the other devices' (Winograd's 1e-5 differences flip the odd relu, and with it
+    /// a whole row of a weight gradient).</summary>
     public static bool Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
-        float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null)
+        float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null, bool winograd = true)
     {
-        if (Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats, pooled)) return pooled != null;
+        if (winograd && Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats, pooled))
+            return pooled != null;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {
