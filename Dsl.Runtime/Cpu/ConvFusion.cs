@@ -38,12 +38,9 @@ sealed record ConvFusion(int Conv, Kernel.BatchNormForward? Norm, Kernel.Activat
                 (norm, output, next) = (n, n.Y, next + 1);
                 if (At(next) is Kernel.ActivationForward a && a.X == output && uses[output] == 2) (act, output, next) = (a, a.Y, next + 1);
             }
-            var pool = !plan.Mode.IsTraining && At(next) is Kernel.MaxPoolForward p && p.X == output && uses[output] == 2 &&
+            var pool = !plan.Mode.IsTraining && At(next) is Kernel.MaxPoolForward p && p.X == output && uses[output] == 2 && p.Y != plan.Probs &&
                        Pairs(p.P, conv.G) && Monotone(act?.Act ?? (conv.Act is null ? null : conv.Act.Value)) ? p : null;
-            if (norm is null && pool is null) continue;
-            if (Overlap(plan, output, conv.X) || output == plan.Probs) continue;
-            if (pool?.Y == plan.Probs) pool = null;
-            if (norm is null && pool is null) continue;
+            if ((norm is null && pool is null) || Overlap(plan, output, conv.X) || output == plan.Probs) continue;
             found[i] = new ConvFusion(i, norm, act, pool, output, pool is not null && Overlap(plan, pool.Y, conv.X));
         }
         return found;

@@ -52,7 +52,7 @@ public static unsafe class Conv
     /// layer's time. Valid while w and the thread count stay as they were.</summary>
     public static void Prepare(ConvGeometry g, float* w, float* prepared, float* workspace, long workspaceFloats)
     {
-        if (Winograd.PreparedFloats(g, CpuThreads.Count) > 0 && Winograd.WorkspaceFloats(g, CpuThreads.Count) <= workspaceFloats)
+        if (Winograd.Takes(g, workspaceFloats))
         {
             Winograd.Prepare(g, w, prepared, workspace);
             return;

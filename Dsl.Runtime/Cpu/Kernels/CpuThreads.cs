@@ -102,12 +102,7 @@ public static unsafe class CpuThreads
             t_busy = true;
             try
             {
-                if (block > 0) Take(ref job);
-                else
-                {
-                    var (b, e) = Chunk(total, parts, 0);
-                    job.Run(b, e);
-                }
+                RunShare(0);
             }
             finally
             {
@@ -127,11 +122,18 @@ public static unsafe class CpuThreads
     private static void Invoke<T>(void* job, int begin, int end) where T : unmanaged, IParallelJob =>
         ((T*)job)->Run(begin, end);
 
-    /// <summary>The dispatcher's share of a <see cref="ForEach"/>: blocks until none are left.</summary>
-    private static void Take<T>(ref T job) where T : unmanaged, IParallelJob
+    /// <summary>Part <paramref name="part"/>'s share of the dispatched loop (the dispatcher's is 0): its static chunk, or
+    /// blocks taken in turn until none are left.</summary>
+    private static void RunShare(int part)
     {
-        int b;
-        while ((b = Interlocked.Add(ref _next, _block) - _block) < _total) job.Run(b, Math.Min(b + _block, _total));
+        if (!_dynamic)
+        {
+            var (b, e) = Chunk(_total, _parts, part);
+            _invoke(_job, b, e);
+            return;
+        }
+        int s;
+        while ((s = Interlocked.Add(ref _next, _block) - _block) < _total) _invoke(_job, s, Math.Min(s + _block, _total));
     }
 
     private static void EnsureWorkers(int needed)
@@ -179,16 +181,7 @@ public static unsafe class CpuThreads
             try
             {
                 t_slot = part;
-                if (_dynamic)
-                {
-                    int b;
-                    while ((b = Interlocked.Add(ref _next, _block) - _block) < _total) _invoke(_job, b, Math.Min(b + _block, _total));
-                }
-                else
-                {
-                    var (b, e) = Chunk(_total, _parts, part);
-                    _invoke(_job, b, e);
-                }
+                RunShare(part);
             }
             catch (Exception ex)
             {

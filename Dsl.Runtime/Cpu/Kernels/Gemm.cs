@@ -40,9 +40,7 @@ public static unsafe class Gemm
     {
         // Panels split between threads: at batch 1 a layer's weights are packed once per image, as much copying as the
         // image's own columns.
-        var job = new PackJob { TransA = transA, A = A, Lda = lda, M = M, K = K, Dst = dst };
-        int panels = (M + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR;
-        CpuThreads.For(panels, Math.Max(1, (1 << 16) / Math.Max(1, GemmMicroKernel.MR * K)), ref job);
+        PackPanels(false, transA, A, lda, M, K, dst);
         return new PackedA(transA, A, lda, dst);
     }
 
@@ -52,50 +50,38 @@ public static unsafe class Gemm
     /// <summary>Packs all of op(B) (K x N) once, for products with the same right operand (a dense layer's weights
     /// against each batch): per K block, every NR-column panel, where the GEMM would pack them itself. dst must be
     /// 64-byte aligned.</summary>
-    internal static void PackB(bool transB, float* B, int ldb, int K, int N, float* dst)
-    {
-        var job = new PackBJob { TransB = transB, B = B, Ldb = ldb, K = K, N = N, Dst = dst };
-        int panels = (N + GemmMicroKernel.NR - 1) / GemmMicroKernel.NR;
-        CpuThreads.For(panels, Math.Max(1, (1 << 16) / Math.Max(1, GemmMicroKernel.NR * K)), ref job);
-    }
+    internal static void PackB(bool transB, float* B, int ldb, int K, int N, float* dst) => PackPanels(true, transB, B, ldb, N, K, dst);
 
-    private struct PackBJob : IParallelJob
+    /// <summary>All of an operand's panels, split between threads: MR rows of op(A) each, or NR columns of op(B) (the
+    /// <paramref name="right"/> operand), <paramref name="size"/> rows or columns in all.</summary>
+    private static void PackPanels(bool right, bool trans, float* src, int ld, int size, int K, float* dst)
     {
-        public bool TransB;
-        public float* B, Dst;
-        public int Ldb, K, N;
-
-        public void Run(int begin, int end)
-        {
-            int nr = GemmMicroKernel.NR, kcMax = KcFor(K), nPad = RoundUp(N, nr);
-            int j0 = begin * nr, cols = Math.Min(end * nr, N) - j0;
-            for (int k0 = 0; k0 < K; k0 += kcMax)
-            {
-                int kc = Math.Min(kcMax, K - k0);
-                GemmPack.PackB(TransB, B, Ldb, k0, kc, j0, cols, Dst + (long)k0 * nPad + (long)j0 * kc, nr);
-            }
-        }
+        var job = new PackJob { Right = right, Trans = trans, Src = src, Ld = ld, Size = size, K = K, Dst = dst };
+        int width = right ? GemmMicroKernel.NR : GemmMicroKernel.MR;
+        CpuThreads.For((size + width - 1) / width, Math.Max(1, (1 << 16) / Math.Max(1, width * K)), ref job);
     }
 
     private struct PackJob : IParallelJob
     {
-        public bool TransA;
-        public float* A, Dst;
-        public int Lda, M, K;
+        public bool Right, Trans;
+        public float* Src, Dst;
+        public int Ld, Size, K;
 
         public void Run(int begin, int end)
         {
-            int mr = GemmMicroKernel.MR, kcMax = KcFor(K), mPad = RoundUp(M, mr);
-            int i0 = begin * mr, rows = Math.Min(end * mr, M) - i0;
+            int width = Right ? GemmMicroKernel.NR : GemmMicroKernel.MR, kcMax = KcFor(K), pad = RoundUp(Size, width);
+            int p0 = begin * width, count = Math.Min(end * width, Size) - p0;
             for (int k0 = 0; k0 < K; k0 += kcMax)
             {
                 int kc = Math.Min(kcMax, K - k0);
-                GemmPack.PackA(TransA, A, Lda, i0, rows, k0, kc, Dst + (long)k0 * mPad + (long)i0 * kc, mr);
+                float* dst = Dst + (long)k0 * pad + (long)p0 * kc; // K block k0's panels start at k0 * pad
+                if (Right) GemmPack.PackB(Trans, Src, Ld, k0, kc, p0, count, dst, width);
+                else GemmPack.PackA(Trans, Src, Ld, p0, count, k0, kc, dst, width);
             }
         }
     }
 
-    /// <summary>Whether <see cref="Run"/> may read B in place rather than pack it: on AVX-512, B not transposed, its rows
+    /// <summary>Whether the GEMM may read B in place rather than pack it: on AVX-512, B not transposed, its rows
     /// 64-byte aligned and readable up to N rounded up to 16 (the caller's promise), and K one block, so that each
     /// 48-column sliver of B (K rows) stays in L1 across the row panels that use it.</summary>
     internal static bool ReadsBInPlace(int K, float* B, int ldb) =>

@@ -62,21 +62,29 @@ internal static unsafe class Winograd
 
     /// <summary>Floats of the weights <see cref="Prepare"/> writes for g: every group's (r+1)^2 transformed, packed
     /// matrices; 0 where this path does not take g.</summary>
-    public static long PreparedFloats(in ConvGeometry g, int threads) =>
-        Applies(g, threads) ? (long)g.Groups * Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) : 0;
+    public static long PreparedFloats(in ConvGeometry g, int threads) => Applies(g, threads) ? g.Groups * GroupFloats(g) : 0;
 
     /// <summary>Transforms and packs w for <see cref="TryForward"/> (using the front of the workspace as scratch).</summary>
     public static void Prepare(in ConvGeometry g, float* w, float* prepared, float* workspace)
     {
-        int kg = g.GroupK, cg = g.GroupC, products = Products(g);
-        long packed = Gemm.PackedFloats(kg, cg);
-        for (int grp = 0; grp < g.Groups; grp++)
-        {
-            TransformWeights(WinogradTransforms.G(g.R)!, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, workspace);
-            for (int xi = 0; xi < products; xi++)
-                Gemm.Pack(false, workspace + xi * (long)kg * cg, cg, kg, cg, prepared + ((long)grp * products + xi) * packed);
-        }
+        for (int grp = 0; grp < g.Groups; grp++) PrepareGroup(g, w, grp, workspace, prepared + grp * GroupFloats(g));
     }
+
+    /// <summary>Floats of one group's transformed, packed weights: (r+1)^2 panel sets.</summary>
+    static long GroupFloats(in ConvGeometry g) => Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC);
+
+    /// <summary>Group grp's weights transformed (into scratch) and packed into dst, product after product.</summary>
+    static void PrepareGroup(in ConvGeometry g, float* w, int grp, float* scratch, float* dst)
+    {
+        int kg = g.GroupK, cg = g.GroupC;
+        TransformWeights(WinogradTransforms.G(g.R)!, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, scratch);
+        for (int xi = 0; xi < Products(g); xi++)
+            Gemm.Pack(false, scratch + xi * (long)kg * cg, cg, kg, cg, dst + xi * Gemm.PackedFloats(kg, cg));
+    }
+
+    /// <summary>Whether <see cref="TryForward"/> takes g with this workspace at the current thread count.</summary>
+    public static bool Takes(in ConvGeometry g, long workspaceFloats) =>
+        WorkspaceFloats(g, CpuThreads.Count) is > 0 and var need && need <= workspaceFloats;
 
     /// <summary>Floats between rows of a chunk's transformed inputs and products: room for a whole 16-lane store at the
     /// last tile, so runs of tiles are written without masks (the lanes past a run are overwritten by the next run).</summary>
@@ -93,7 +101,7 @@ internal static unsafe class Winograd
         if (!Applies(g, threads)) return 0;
         int chunk = ChunkTiles(g, threads);
         long slices = Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
-        return TransformedWeights(g) + Products(g) * Gemm.PackedFloats(g.GroupK, g.GroupC) + 16 + slices * ChunkFloats(g, chunk);
+        return TransformedWeights(g) + GroupFloats(g) + 16 + slices * ChunkFloats(g, chunk);
     }
 
     /// <summary>y = act(conv(x, w) * scale + bias) when g suits this path and the workspace holds what it needs; false
@@ -103,32 +111,25 @@ internal static unsafe class Winograd
     public static bool TryForward(in ConvGeometry g, float* x, float* w, float* prepared, float* bias, float* scale, float* y,
         Activation act, float actParam, float* workspace, long workspaceFloats, float* pooled = null)
     {
+        if (!Takes(g, workspaceFloats)) return false;
         int threads = CpuThreads.Count;
-        long need = WorkspaceFloats(g, threads);
-        if (need == 0 || need > workspaceFloats) return false;
         if (pooled != null && (g.Ho % 2 != 0 || g.Wo % 2 != 0 || act is not (Activation.None or Activation.Relu or Activation.LeakyRelu)))
             throw new ArgumentException($"a 2x2 pooling cannot be taken from the tiles of {g} with {act}");
         int kg = g.GroupK, cg = g.GroupC, chunk = ChunkTiles(g, threads), products = Products(g);
-        var gm = WinogradTransforms.G(g.R)!;
         long packed = Gemm.PackedFloats(kg, cg);
-        float* u = workspace, panels = workspace + TransformedWeights(g), chunks = Aligned(panels + products * packed);
+        // The workspace: scratch for a group's transform, that group's packed weights, then the chunks.
+        float* panels = workspace + TransformedWeights(g), chunks = Aligned(panels + GroupFloats(g));
         int count = (int)((Tiles(g) + chunk - 1) / chunk);
         for (int grp = 0; grp < g.Groups; grp++)
         {
             var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
-                Count = count, Slices = Math.Min(threads, count), Scratch = chunks, Pooled = pooled };
-            if (prepared != null)
-                for (int xi = 0; xi < products; xi++)
-                    job.Weights[xi] = new PackedA(false, null, cg, prepared + ((long)grp * products + xi) * packed);
-            else
-            {
-                TransformWeights(gm, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, u);
-                for (int xi = 0; xi < products; xi++)
-                    job.Weights[xi] = Gemm.Pack(false, u + xi * (long)kg * cg, cg, kg, cg, panels + xi * packed);
-            }
+                Scratch = chunks, Pooled = pooled };
+            float* weights = prepared != null ? prepared + grp * GroupFloats(g) : panels;
+            if (prepared == null) PrepareGroup(g, w, grp, workspace, panels);
+            for (int xi = 0; xi < products; xi++) job.Weights[xi] = new PackedA(false, null, cg, weights + xi * packed);
             if (!Whole(g, threads))
             {
-                CpuThreads.ForEach(count, 1, job.Slices, ref job);
+                CpuThreads.ForEach(count, 1, Math.Min(threads, count), ref job);
                 continue;
             }
             // One chunk of every tile: its input transform, products and output transform, each split between threads.
@@ -185,7 +186,7 @@ internal static unsafe class Winograd
     struct Job : IParallelJob
     {
         public ConvGeometry G;
-        public int Group, Chunk, Count, Slices;
+        public int Group, Chunk;
         public Step Step;
         public float* X, Bias, Scale, Y, Scratch, Pooled;
         public Activation Act;
