@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dsl's CPU device against its peers on the same machine, in one run: PyTorch (Debian python3-torch, oneDNN/OpenBLAS)
 # for training and inference, and ONNX Runtime (NuGet Microsoft.ML.OnnxRuntime, running `dsl export` of the same
-# network) for inference. Every model in Models/ at batch 64 (throughput) and batch 1 (latency: median and p95).
+# network) for inference. Each peer is checked to run at its best before any ratio is quoted (bench/peer_check.py). Every model in Models/ at batch 64 (throughput) and batch 1 (latency: median and p95).
 #   usage: bench/cpu.sh [STEPS] [MODEL...]        e.g. bench/cpu.sh 20 lenet cifar-bn
 #   ROUNDS=N runs dsl and ONNX Runtime N times each, in turn (default 2), keeping each one's fastest run.
 set -euo pipefail
@@ -12,11 +12,21 @@ models=("${@:-lenet cifar-bn alexnet vgg16}")
 read -r -a models <<<"${models[*]}"
 threads=$(nproc)
 py=/usr/bin/python3
-$py -c 'import torch' 2>/dev/null || { echo "PyTorch missing: sudo apt-get install python3-torch" >&2; exit 1; }
+$py -c 'import torch' 2>/dev/null || { echo "PyTorch missing: sudo apt-get install python3-torch libopenblas0-pthread" >&2; exit 1; }
+# The machine's OPENBLAS_* settings (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) slow OpenBLAS: unset for the peer alone.
+peer_env=(env); for v in $(compgen -e | grep '^OPENBLAS_' || true); do peer_env+=(-u "$v"); done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dotnet build bench/OrtBench -c Release -o "$work/ort" -nologo -v q >/dev/null
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads cores; $(date -u +%F)"
+# A peer not at its best gives no ratio: its BLAS, oneDNN and thread count are checked and printed first.
+echo "peers:"
+if ! "${peer_env[@]}" OMP_NUM_THREADS=$threads $py bench/peer_check.py --threads "$threads" | sed 's/^/  /'; then
+  echo "bench/cpu.sh: the PyTorch peer is not at its best (above); no ratios quoted" >&2; exit 1
+fi
+ort_header=$(dotnet "$work/ort/OrtBench.dll" --check --threads "$threads")
+echo "  $ort_header"
+[[ $ort_header == *"$threads intra-op threads"* ]] || { echo "bench/cpu.sh: ONNX Runtime does not run $threads threads; no ratios quoted" >&2; exit 1; }
 field() { awk -v w="$1:" '$1==w {print $2}'; }
 median() { sed -n "s/^$1:.*median \([0-9.]*\) ms.*/\1/p"; }
 p95() { sed -n "s/^$1:.*p95 \([0-9.]*\) ms.*/\1/p"; }
@@ -43,7 +53,7 @@ for m in "${models[@]}"; do
       [ -z "$ours" ] || awk -v a="$(echo "$o" | median inference)" -v b="$(echo "$ours" | median inference)" 'BEGIN {exit !(a < b)}' && ours=$o
       [ -z "$ort" ] || awk -v a="$(echo "$r" | median inference)" -v b="$(echo "$ort" | median inference)" 'BEGIN {exit !(a < b)}' && ort=$r
     done
-    torch=$(cd bench && OMP_NUM_THREADS=$threads $py torch_bench.py "$m" --batch "$batch" --steps "$n" --warmup "$w" --threads "$threads")
+    torch=$(cd bench && "${peer_env[@]}" OMP_NUM_THREADS=$threads $py torch_bench.py "$m" --batch "$batch" --steps "$n" --warmup "$w" --threads "$threads")
     echo "$ours" | sed -n '2,3p;/^arithmetic/p' | sed 's/^/dsl      /'
     echo "$torch" | sed -n '2,3p' | sed 's/^/PyTorch  /'
     echo "$ort" | sed -n '2p' | sed 's/^/ONNX RT  /'

@@ -1,5 +1,6 @@
 // Times inference of an ONNX file (written by `dsl export`) in ONNX Runtime on the CPU, printed in `dsl bench`'s words:
 //   OrtBench MODEL.onnx --batch N --steps N --warmup N --threads N
+//   OrtBench --check --threads N      prints the version and settings a run would use, for bench/cpu.sh's peer check
 // Intra-op threads = the given count (default: all cores), sequential execution, every graph optimisation on: the
 // settings a .NET service deploying the model would choose.
 using System.Diagnostics;
@@ -17,6 +18,12 @@ using var options = new SessionOptions
     IntraOpNumThreads = threads,
     InterOpNumThreads = 1,
 };
+string settings = $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} on the CPU ({threads} intra-op threads, sequential, all graph optimisations)";
+if (path == "--check")
+{
+    Console.WriteLine(settings);
+    return;
+}
 using var session = new InferenceSession(path, options);
 var input = session.InputMetadata.Single();
 var dims = input.Value.Dimensions.Select((d, i) => i == 0 ? batch : d).ToArray();
@@ -36,5 +43,5 @@ for (int i = 0; i < steps; i++)
 double perStep = clock.Elapsed.TotalSeconds / steps;
 Array.Sort(each);
 double Quantile(double q) => each[Math.Min(steps - 1, (int)(q * steps))];
-Console.WriteLine($"{Path.GetFileNameWithoutExtension(path)} in ONNX Runtime {OrtEnv.Instance().GetVersionString()} on the CPU ({threads} intra-op threads, sequential), batch {batch}, {steps} timed steps after {warmup} warm-up");
+Console.WriteLine($"{Path.GetFileNameWithoutExtension(path)} in {settings}, batch {batch}, {steps} timed steps after {warmup} warm-up");
 Console.WriteLine($"inference: {batch / perStep,8:F1} images/s  ({1000 * perStep:F1} ms per batch; median {1000 * Quantile(0.5):F3} ms, p95 {1000 * Quantile(0.95):F3} ms)");
