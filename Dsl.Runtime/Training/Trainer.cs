@@ -106,6 +106,10 @@ public sealed class Trainer : IDisposable
     }
 
     public ParameterSet Parameters => parameters;
+
+    /// <summary>Held for writing whenever the weights, the normalisation or the class names change; predictions that
+    /// share <see cref="Parameters"/> hold it for reading.</summary>
+    internal WeightsGate Gate { get; } = new();
     public int BatchSize => batch;
 
     /// <summary>The input normalisation and class names of the last <see cref="Run"/>; null before one.</summary>
@@ -119,6 +123,7 @@ public sealed class Trainer : IDisposable
     public InitReport LoadWeights(string path)
     {
         var (tensors, meta) = SafeTensors.Read(path);
+        using var writing = Gate.Writing();
         var report = parameters.LoadMatching(tensors);
         if (meta.ContainsKey("mean"))
         {
@@ -150,10 +155,13 @@ public sealed class Trainer : IDisposable
         if (fit.Count < batch) throw new DataException($"only {fit.Count} training images for a batch of {batch}; lower --batch or raise --limit");
         var stats = Transform.Statistics(fit, config.Normalize);
         var transform = new Transform(fit, c, h, w, config, stats);
-        metadata = WeightsFile.Metadata(network.Network.Name, stats, trainSet.ClassNames);
-        Statistics = stats;
-        ClassNames = trainSet.ClassNames;
-        WriteClassWeights(fit, classes);
+        using (Gate.Writing())
+        {
+            metadata = WeightsFile.Metadata(network.Network.Name, stats, trainSet.ClassNames);
+            Statistics = stats;
+            ClassNames = trainSet.ClassNames;
+            WriteClassWeights(fit, classes);
+        }
         var sampleOrder = new Data.SampleOrder(fit, config.Order, seed);
 
         var optimizer = config.Optimizer;
@@ -166,7 +174,7 @@ public sealed class Trainer : IDisposable
         // A run killed before its first checkpoint has nothing whole to continue from: it starts over.
         if (options.Resume && File.Exists(last))
         {
-            state = Checkpoints.Load(last, parameters);
+            using (Gate.Writing()) state = Checkpoints.Load(last, parameters);
             options.Log?.Invoke($"resuming from {last}: {state.Epoch} epochs done" + (state.BatchesDone > 0 ? $" and {state.BatchesDone} batches of epoch {state.Epoch + 1}" : ""));
             double restored = state.LearningRate;
             // An edited learning rate in the model file is used: the schedule's position is kept, its scale changes.
@@ -205,9 +213,22 @@ public sealed class Trainer : IDisposable
             int step = resumeAt;
             foreach (var b in pipe.Read())
             {
-                train.SetBatch(b.Images, b.Labels);
-                double loss = train.Run(t);
-                statistics.Loss(epoch, t + 1, step + 1, loss);
+                double loss;
+                // Predictions sharing these parameters wait for the step's update: they see the weights before or after it.
+                using (Gate.Writing())
+                {
+                    train.SetBatch(b.Images, b.Labels);
+                    loss = train.Run(t);
+                    statistics.Loss(epoch, t + 1, step + 1, loss);
+                    if (double.IsFinite(loss))
+                    {
+                        bool measured = options.Statistics && statistics.Measures(step + 1);
+                        if (measured) statistics.BeforeUpdate();
+                        train.Update(optimizer, lr.Current, ++t);
+                        if (measured) statistics.AfterUpdate(epoch, t);
+                        train.ReadProbabilities(probs);
+                    }
+                }
                 if (!double.IsFinite(loss))
                 {
                     SaveWeights(weightsPath, lastGood);
@@ -215,11 +236,6 @@ public sealed class Trainer : IDisposable
                         $"the loss became {loss} at epoch {epoch}, step {step + 1}; the weights from the end of epoch {epoch - 1} are in {weightsPath}. " +
                         "Lower the learning rate, or add batchnorm.");
                 }
-                bool measured = options.Statistics && statistics.Measures(step + 1);
-                if (measured) statistics.BeforeUpdate();
-                train.Update(optimizer, lr.Current, ++t);
-                if (measured) statistics.AfterUpdate(epoch, t);
-                train.ReadProbabilities(probs);
                 correct += Evaluator.TopK(probs, batch, classes, b.Labels, 1);
                 pipe.Release(b);
                 seen += batch;
@@ -274,7 +290,8 @@ public sealed class Trainer : IDisposable
             Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
         if (best is not null)
-            foreach (var (name, values) in best) parameters.Write(name, values);
+            using (Gate.Writing())
+                foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
         var test = Evaluate(testSet, transform, progress, "test", epochs);
         statistics.Test(epochs, state.Step, test);
@@ -359,5 +376,6 @@ public sealed class Trainer : IDisposable
         train.Dispose();
         eval.Dispose();
         parameters.Dispose();
+        Gate.Dispose();
     }
 }
