@@ -25,6 +25,10 @@ public sealed class Predictor : IDisposable
     /// <summary>Loads <paramref name="weightsPath"/> (written by training) into <paramref name="network"/> on <paramref name="device"/>.</summary>
     public Predictor(Shapes.Inferred network, string weightsPath, IDevice device, int batch = 64)
     {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(weightsPath);
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         var plan = MemoryPlan.compile(PlanMode.Inference, batch, network);
         var (tensors, metadata) = SafeTensors.Read(weightsPath);
         parameters = new ParameterSet(device, plan, 0);
@@ -53,6 +57,8 @@ public sealed class Predictor : IDisposable
     /// <summary>The run folder's network and final weights.</summary>
     public static Predictor FromRun(string runDir, IDevice device, int batch = 64)
     {
+        ArgumentNullException.ThrowIfNull(runDir);
+        ArgumentNullException.ThrowIfNull(device);
         var model = Path.Combine(runDir, "model.model");
         var weights = Path.Combine(runDir, "weights.safetensors");
         if (!File.Exists(model) || !File.Exists(weights)) throw new DataException($"{runDir} is not a finished run: it needs model.model and weights.safetensors");
@@ -84,7 +90,8 @@ public sealed class Predictor : IDisposable
     /// <summary>The most probable classes of an image file (PNG, JPEG, WebP, GIF or BMP), best first.</summary>
     public IReadOnlyList<Prediction> Classify(string imagePath, int top = 5)
     {
-        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least one class must be shown");
+        ArgumentNullException.ThrowIfNull(imagePath);
+        AtLeastOne(top);
         // A FIFO would block and a device (/dev/zero) would be read forever.
         if (FileKinds.NotARegularFile(imagePath) is string why) throw new DataException(why);
         int side = Math.Max(height, width);
@@ -100,15 +107,22 @@ public sealed class Predictor : IDisposable
     /// <summary>The most probable classes of one image already laid out as the network's input (C x H x W floats, normalised).</summary>
     public IReadOnlyList<Prediction> Classify(ReadOnlySpan<float> image, int top = 5)
     {
+        AtLeastOne(top);
         var probs = Probabilities(image, 1);
         if (probs.Any(p => !float.IsFinite(p)))
             throw new DataException("the network produced NaN or infinity for this image; its weights or the input normalisation are broken");
         return probs.Select((p, i) => new Prediction(Classes[i], i, p)).OrderByDescending(p => p.Probability).Take(top).ToList();
     }
 
+    static void AtLeastOne(int top)
+    {
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, "at least one class must be shown");
+    }
+
     /// <summary>Class probabilities of <paramref name="count"/> images (count x C x H x W floats), count x classes.</summary>
     public float[] Probabilities(ReadOnlySpan<float> images, int count)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         int n = runners.Plan.Batch, classes = runners.Plan.Classes, size = channels * height * width;
         if (images.Length != count * size) throw new ArgumentException($"{count} images of {channels}x{height}x{width} are {count * size} floats, got {images.Length}");
         var result = new float[count * classes];

@@ -10,23 +10,35 @@ namespace Dsl.Runtime;
 /// <summary>Settings of one training run that the command line may override.</summary>
 public sealed record TrainOptions
 {
-    public int? Epochs { get; init; }
-    public int? Batch { get; init; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 0.</exception>
+    public int? Epochs { get => epochs; init => epochs = value is < 0 ? throw Below(nameof(Epochs), value, 0) : value; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int? Batch { get => batch; init => batch = value is < 1 ? throw Below(nameof(Batch), value, 1) : value; }
     public int? Seed { get; init; }
     /// <summary>Train on at most this many images (a quick run).</summary>
-    public int? Limit { get; init; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int? Limit { get => limit; init => limit = value is < 1 ? throw Below(nameof(Limit), value, 1) : value; }
     /// <summary>Overrides the train block's `init` scheme.</summary>
     public InitScheme? Init { get; init; }
     /// <summary>The run folder: metrics.csv, checkpoints and the weights are written there.</summary>
-    public required string OutputDirectory { get; init; }
+    public required string OutputDirectory { get => outputDirectory; init => outputDirectory = value ?? throw new ArgumentNullException(nameof(OutputDirectory)); }
     /// <summary>Continue from the run folder's last checkpoint (from the beginning when it has none yet).</summary>
     public bool Resume { get; init; }
     /// <summary>Batch size of evaluation passes.</summary>
-    public int EvalBatch { get; init; } = 256;
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int EvalBatch { get => evalBatch; init => evalBatch = value < 1 ? throw Below(nameof(EvalBatch), value, 1) : value; }
     /// <summary>Measure the layers' weights and gradients once an epoch for the diagnosis (off only to measure its cost).</summary>
     public bool Statistics { get; init; } = true;
     /// <summary>Hears what the run decides on its own (resuming from where, a setting changed since the checkpoint).</summary>
     public Action<string>? Log { get; init; }
+
+    string outputDirectory = "";
+    int? epochs, batch, limit;
+    int evalBatch = 256;
+
+    // Refused where it is set, naming the option: a 0 used to surface later as a DivideByZeroException.
+    static ArgumentOutOfRangeException Below(string option, int? value, int least) =>
+        new(option, value, $"TrainOptions.{option} must be at least {least}, got {value}");
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
