@@ -22,14 +22,16 @@ public static class Devices
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
 
     /// <summary>Whether <paramref name="name"/> names a device at all (cpu, auto, opencl, opencl:N, cuda), present or not.</summary>
-    public static bool IsName(string name) =>
-        name is "cpu" or "auto" or "opencl" or "cuda" || name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var i) && i >= 0;
+    public static bool IsName(string name) => name is not null && (
+        name is "cpu" or "auto" or "opencl" or "cuda" || name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var i) && i >= 0);
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
     /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU. <paramref name="tiles"/> picks the
     /// GEMM tiles of a GPU (the CPU device has kernels of its own).</summary>
     public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default, GemmTiles tiles = GemmTiles.Standard)
     {
+        ArgumentNullException.ThrowIfNull(name);
+        if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "a device needs at least one thread");
         switch (name)
         {
             case "cpu":

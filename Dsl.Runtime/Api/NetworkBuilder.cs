@@ -14,6 +14,7 @@ namespace Dsl.Runtime;
 /// </code></example>
 public sealed class NetworkBuilder(string name)
 {
+    readonly string name = name ?? throw new ArgumentNullException(nameof(name));
     readonly List<Layer> layers = new();
     Shape? input;
 

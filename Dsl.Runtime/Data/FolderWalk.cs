@@ -3,11 +3,14 @@ namespace Dsl.Runtime.Data;
 /// <summary>The files under an image folder's class folders, each at most once: a link to a folder is followed only
 /// into a folder not read yet and inside the data folder (or the class folder it was listed in), so link loops
 /// (`cats/up -> ..`) and links across classes cannot multiply or mislabel images; FIFOs, devices and sockets are
-/// listed as skipped without being opened; a folder that cannot be read is listed like a file that cannot.</summary>
+/// listed as skipped without being opened; a folder that cannot be read is listed like a file that cannot. A file reached
+/// twice (a link to a file of another class, a hard link) counts once, where it is met first: class folders in sorted
+/// order, entries in ordinal order; the later one is listed as skipped naming the first.</summary>
 sealed class FolderWalk
 {
     readonly string realRoot;
     readonly HashSet<string> visited = [];
+    readonly Dictionary<string, string> taken = [];
 
     public List<SkippedFile> Skipped { get; } = [];
 
@@ -56,7 +59,7 @@ sealed class FolderWalk
             switch (own.Kind)
             {
                 case FileKind.Regular:
-                    files.Add(entry);
+                    Take(entry, own.Identity, files);
                     break;
                 case FileKind.Directory:
                     // A bind mount can bring a folder back inside itself, like a link.
@@ -81,7 +84,7 @@ sealed class FolderWalk
         switch (target.Kind)
         {
             case FileKind.Regular:
-                files.Add(link);
+                Take(link, target.Identity, files);
                 return;
             case FileKind.Missing:
                 Skipped.Add(new SkippedFile(link, "a link to nothing (broken, or a loop of links)"));
@@ -98,6 +101,12 @@ sealed class FolderWalk
                 Skipped.Add(new SkippedFile(link, $"a link to {FileKinds.Describe(target.Kind)}, not a regular file; not opened"));
                 return;
         }
+    }
+
+    void Take(string path, string identity, List<string> files)
+    {
+        if (taken.TryAdd(identity, path)) files.Add(path);
+        else Skipped.Add(new SkippedFile(path, $"the same file as {taken[identity]} (a link); counted once, under the label of {taken[identity]}"));
     }
 
     static bool Inside(string path, string folder) =>

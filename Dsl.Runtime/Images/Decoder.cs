@@ -18,8 +18,8 @@ static class Decoder
         // The codec owns the stream it reads and disposes of it with itself.
         using var codec = SKCodec.Create(new SKMemoryStream(bytes), out var opened);
         if (codec is null)
-            throw new DataException(opened == SKCodecResult.IncompleteInput
-                ? $"{source}: the file ends before its header does"
+            throw new DataException(PngProblem(data) is string png ? $"{source}: {png}"
+                : opened == SKCodecResult.IncompleteInput ? $"{source}: the file ends before its header does"
                 : $"{source}: not a PNG, JPEG, WebP, GIF or BMP image");
         var declared = codec.Info;
         // Checked before anything the size of the image is allocated: a lying header costs nothing.
@@ -37,7 +37,7 @@ static class Decoder
         var pixels = new byte[info.BytesSize64];
         SKCodecResult result;
         fixed (byte* p = pixels) result = codec.GetPixels(info, (nint)p);
-        if (result != SKCodecResult.Success) throw new DataException($"{source}: {Reason(result, codec.EncodedFormat)}");
+        if (result != SKCodecResult.Success) throw new DataException($"{source}: {PngProblem(data) ?? Reason(result, codec.EncodedFormat)}");
         int channels = grey ? 1 : opaque ? 3 : 4;
         if (channels == 3) pixels = DropAlpha(pixels);
         return Orientation.Upright(new Image(width, height, channels, pixels), codec.EncodedOrigin);
@@ -56,6 +56,10 @@ static class Decoder
         }
         return (w, h);
     }
+
+    /// <summary>A PNG's own account of why it failed (a bad CRC, no pixels), more exact than the codec's; null for
+    /// other formats.</summary>
+    static string? PngProblem(ReadOnlySpan<byte> data) => PngChunks.IsPng(data) ? PngChunks.Problem(data) : null;
 
     static byte[] DropAlpha(byte[] rgba)
     {

@@ -10,23 +10,35 @@ namespace Dsl.Runtime;
 /// <summary>Settings of one training run that the command line may override.</summary>
 public sealed record TrainOptions
 {
-    public int? Epochs { get; init; }
-    public int? Batch { get; init; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 0.</exception>
+    public int? Epochs { get => epochs; init => epochs = value is < 0 ? throw Below(nameof(Epochs), value, 0) : value; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int? Batch { get => batch; init => batch = value is < 1 ? throw Below(nameof(Batch), value, 1) : value; }
     public int? Seed { get; init; }
     /// <summary>Train on at most this many images (a quick run).</summary>
-    public int? Limit { get; init; }
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int? Limit { get => limit; init => limit = value is < 1 ? throw Below(nameof(Limit), value, 1) : value; }
     /// <summary>Overrides the train block's `init` scheme.</summary>
     public InitScheme? Init { get; init; }
     /// <summary>The run folder: metrics.csv, checkpoints and the weights are written there.</summary>
-    public required string OutputDirectory { get; init; }
+    public required string OutputDirectory { get => outputDirectory; init => outputDirectory = value ?? throw new ArgumentNullException(nameof(OutputDirectory)); }
     /// <summary>Continue from the run folder's last checkpoint (from the beginning when it has none yet).</summary>
     public bool Resume { get; init; }
     /// <summary>Batch size of evaluation passes.</summary>
-    public int EvalBatch { get; init; } = 256;
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int EvalBatch { get => evalBatch; init => evalBatch = value < 1 ? throw Below(nameof(EvalBatch), value, 1) : value; }
     /// <summary>Measure the layers' weights and gradients once an epoch for the diagnosis (off only to measure its cost).</summary>
     public bool Statistics { get; init; } = true;
     /// <summary>Hears what the run decides on its own (resuming from where, a setting changed since the checkpoint).</summary>
     public Action<string>? Log { get; init; }
+
+    string outputDirectory = "";
+    int? epochs, batch, limit;
+    int evalBatch = 256;
+
+    // Refused where it is set, naming the option: a 0 used to surface later as a DivideByZeroException.
+    static ArgumentOutOfRangeException Below(string option, int? value, int least) =>
+        new(option, value, $"TrainOptions.{option} must be at least {least}, got {value}");
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -106,6 +118,10 @@ public sealed class Trainer : IDisposable
     }
 
     public ParameterSet Parameters => parameters;
+
+    /// <summary>Held for writing whenever the weights, the normalisation or the class names change; predictions that
+    /// share <see cref="Parameters"/> hold it for reading.</summary>
+    internal WeightsGate Gate { get; } = new();
     public int BatchSize => batch;
 
     /// <summary>The input normalisation and class names of the last <see cref="Run"/>; null before one.</summary>
@@ -119,6 +135,7 @@ public sealed class Trainer : IDisposable
     public InitReport LoadWeights(string path)
     {
         var (tensors, meta) = SafeTensors.Read(path);
+        using var writing = Gate.Writing();
         var report = parameters.LoadMatching(tensors);
         if (meta.ContainsKey("mean"))
         {
@@ -150,10 +167,13 @@ public sealed class Trainer : IDisposable
         if (fit.Count < batch) throw new DataException($"only {fit.Count} training images for a batch of {batch}; lower --batch or raise --limit");
         var stats = Transform.Statistics(fit, config.Normalize);
         var transform = new Transform(fit, c, h, w, config, stats);
-        metadata = WeightsFile.Metadata(network.Network.Name, stats, trainSet.ClassNames);
-        Statistics = stats;
-        ClassNames = trainSet.ClassNames;
-        WriteClassWeights(fit, classes);
+        using (Gate.Writing())
+        {
+            metadata = WeightsFile.Metadata(network.Network.Name, stats, trainSet.ClassNames);
+            Statistics = stats;
+            ClassNames = trainSet.ClassNames;
+            WriteClassWeights(fit, classes);
+        }
         var sampleOrder = new Data.SampleOrder(fit, config.Order, seed);
 
         var optimizer = config.Optimizer;
@@ -166,7 +186,7 @@ public sealed class Trainer : IDisposable
         // A run killed before its first checkpoint has nothing whole to continue from: it starts over.
         if (options.Resume && File.Exists(last))
         {
-            state = Checkpoints.Load(last, parameters);
+            using (Gate.Writing()) state = Checkpoints.Load(last, parameters);
             options.Log?.Invoke($"resuming from {last}: {state.Epoch} epochs done" + (state.BatchesDone > 0 ? $" and {state.BatchesDone} batches of epoch {state.Epoch + 1}" : ""));
             double restored = state.LearningRate;
             // An edited learning rate in the model file is used: the schedule's position is kept, its scale changes.
@@ -205,9 +225,22 @@ public sealed class Trainer : IDisposable
             int step = resumeAt;
             foreach (var b in pipe.Read())
             {
-                train.SetBatch(b.Images, b.Labels);
-                double loss = train.Run(t);
-                statistics.Loss(epoch, t + 1, step + 1, loss);
+                double loss;
+                // Predictions sharing these parameters wait for the step's update: they see the weights before or after it.
+                using (Gate.Writing())
+                {
+                    train.SetBatch(b.Images, b.Labels);
+                    loss = train.Run(t);
+                    statistics.Loss(epoch, t + 1, step + 1, loss);
+                    if (double.IsFinite(loss))
+                    {
+                        bool measured = options.Statistics && statistics.Measures(step + 1);
+                        if (measured) statistics.BeforeUpdate();
+                        train.Update(optimizer, lr.Current, ++t);
+                        if (measured) statistics.AfterUpdate(epoch, t);
+                        train.ReadProbabilities(probs);
+                    }
+                }
                 if (!double.IsFinite(loss))
                 {
                     SaveWeights(weightsPath, lastGood);
@@ -215,11 +248,6 @@ public sealed class Trainer : IDisposable
                         $"the loss became {loss} at epoch {epoch}, step {step + 1}; the weights from the end of epoch {epoch - 1} are in {weightsPath}. " +
                         "Lower the learning rate, or add batchnorm.");
                 }
-                bool measured = options.Statistics && statistics.Measures(step + 1);
-                if (measured) statistics.BeforeUpdate();
-                train.Update(optimizer, lr.Current, ++t);
-                if (measured) statistics.AfterUpdate(epoch, t);
-                train.ReadProbabilities(probs);
                 correct += Evaluator.TopK(probs, batch, classes, b.Labels, 1);
                 pipe.Release(b);
                 seen += batch;
@@ -274,7 +302,8 @@ public sealed class Trainer : IDisposable
             Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
         if (best is not null)
-            foreach (var (name, values) in best) parameters.Write(name, values);
+            using (Gate.Writing())
+                foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
         var test = Evaluate(testSet, transform, progress, "test", epochs);
         statistics.Test(epochs, state.Step, test);
@@ -359,5 +388,6 @@ public sealed class Trainer : IDisposable
         train.Dispose();
         eval.Dispose();
         parameters.Dispose();
+        Gate.Dispose();
     }
 }

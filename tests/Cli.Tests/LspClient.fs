@@ -14,7 +14,7 @@ open Dsl.Cli.Tests.RunDsl
 
 /// How long to wait for one message before calling the server stuck (a guard against hanging the suite,
 /// not a measurement: answers take milliseconds).
-let private patience = TimeSpan.FromSeconds 60.0
+let private defaultPatience = TimeSpan.FromSeconds 60.0
 
 let json (v: obj) = JsonSerializer.SerializeToNode v
 
@@ -35,6 +35,7 @@ type Client() =
     let output = p.StandardOutput.BaseStream
     let notifications = Queue<JsonNode>()
     let mutable nextId = 0
+    let mutable patience = defaultPatience
 
     let readLine () =
         let sb = StringBuilder()
@@ -59,6 +60,15 @@ type Client() =
         JsonNode.Parse(ReadOnlySpan body)
 
     member _.Process = p
+
+    /// How long <see cref="Receive"/> waits before failing the test (shorter where a hang is what is tested).
+    member _.Patience with get () = patience and set v = patience <- v
+
+    /// The messages without an id received while waiting for responses (notifications, parse errors), taken out.
+    member _.TakeUnanswered() =
+        let all = notifications.ToArray()
+        notifications.Clear()
+        all
     member _.StandardError = lock errors (fun () -> string errors)
 
     /// The next message the server writes.

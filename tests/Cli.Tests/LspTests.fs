@@ -202,6 +202,33 @@ let ``malformed messages and random files never stop the server`` () =
     let value = str (c.At("textDocument/hover", uri, 2, 3))?result?contents?value
     Expect.stringContains value "| dense1 | dense 2 units | 2 | 10 |" "value"
 
+/// Each frame whose Content-Length does not match its body, or is over the limit, is answered with a JSON-RPC parse
+/// error, and the server reads the next message's header and answers it (before, it never answered again).
+let ``after a malformed frame the server answers the next request`` () =
+    let uri = "file:///frames.model"
+    use c = new Client()
+    c.Patience <- TimeSpan.FromSeconds 15.0
+    c.Initialize() |> ignore
+    c.Open(uri, "network n\n  input 4\n  dense 2\n  softmax\n")
+    c.Diagnostics uri |> ignore
+    let hover (id: int) (extra: string) =
+        Encoding.UTF8.GetBytes(sprintf """{"jsonrpc":"2.0","id":%d,"method":"textDocument/hover","params":{"textDocument":{"uri":"%s"},"position":{"line":2,"character":3},"note":"%s"}}""" id uri extra)
+    let framed (length: int64) (body: byte[]) = Array.append (Encoding.ASCII.GetBytes(sprintf "Content-Length: %d\r\n\r\n" length)) body
+    let cases =
+        [ "too short", (let b = hover 901 "" in framed (int64 b.Length - 5L) b)
+          "too long", (let b = hover 902 "" in framed (int64 b.Length + 7L) b)
+          // 20 characters of two UTF-8 bytes each, counted as 20 rather than 40.
+          "counted in characters", (let b = hover 903 (String.replicate 20 "é") in framed (int64 (b.Length - 20)) b)
+          "over the size limit", framed 70_000_000L (hover 904 "")
+          "a body of garbage then a header glued to it", Array.append (framed 3L "{}}"B) "}}}]]\"\\"B ]
+    for name, frame in cases do
+        c.SendBytes frame
+        let value = str (c.At("textDocument/hover", uri, 2, 3))?result?contents?value
+        Expect.stringContains value "| dense1 | dense 2 units |" (sprintf "%s: the next request is answered" name)
+        let errors = c.TakeUnanswered() |> Array.filter (fun m -> not (isNull m?error))
+        Expect.equal (errors |> Array.map (fun m -> num m?error?code)) [| -32700 |] (sprintf "%s: one parse error" name)
+    Expect.isFalse c.Process.HasExited c.StandardError
+
 let ``shutdown then exit ends the server with code 0`` () =
     use c = new Client()
     c.Initialize() |> ignore
@@ -220,5 +247,6 @@ let tests =
         testCase "completion offers layer options, layer names and train-block keys and values" ``completion offers layer options, layer names and train-block keys and values``
         testCase "go to definition leads from a let use to the let, and the outline lists the layers" ``go to definition leads from a let use to the let, and the outline lists the layers``
         testCase "malformed messages and random files never stop the server" ``malformed messages and random files never stop the server``
+        testCase "after a malformed frame the server answers the next request" ``after a malformed frame the server answers the next request``
         testCase "shutdown then exit ends the server with code 0" ``shutdown then exit ends the server with code 0``
     ]
