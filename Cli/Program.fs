@@ -114,6 +114,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Devices
     | [<CliPrefix(CliPrefix.None)>] Selftest of ParseResults<Selftest.SelftestArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.ExportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<Import.ImportArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<Data.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Lsp of ParseResults<Lsp.Server.LspArgs>
     | Version
@@ -131,6 +132,7 @@ type Command =
             | Devices -> "list the devices found (CPU, OpenCL, CUDA) and the one --device auto takes"
             | Selftest _ -> "check every kernel of a device against the CPU device"
             | Export _ -> "write a finished run's network and weights as an ONNX model for inference"
+            | Import _ -> "read an ONNX model (a pretrained network) into a model file and a safetensors weights file"
             | Data _ -> "list, fetch or locate the known data sets (fashion-mnist, mnist, cifar10, cifar100)"
             | Lsp _ -> "serve model files to an editor (Language Server Protocol on standard input and output)"
             | Version -> "print the version of dsl and the commit it was built from"
@@ -139,7 +141,7 @@ type Command =
 /// A command-line value that parses but makes no sense (a batch of 0).
 exception UsageError of string
 
-/// Exit codes: 0 success, 1 other failure, 2 a bad model file or bad usage.
+/// Exit codes: 0 success, 1 other failure, 2 a bad model file, an ONNX file `dsl import` cannot read, or bad usage.
 let private compile path classes =
     let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
     inf
@@ -162,6 +164,7 @@ let private run (cmd: Command) =
     | Devices -> Devices.run ()
     | Selftest a -> Selftest.run a
     | Export a -> Export.run a
+    | Import a -> Import.run a
     | Data a -> Data.run a
     | Lsp _ -> Lsp.Server.run ()
     | Version ->
@@ -278,6 +281,10 @@ let main argv =
         | :? DataException as e ->
             eprintfn "data: %s" e.Message
             1
+        // An ONNX file that cannot become a model file is bad input, as a bad model file is.
+        | :? OnnxImportException as e ->
+            eprintfn "import: %s" e.Message
+            2
         | :? DeviceException as e ->
             eprintfn "device: %s" e.Message
             1

@@ -87,14 +87,14 @@ static class OnnxFixtures
     {
         if (!File.Exists(Python)) return $"{Python} is not installed";
         var (code, _, err) = RunPython("-c", $"import {string.Join(", ", modules)}");
-        return code == 0 ? null : $"{Python} cannot import {string.Join(", ", modules)} (install python3-onnx): {err.Trim().Split('\n')[^1]}";
+        return code == 0 ? null : $"{Python} cannot import {string.Join(", ", modules)} (tests/setup-optional installs it): {err.Trim().Split('\n')[^1]}";
     }
 
     /// <summary>Runs tests/Dsl.Runtime.Tests/Onnx/onnx_check.py with the given arguments.</summary>
     public static (int code, string stdout, string stderr) Script(params string[] args) =>
         RunPython([Path.Combine(Networks.RepoRoot, "tests", "Dsl.Runtime.Tests", "Onnx", "onnx_check.py"), .. args]);
 
-    static (int code, string stdout, string stderr) RunPython(params string[] args)
+    public static (int code, string stdout, string stderr) RunPython(params string[] args)
     {
         var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
