@@ -21,7 +21,12 @@ public static class DataStore
     /// gets one line per fetched file and per source that failed.</summary>
     public static string Get(KnownDataSet set, DataLocations at, Action<string>? log = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default)
     {
-        if (Find(set, at) is { } found) return found;
+        if (Find(set, at) is { } found)
+        {
+            try { AdoptInterrupted(set, at, null, log); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only cache keeps them
+            return found;
+        }
         var tried = new List<string>();
         try
         {
@@ -34,6 +39,7 @@ public static class DataStore
         var staging = Path.Combine(at.Cache, $".fetch-{set.Folder}-{Environment.ProcessId}");
         try
         {
+            AdoptInterrupted(set, at, staging, log);
             try
             {
                 return Install(set, at, FromPublisher(set, at, staging, log, progress, cancel), staging);
@@ -66,6 +72,38 @@ public static class DataStore
         }
     }
 
+    /// <summary>Takes over what fetches of <paramref name="set"/> that were killed left in the cache: their partial
+    /// downloads (TARGET.part) move into <paramref name="staging"/> (when one is given), where the download resumes them
+    /// with a range request; the rest of their staging folders is removed. A staging folder whose process still runs is
+    /// left alone.</summary>
+    static void AdoptInterrupted(KnownDataSet set, DataLocations at, string? staging, Action<string>? log)
+    {
+        var prefix = $".fetch-{set.Folder}-";
+        if (!Directory.Exists(at.Cache)) return;
+        foreach (var stale in Directory.EnumerateDirectories(at.Cache, prefix + "*").ToList())
+        {
+            if (!int.TryParse(Path.GetFileName(stale)[prefix.Length..], out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
+            var files = staging is null ? null : Path.Combine(staging, "files");
+            var parts = files is not null && Directory.Exists(Path.Combine(stale, "files")) ? Directory.GetFiles(Path.Combine(stale, "files"), "*.part") : [];
+            if (files is not null) Directory.CreateDirectory(files);
+            foreach (var part in parts)
+            {
+                var name = Path.GetFileName(part);
+                if (!set.Files.Any(f => f.Name + ".part" == name) || File.Exists(Path.Combine(files!, name))) continue;
+                File.Move(part, Path.Combine(files, name));
+                log?.Invoke($"{set.Name}: resuming {name[..^".part".Length]} from the {new FileInfo(Path.Combine(files, name)).Length / 1e6:F1} MB an interrupted fetch left");
+            }
+            Directory.Delete(stale, recursive: true);
+        }
+    }
+
+    static bool Running(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     /// <summary>Downloads the publisher's files into the staging folder; returns the folder that holds the set.</summary>
     static string FromPublisher(KnownDataSet set, DataLocations at, string staging, Action<string>? log, IProgress<DownloadProgress>? progress, CancellationToken cancel)
     {
@@ -76,7 +114,7 @@ public static class DataStore
             var url = at.AddressOf(file);
             var target = Path.Combine(files, file.Name);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            Download.Fetch(url, target, file.Digest, progress, cancel);
+            Download.Fetch(url, target, file, at.Limits, progress, log, cancel);
             log?.Invoke($"{set.Name}: fetched {file.Name} from {url} ({new FileInfo(target).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s, {file.Digest.Algorithm} matches)");
         }
         if (set.Archive is null) return files;
