@@ -35,7 +35,8 @@ let private size (dir: string) =
 /// Puts `set` where the search finds it, showing the transfer; returns its folder.
 let get (set: KnownDataSet) =
     let at = DataLocations.FromEnvironment()
-    match DataStore.Find(set, at) with
+    // A damaged copy in the cache is removed here (and said so), then fetched again like a missing one.
+    match DataStore.Verified(set, at, (fun line -> eprintfn "%s" line)) with
     | null when Console.IsErrorRedirected || Console.IsOutputRedirected ->
         eprintfn "%s is not on this machine: fetching it into %s" set.Name at.Cache
         // In a log, a line per file every 10 s: a slow download shows that it moves, a stalled one is ended by its limits.

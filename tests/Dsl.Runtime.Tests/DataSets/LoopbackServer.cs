@@ -43,9 +43,11 @@ sealed class LoopbackServer : IDisposable
             catch (ObjectDisposedException) { return; }
             new Thread(() =>
             {
+                // Whatever a connection does (closed before its request line, reset mid-answer), the test host must not
+                // die of it: an exception on this thread would end the whole test run.
                 using (client)
                     try { Handle(client.GetStream()); }
-                    catch (IOException) { }
+                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
             }) { IsBackground = true }.Start();
         }
     }
@@ -53,7 +55,8 @@ sealed class LoopbackServer : IDisposable
     void Handle(NetworkStream stream)
     {
         var reader = new StreamReader(stream, Encoding.ASCII);
-        var path = reader.ReadLine()!.Split(' ')[1].TrimStart('/');
+        if (reader.ReadLine() is not { } first) return; // closed before its request
+        var path = first.Split(' ')[1].TrimStart('/');
         long? range = null;
         for (string? line; !string.IsNullOrEmpty(line = reader.ReadLine());)
             if (line.StartsWith("Range: bytes=", StringComparison.OrdinalIgnoreCase))
