@@ -35,9 +35,19 @@ let private size (dir: string) =
 /// Puts `set` where the search finds it, showing the transfer; returns its folder.
 let get (set: KnownDataSet) =
     let at = DataLocations.FromEnvironment()
-    match DataStore.Find(set, at) with
+    // A damaged copy in the cache is removed here (and said so), then fetched again like a missing one.
+    match DataStore.Verified(set, at, (fun line -> eprintfn "%s" line)) with
     | null when Console.IsErrorRedirected || Console.IsOutputRedirected ->
-        DataStore.Get(set, at, (fun line -> eprintfn "%s" line))
+        eprintfn "%s is not on this machine: fetching it into %s" set.Name at.Cache
+        // In a log, a line per file every 10 s: a slow download shows that it moves, a stalled one is ended by its limits.
+        let said = Collections.Generic.Dictionary<string, DateTime>()
+        let report (p: DownloadProgress) =
+            let last = match said.TryGetValue p.File with | true, t -> t | _ -> DateTime.MinValue
+            if DateTime.UtcNow - last > TimeSpan.FromSeconds 10.0 && (p.Total |> Option.ofNullable) <> Some p.Received then
+                said[p.File] <- DateTime.UtcNow
+                let total = p.Total |> Option.ofNullable |> Option.map (fun t -> sprintf " of %.1f MB" (float t / 1e6)) |> Option.defaultValue ""
+                eprintfn "%s: %.1f MB%s (%.1f MB/s)" p.File (float p.Received / 1e6) total (p.BytesPerSecond / 1e6)
+        DataStore.Get(set, at, (fun line -> eprintfn "%s" line), Progress.Synchronous report)
     | null ->
         eprintfn "%s is not on this machine: fetching it into %s" set.Name at.Cache
         let mutable dir = null

@@ -40,6 +40,7 @@ let predict (runDir: string) (images: string list) (top: int) (dev: IDevice) =
             printfn "%s" image
             for p in best do printfn "  %6.2f%%  %s" (100.0 * float p.Probability) p.Class
         with :? DataException as e ->
-            eprintfn "%s: %s" image e.Message
+            // The decoder's messages name the file already.
+            if e.Message.StartsWith(image + ": ") then eprintfn "%s" e.Message else eprintfn "%s: %s" image e.Message
             failed <- failed + 1
     if failed > 0 then 1 else 0

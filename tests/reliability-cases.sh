@@ -121,4 +121,68 @@ try "a checkpoint of another shape" . $D run --resume good --epochs 5
 try "AlexNet training step at batch 2,800 (CPU, 24 GiB)" . $D bench $W/Models/alexnet.model --batch 2800 --device cpu --steps 1 --warmup 0
 printf 'network big\n  input 3 x 227 x 227\n  flatten\n  dense 20000 |> relu\n  dense classes\n  softmax\n' > big.model
 try "dense 20000 after a 227x227x3 input" . $D bench big.model --device cpu --classes 10 --steps 1 --warmup 0
+
+# ---- Issue 24, part B: file links across classes, LSP frames, mirrors that misbehave, a damaged cache, damaged PNGs.
+# (Threads and the C# API's arguments are library cases: ThreadingTests and ApiArgumentTests.)
+mkfolder xlink; ln -s $T/xlink/tshirt/1.png xlink/sneaker/stolen.png; fmodel $T/xlink xlink.model
+tryout "a file link from one class folder into another" "counted where it is" $D run xlink.model --out r-xlink
+lsp() { python3 - "$@" <<'P'
+import subprocess, sys, time, json, select
+kind = sys.argv[1]
+p = subprocess.Popen(sys.argv[2:] + ["lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def frame(body, n=None): return b"Content-Length: %d\r\n\r\n" % (len(body) if n is None else n) + body
+req = lambda i, note="": json.dumps({"jsonrpc": "2.0", "id": i, "method": "initialize", "params": {"note": note}}).encode()
+bad = {"short": frame(req(1), len(req(1)) - 5), "long": frame(req(1), len(req(1)) + 7),
+       "chars": frame(req(1, "é" * 20), len(req(1, "é" * 20)) - 20), "huge": frame(req(1), 70_000_000)}[kind]
+p.stdin.write(bad + frame(req(2))); p.stdin.flush()
+out, start = b"", time.time()
+while b'"id":2' not in out and time.time() - start < 20:
+    if select.select([p.stdout], [], [], 1)[0]: out += p.stdout.read1(65536)
+p.kill()
+print(("answered the next request" if b'"id":2' in out else "NO ANSWER in 20 s") + (", parse error -32700 first" if b"-32700" in out else ""))
+P
+}
+for k in short long chars huge; do tryout "dsl lsp: a frame whose Content-Length is $k, then a good request" . lsp $k $D; done
+server() { python3 - "$1" <<'P' & sleep 1
+import socket, sys, time, threading
+kind = sys.argv[1]; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 8931)); s.listen()
+def serve(c):
+    try:
+        c.recv(65536)
+        if kind == "silent": time.sleep(600)
+        elif kind == "trickle":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9912422\r\n\r\n")
+            while True: c.sendall(b"0123456789"); time.sleep(20)
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+            while True: c.sendall(bytes(65536))
+    except OSError: pass
+while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+P
+}
+for k in silent trickle endless; do
+  server $k; sp=$!
+  mkdir -p c-$k; tryout "dsl data get mnist from a mirror that is $k" "tried|more than|announces" env DSL_DATA= XDG_CACHE_HOME=$T/c-$k DSL_DATA_MIRROR=http://127.0.0.1:8931/ timeout 900 $D data get mnist
+  row "  ... left in the cache" - "$(find c-$k -type f | wc -l) files, $(du -sk c-$k | cut -f1) KiB"
+  kill $sp
+done
+mkdir -p c-gz/dsl/datasets/fashion-mnist; cp $W/tests/data/fashion-mnist/*.gz c-gz/dsl/datasets/fashion-mnist/
+python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xFF; open(p,'wb').write(b)" c-gz/dsl/datasets/fashion-mnist/train-labels-idx1-ubyte.gz
+tryout "dsl data get with a changed byte in a cached .gz" "damaged" env DSL_DATA= XDG_CACHE_HOME=$T/c-gz $D data get fashion-mnist
+mkdir -p gz; cp $W/tests/data/fashion-mnist/*.gz gz/
+python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xFF; open(p,'wb').write(b)" gz/train-labels-idx1-ubyte.gz
+printf 'network f\n  input 1 x 28 x 28\n  flatten\n  dense classes\n  softmax\ntrain\n  data fashion-mnist\n  batch 32\n  epochs 1\n' > fm.model
+try "dsl run with a changed byte in a .gz under DSL_DATA" . env DSL_DATA=$T/gz $D run fm.model --out r-gz
+python3 - <<'P'
+import zlib, struct
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+sig = b'\x89PNG\r\n\x1a\n'
+good = sig + chunk(b'IHDR', struct.pack('>IIBBBBB', 2, 2, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(b'\0\x10\x20\0\x30\x40')) + chunk(b'IEND', b'')
+bad = bytearray(good); bad[29] ^= 1; open('crc.png', 'wb').write(bad)
+open('empty.png', 'wb').write(sig + chunk(b'IHDR', struct.pack('>IIBBBBB', 0, 0, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b''))
+P
+$D run tiny.model --out good2 >/dev/null 2>&1
+try "predict on a PNG with a bad CRC" . $D predict good2 crc.png
+try "predict on a 0x0 PNG" . $D predict good2 empty.png
+
 cd /; rm -rf $T

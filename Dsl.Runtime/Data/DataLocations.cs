@@ -7,7 +7,9 @@ namespace Dsl.Runtime.Data;
 /// <param name="Mirror">When set, every publisher address is replaced by this base address plus the file's name (tests
 /// serve files from 127.0.0.1 this way; $DSL_DATA_MIRROR sets it).</param>
 /// <param name="UseApt">Whether the distribution's package may be fetched when downloading fails.</param>
-public sealed record DataLocations(string? UserRoot, string Cache, IReadOnlyList<string> SystemRoots, Uri? Mirror = null, bool UseApt = true)
+/// <param name="Limits">When a download gives up on a server (null: <see cref="DownloadLimits.Default"/>; tests set seconds).</param>
+public sealed record DataLocations(string? UserRoot, string Cache, IReadOnlyList<string> SystemRoots, Uri? Mirror = null, bool UseApt = true,
+    DownloadLimits? Limits = null)
 {
     /// <summary>The locations the environment gives.</summary>
     public static DataLocations FromEnvironment()

@@ -15,10 +15,18 @@ public static class DataSources
 
     static (ImageSet train, ImageSet test) LoadIdx(KnownDataSet set, IReadOnlyList<string> classes, DataFetch? fetch)
     {
+        var at = fetch?.Locations ?? DataLocations.FromEnvironment();
         var dir = Fetch(set, fetch);
         string File(string stem) => KnownDataSet.PathOf(dir, stem);
-        return (Idx.Load(File("train-images-idx3-ubyte"), File("train-labels-idx1-ubyte"), classes),
-                Idx.Load(File("t10k-images-idx3-ubyte"), File("t10k-labels-idx1-ubyte"), classes));
+        try
+        {
+            return (Idx.Load(File("train-images-idx3-ubyte"), File("train-labels-idx1-ubyte"), classes),
+                    Idx.Load(File("t10k-images-idx3-ubyte"), File("t10k-labels-idx1-ubyte"), classes));
+        }
+        catch (DataException e)
+        {
+            throw new DataException($"{e.Message}; {DataStore.Repair(set, at, dir)}", e);
+        }
     }
 
     /// <summary>The known data set <paramref name="source"/> names, or null for an image folder or synthetic data.</summary>

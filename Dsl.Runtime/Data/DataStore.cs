@@ -17,11 +17,74 @@ public static class DataStore
     /// <summary>The first folder that holds <paramref name="set"/>, or null.</summary>
     public static string? Find(KnownDataSet set, DataLocations at) => Candidates(set, at).FirstOrDefault(set.IsIn);
 
+    /// <summary>Where the cache records the SHA-256 of every file of a set it fetched, as `sha256sum` writes them (so
+    /// `sha256sum -c .digests` checks it by hand too).</summary>
+    public const string Manifest = ".digests";
+
+    /// <summary>The folder that holds <paramref name="set"/>, or null. A copy in the cache is checked against the digests
+    /// recorded when it was fetched (a copy without them, put there by hand or by an older dsl: each gzip file must
+    /// decompress, its CRC matching); a damaged one is removed, and <paramref name="log"/> told why, so that it is
+    /// fetched again.</summary>
+    public static string? Verified(KnownDataSet set, DataLocations at, Action<string>? log = null)
+    {
+        var found = Find(set, at);
+        if (found is null || !Inside(found, at.Cache) || Damage(found) is not string damage) return found;
+        log?.Invoke($"{set.Name}: {damage}; removing the cached copy (it is taken from another place or fetched again)");
+        try { Directory.Delete(found, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{set.Name}: {damage}, and the copy cannot be removed ({e.Message.TrimEnd('.')}); delete {found} and run `dsl data get {set.Name}`");
+        }
+        return Find(set, at);
+    }
+
+    /// <summary>What to do about a damaged file of <paramref name="set"/> found in <paramref name="dir"/>.</summary>
+    public static string Repair(KnownDataSet set, DataLocations at, string dir) =>
+        Inside(dir, at.Cache) ? $"`dsl data get {set.Name}` checks the cached copy and fetches a damaged one again"
+        : set.AptPackage is { } package && at.SystemRoots.Any(r => Inside(dir, r))
+            ? $"the {package} package's files are damaged: reinstall it (sudo apt-get install --reinstall {package})"
+        : $"replace it with a good copy, or move {dir} away so that `dsl data get {set.Name}` fetches one into the cache";
+
+    /// <summary>The first file of the cached copy in <paramref name="dir"/> that does not match its digest, in words; null when all do.</summary>
+    static string? Damage(string dir)
+    {
+        var manifest = Path.Combine(dir, Manifest);
+        if (!File.Exists(manifest))
+        {
+            foreach (var gz in Directory.EnumerateFiles(dir, "*.gz").Order(StringComparer.Ordinal))
+            {
+                try { Idx.ReadAll(gz); }
+                catch (DataException e) { return e.Message; }
+            }
+            return null;
+        }
+        foreach (var line in File.ReadAllLines(manifest).Where(l => l.Length > 66))
+        {
+            var (expected, name) = (line[..64], line[66..]);
+            var path = Path.Combine(dir, name);
+            if (!File.Exists(path)) return $"{path} is missing";
+            var actual = Download.Hash(path, "sha256");
+            if (actual != expected) return $"{path} is damaged: its sha256 is {actual}, {expected} when it was fetched";
+        }
+        return null;
+    }
+
+    static bool Inside(string path, string folder)
+    {
+        var relative = Path.GetRelativePath(Path.GetFullPath(folder), Path.GetFullPath(path));
+        return relative != ".." && !relative.StartsWith(".." + Path.DirectorySeparatorChar) && !Path.IsPathRooted(relative);
+    }
+
     /// <summary>The folder that holds <paramref name="set"/>, fetching it when no place has it. <paramref name="log"/>
     /// gets one line per fetched file and per source that failed.</summary>
     public static string Get(KnownDataSet set, DataLocations at, Action<string>? log = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default)
     {
-        if (Find(set, at) is { } found) return found;
+        if (Verified(set, at, log) is { } found)
+        {
+            try { AdoptInterrupted(set, at, null, log); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only cache keeps them
+            return found;
+        }
         var tried = new List<string>();
         try
         {
@@ -34,6 +97,7 @@ public static class DataStore
         var staging = Path.Combine(at.Cache, $".fetch-{set.Folder}-{Environment.ProcessId}");
         try
         {
+            AdoptInterrupted(set, at, staging, log);
             try
             {
                 return Install(set, at, FromPublisher(set, at, staging, log, progress, cancel), staging);
@@ -66,6 +130,38 @@ public static class DataStore
         }
     }
 
+    /// <summary>Takes over what fetches of <paramref name="set"/> that were killed left in the cache: their partial
+    /// downloads (TARGET.part) move into <paramref name="staging"/> (when one is given), where the download resumes them
+    /// with a range request; the rest of their staging folders is removed. A staging folder whose process still runs is
+    /// left alone.</summary>
+    static void AdoptInterrupted(KnownDataSet set, DataLocations at, string? staging, Action<string>? log)
+    {
+        var prefix = $".fetch-{set.Folder}-";
+        if (!Directory.Exists(at.Cache)) return;
+        foreach (var stale in Directory.EnumerateDirectories(at.Cache, prefix + "*").ToList())
+        {
+            if (!int.TryParse(Path.GetFileName(stale)[prefix.Length..], out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
+            var files = staging is null ? null : Path.Combine(staging, "files");
+            var parts = files is not null && Directory.Exists(Path.Combine(stale, "files")) ? Directory.GetFiles(Path.Combine(stale, "files"), "*.part") : [];
+            if (files is not null) Directory.CreateDirectory(files);
+            foreach (var part in parts)
+            {
+                var name = Path.GetFileName(part);
+                if (!set.Files.Any(f => f.Name + ".part" == name) || File.Exists(Path.Combine(files!, name))) continue;
+                File.Move(part, Path.Combine(files, name));
+                log?.Invoke($"{set.Name}: resuming {name[..^".part".Length]} from the {new FileInfo(Path.Combine(files, name)).Length / 1e6:F1} MB an interrupted fetch left");
+            }
+            Directory.Delete(stale, recursive: true);
+        }
+    }
+
+    static bool Running(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     /// <summary>Downloads the publisher's files into the staging folder; returns the folder that holds the set.</summary>
     static string FromPublisher(KnownDataSet set, DataLocations at, string staging, Action<string>? log, IProgress<DownloadProgress>? progress, CancellationToken cancel)
     {
@@ -76,7 +172,7 @@ public static class DataStore
             var url = at.AddressOf(file);
             var target = Path.Combine(files, file.Name);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            Download.Fetch(url, target, file.Digest, progress, cancel);
+            Download.Fetch(url, target, file, at.Limits, progress, log, cancel);
             log?.Invoke($"{set.Name}: fetched {file.Name} from {url} ({new FileInfo(target).Length / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s, {file.Digest.Algorithm} matches)");
         }
         if (set.Archive is null) return files;
@@ -109,7 +205,9 @@ public static class DataStore
             var path = KnownDataSet.PathOf(dir, name);
             using var file = File.OpenRead(path);
             using Stream content = path.EndsWith(".gz") ? new GZipStream(file, CompressionMode.Decompress) : file;
-            var actual = Convert.ToHexStringLower(SHA256.HashData(content));
+            string actual;
+            try { actual = Convert.ToHexStringLower(SHA256.HashData(content)); }
+            catch (InvalidDataException e) { throw new DataException($"{path} from {source} is damaged: its gzip data does not decompress ({e.Message.TrimEnd('.')})"); }
             if (actual != expected)
                 throw new DataException($"{name} from {source} does not hold {set.Title}'s data: expected content sha256 {expected}, got {actual}");
         }
@@ -121,6 +219,10 @@ public static class DataStore
         // The cache keeps the set as its search order expects it: Folder/ for file sets, Folder/Archive/ for archives.
         var target = set.Archive is null ? Path.Combine(at.Cache, set.Folder) : Path.Combine(at.Cache, set.Folder, set.Archive);
         if (set.IsIn(target)) return target; // another process finished first
+        // Recorded now, with the files checked: later runs find a changed byte by these.
+        var digests = Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(f => $"{Download.Hash(f, "sha256")}  {Path.GetRelativePath(from, f)}").ToList();
+        File.WriteAllLines(Path.Combine(from, Manifest), digests);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         if (Directory.Exists(target))
         {

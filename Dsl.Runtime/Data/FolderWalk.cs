@@ -4,13 +4,15 @@ namespace Dsl.Runtime.Data;
 /// into a folder not read yet and inside the data folder (or the class folder it was listed in), so link loops
 /// (`cats/up -> ..`) and links across classes cannot multiply or mislabel images; FIFOs, devices and sockets are
 /// listed as skipped without being opened; a folder that cannot be read is listed like a file that cannot. A file reached
-/// twice (a link to a file of another class, a hard link) counts once, where it is met first: class folders in sorted
-/// order, entries in ordinal order; the later one is listed as skipped naming the first.</summary>
+/// twice (a link to a file of another class, a hard link) counts once: where it really is, when one of the paths is
+/// not a link, else where it is met first (class folders in sorted order, entries in ordinal order); the other paths
+/// are listed as skipped naming the one counted. The lists <see cref="Files"/> returns are final once every class
+/// folder has been walked.</summary>
 sealed class FolderWalk
 {
     readonly string realRoot;
     readonly HashSet<string> visited = [];
-    readonly Dictionary<string, string> taken = [];
+    readonly Dictionary<string, (string Path, bool Link, List<string> Files)> taken = [];
 
     public List<SkippedFile> Skipped { get; } = [];
 
@@ -59,7 +61,7 @@ sealed class FolderWalk
             switch (own.Kind)
             {
                 case FileKind.Regular:
-                    Take(entry, own.Identity, files);
+                    Take(entry, own.Identity, link: false, files);
                     break;
                 case FileKind.Directory:
                     // A bind mount can bring a folder back inside itself, like a link.
@@ -84,7 +86,7 @@ sealed class FolderWalk
         switch (target.Kind)
         {
             case FileKind.Regular:
-                Take(link, target.Identity, files);
+                Take(link, target.Identity, link: true, files);
                 return;
             case FileKind.Missing:
                 Skipped.Add(new SkippedFile(link, "a link to nothing (broken, or a loop of links)"));
@@ -103,10 +105,22 @@ sealed class FolderWalk
         }
     }
 
-    void Take(string path, string identity, List<string> files)
+    void Take(string path, string identity, bool link, List<string> files)
     {
-        if (taken.TryAdd(identity, path)) files.Add(path);
-        else Skipped.Add(new SkippedFile(path, $"the same file as {taken[identity]} (a link); counted once, under the label of {taken[identity]}"));
+        if (!taken.TryGetValue(identity, out var first))
+        {
+            taken[identity] = (path, link, files);
+            files.Add(path);
+        }
+        else if (first.Link && !link)
+        {
+            // The file itself, met after a link to it: it counts where it is, under its own class.
+            first.Files.Remove(first.Path);
+            files.Add(path);
+            taken[identity] = (path, false, files);
+            Skipped.Add(new SkippedFile(first.Path, $"a link to {path}, which is counted where it is; not counted twice"));
+        }
+        else Skipped.Add(new SkippedFile(path, $"the same file as {first.Path}, which is counted there; not counted twice"));
     }
 
     static bool Inside(string path, string folder) =>

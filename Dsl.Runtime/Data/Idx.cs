@@ -6,12 +6,14 @@ namespace Dsl.Runtime.Data;
 /// <summary>Reads the IDX files of MNIST and Fashion-MNIST, gzipped or plain.</summary>
 public static class Idx
 {
+    /// <exception cref="DataException">The gzip data is damaged (a changed byte fails its CRC or its inflation).</exception>
     public static byte[] ReadAll(string path)
     {
         using var file = File.OpenRead(path);
         Stream s = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
         using var ms = new MemoryStream();
-        s.CopyTo(ms);
+        try { s.CopyTo(ms); }
+        catch (InvalidDataException e) { throw new DataException($"{path} is damaged: its gzip data does not decompress ({e.Message.TrimEnd('.')})", e); }
         return ms.ToArray();
     }
 

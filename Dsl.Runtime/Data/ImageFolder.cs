@@ -65,8 +65,10 @@ public static class ImageFolder
         if (classDirs.Length == 1)
             throw new DataException($"{root} has one class folder ({Path.GetFileName(classDirs[0])}); a classifier needs at least two classes, each in its own sub-folder");
         var walk = new FolderWalk(root, classDirs);
-        var files = classDirs
-            .SelectMany((dir, label) => walk.Files(dir).Order(StringComparer.Ordinal).Select(path => (path, label)))
+        // Every class walked before any list is read: a file met later may take an image back from a link met earlier.
+        var perClass = classDirs.Select(walk.Files).ToList();
+        var files = perClass
+            .SelectMany((list, label) => list.Order(StringComparer.Ordinal).Select(path => (path, label)))
             .ToArray();
         if (files.Length == 0) throw new DataException($"the class folders of {root} ({string.Join(", ", classDirs.Select(Path.GetFileName))}) hold no files");
         int size = channels * side * side;

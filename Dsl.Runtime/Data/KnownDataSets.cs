@@ -9,8 +9,8 @@ public sealed record FileDigest(string Algorithm, string Hex)
     public override string ToString() => $"{Algorithm} {Hex}";
 }
 
-/// <summary>One file as its publisher serves it.</summary>
-public sealed record RemoteFile(string Name, Uri Url, FileDigest Digest);
+/// <summary>One file as its publisher serves it, and its size in bytes (a download stops well before it grows past it).</summary>
+public sealed record RemoteFile(string Name, Uri Url, FileDigest Digest, long Size);
 
 /// <summary>A data set known by name: the files that show it is present in a folder, where it is published, and the
 /// distribution package that carries it (when one does).</summary>
@@ -41,14 +41,15 @@ public static class KnownDataSets
 {
     static readonly string[] IdxFiles = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
-    static RemoteFile[] Idx(string baseUrl, params string[] md5) =>
-        IdxFiles.Select((f, i) => new RemoteFile(f + ".gz", new Uri(baseUrl + f + ".gz"), FileDigest.Md5(md5[i]))).ToArray();
+    static RemoteFile[] Idx(string baseUrl, long[] sizes, params string[] md5) =>
+        IdxFiles.Select((f, i) => new RemoteFile(f + ".gz", new Uri(baseUrl + f + ".gz"), FileDigest.Md5(md5[i]), sizes[i])).ToArray();
 
-    // MD5 digests as Zalando's README and torchvision publish them (no SHA-256 is published). The content digests were
+    // MD5 digests as Zalando's README and torchvision publish them (no SHA-256 is published); sizes as the servers
+    // announce them (torchvision's and Keras's tables agree). The content digests were
     // computed on 2026-11-29 from Debian's dataset-fashion-mnist 1.0 (gunzip | sha256sum); its files hold the same bytes.
     public static readonly KnownDataSet FashionMnist = new(
         "fashion-mnist", "Fashion-MNIST", "fashion-mnist", ["fashion-mnist", ""], IdxFiles,
-        Idx("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        Idx("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/", [26_421_880, 29_515, 4_422_102, 5_148],
             "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe", "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
         null, "dataset-fashion-mnist",
         new Dictionary<string, string>
@@ -62,7 +63,7 @@ public static class KnownDataSets
     // torchvision's HTTPS mirror of LeCun's files, with the MD5 digests torchvision checks.
     public static readonly KnownDataSet Mnist = new(
         "mnist", "MNIST", "mnist", ["mnist", ""], IdxFiles,
-        Idx("https://ossci-datasets.s3.amazonaws.com/mnist/",
+        Idx("https://ossci-datasets.s3.amazonaws.com/mnist/", [9_912_422, 28_881, 1_648_877, 4_542],
             "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432", "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
         null, null, new Dictionary<string, string>());
 
@@ -70,13 +71,13 @@ public static class KnownDataSets
     public static readonly KnownDataSet Cifar10 = new(
         "cifar10", "CIFAR-10", "cifar10", ["cifar10/cifar-10-batches-bin", "cifar-10-batches-bin", "cifar10", ""],
         [.. Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin"), "test_batch.bin"],
-        [new("cifar-10-binary.tar.gz", new Uri("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"), FileDigest.Md5("c32a1d4ab5d03f1284b67883e8d87530"))],
+        [new("cifar-10-binary.tar.gz", new Uri("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"), FileDigest.Md5("c32a1d4ab5d03f1284b67883e8d87530"), 170_052_171)],
         "cifar-10-batches-bin", null, new Dictionary<string, string>());
 
     public static readonly KnownDataSet Cifar100 = new(
         "cifar100", "CIFAR-100", "cifar100", ["cifar100/cifar-100-binary", "cifar-100-binary", "cifar100", ""],
         ["train.bin", "test.bin"],
-        [new("cifar-100-binary.tar.gz", new Uri("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"), FileDigest.Md5("03b5dce01913d631647c71ecec9e9cb8"))],
+        [new("cifar-100-binary.tar.gz", new Uri("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"), FileDigest.Md5("03b5dce01913d631647c71ecec9e9cb8"), 168_513_733)],
         "cifar-100-binary", null, new Dictionary<string, string>());
 
     public static IReadOnlyList<KnownDataSet> All { get; } = [FashionMnist, Mnist, Cifar10, Cifar100];

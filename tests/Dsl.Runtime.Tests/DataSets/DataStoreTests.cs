@@ -25,7 +25,7 @@ public class DataStoreTests(ITestOutputHelper output)
     };
 
     static DataLocations At(Uri server, bool apt = false) =>
-        new(null, Directory.CreateTempSubdirectory("dsl-cache-").FullName, [], server, apt);
+        new(null, Directory.CreateTempSubdirectory("dsl-cache-").FullName, [], server, apt, new DownloadLimits { Attempts = 3, Backoff = TimeSpan.FromMilliseconds(100) });
 
     static byte[]? Served(string path) => File.Exists(Path.Combine(Subset, path)) ? File.ReadAllBytes(Path.Combine(Subset, path)) : null;
 
@@ -72,6 +72,7 @@ public class DataStoreTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
         Assert.Contains("closed after", e.Message);
         Assert.Equal(3, server.Requests.Count); // the first file, tried three times
+        Assert.Contains("(tried 3 times)", e.Message);
         AssertCacheEmpty(at);
     }
 

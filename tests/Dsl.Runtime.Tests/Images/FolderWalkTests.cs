@@ -44,7 +44,7 @@ public class FolderWalkTests
         Directory.CreateDirectory(Path.Combine(root, "a", "deeper"));
         File.CreateSymbolicLink(Path.Combine(root, "a", "deeper", "loop"), "../..");
         // A link to a file counts as the file it names, once; a link to a folder inside the data folder not read yet is
-        // followed, and its x.png, met again there, is not counted twice.
+        // followed, and its x.png, met there as a file, is counted there instead of through the link to it.
         var extra = Directory.CreateDirectory(Path.Combine(root, ".store")).FullName;
         File.WriteAllBytes(Path.Combine(extra, "x.png"), Png1(200));
         File.CreateSymbolicLink(Path.Combine(root, "b", "linked.png"), Path.Combine(extra, "x.png"));
@@ -55,8 +55,8 @@ public class FolderWalkTests
         Assert.Equal(5, set.Labels.Count(l => l == 0));
         for (int i = 0; i < set.Count; i++) Assert.Equal(set.Labels[i] == 0 ? 10 : 200, set.Image(i)[0]);
         var reasons = skipped.ToDictionary(s => Path.GetRelativePath(root, s.Path), s => s.Reason);
-        Assert.Equal(["a/deeper/loop", "a/me", "a/up", "b/away", "b/gone", "b/other", "b/store/x.png"], reasons.Keys.Order(StringComparer.Ordinal));
-        Assert.Contains("the same file as " + Path.Combine(root, "b", "linked.png"), reasons["b/store/x.png"]);
+        Assert.Equal(["a/deeper/loop", "a/me", "a/up", "b/away", "b/gone", "b/linked.png", "b/other"], reasons.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains($"a link to {Path.Combine(root, "b", "store", "x.png")}, which is counted where it is", reasons["b/linked.png"]);
         Assert.Contains("already read", reasons["a/up"]);
         Assert.Contains("already read", reasons["b/other"]);
         Assert.Contains("outside the data folder", reasons["b/away"]);
@@ -64,23 +64,24 @@ public class FolderWalkTests
     }
 
     [Fact]
-    public void AFileLinkedIntoAnotherClassCountsOnceUnderTheFirstClass()
+    public void AFileLinkedIntoAnotherClassCountsOnceUnderItsOwnClass()
     {
         var root = TwoClasses(3);
-        // b/stolen.png is a's 0.png; a/twin.png is a's 1.png again (a hard link): each one image, counted where met first.
-        File.CreateSymbolicLink(Path.Combine(root, "b", "stolen.png"), Path.Combine(root, "a", "0.png"));
+        // a/stolen.png links to b's 0.png, and a is walked first; b/relative.png links to a's 2.png; a/twin.png is a's
+        // 1.png again (a hard link). Each is one image, counted where the file is (the first path met, for hard links).
+        File.CreateSymbolicLink(Path.Combine(root, "a", "stolen.png"), Path.Combine(root, "b", "0.png"));
         File.CreateSymbolicLink(Path.Combine(root, "b", "relative.png"), "../a/2.png");
         Run("ln", Path.Combine(root, "a", "1.png"), Path.Combine(root, "a", "twin.png"));
 
         var (set, skipped) = ImageFolder.Load(root, 1, 4);
         Assert.Equal(6, set.Count);
         Assert.Equal(3, set.Labels.Count(l => l == 0));
-        // Every image under b is b's own (level 200): none of a's was counted under b's label.
+        // Every image is under its own class's label (a's are level 10, b's 200): none counted under the other's.
         for (int i = 0; i < set.Count; i++) Assert.Equal(set.Labels[i] == 0 ? 10 : 200, set.Image(i)[0]);
         var reasons = skipped.ToDictionary(s => Path.GetRelativePath(root, s.Path), s => s.Reason);
-        Assert.Equal(["a/twin.png", "b/relative.png", "b/stolen.png"], reasons.Keys.Order(StringComparer.Ordinal));
-        Assert.Contains($"the same file as {Path.Combine(root, "a", "0.png")}", reasons["b/stolen.png"]);
-        Assert.Contains($"the same file as {Path.Combine(root, "a", "2.png")}", reasons["b/relative.png"]);
+        Assert.Equal(["a/stolen.png", "a/twin.png", "b/relative.png"], reasons.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains($"a link to {Path.Combine(root, "b", "0.png")}, which is counted where it is", reasons["a/stolen.png"]);
+        Assert.Contains($"the same file as {Path.Combine(root, "a", "2.png")}, which is counted there", reasons["b/relative.png"]);
         Assert.Contains($"the same file as {Path.Combine(root, "a", "1.png")}", reasons["a/twin.png"]);
     }
 
