@@ -136,9 +136,6 @@ type Command =
             | Version -> "print the version of dsl and the commit it was built from"
             | Kernels _ -> "write the generated kernel sources and, for CUDA, each kernel's registers, spills and blocks per SM"
 
-/// A command-line value that parses but makes no sense (a batch of 0).
-exception UsageError of string
-
 /// Exit codes: 0 success, 1 other failure, 2 a bad model file or bad usage.
 let private compile path classes =
     let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
@@ -249,6 +246,7 @@ let private run (cmd: Command) =
 
 [<EntryPoint>]
 let main argv =
+    StandardStreams.guard ()
     if Console.IsOutputRedirected then
         // Logs and pipes get plain text, wide enough that tables never wrap.
         Spectre.Console.AnsiConsole.Profile.Width <- 160
