@@ -19,12 +19,14 @@ type SummaryArgs =
     | [<MainCommand; Mandatory>] File of path: string
     | Classes of int
     | Batch of int
+    | All
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes, where the data set does not say"
             | Batch _ -> "also plan a training step's memory at this batch size"
+            | All -> "list every layer (past 60 layers the table shows the first and last 25)"
 
 type RunArgs =
     | [<MainCommand>] File of path: string
@@ -150,7 +152,7 @@ let private run (cmd: Command) =
         0
     | Summary a ->
         let inf = compile (a.GetResult SummaryArgs.File) (a.TryGetResult SummaryArgs.Classes)
-        Report.printSummary inf
+        Report.printSummary (a.Contains SummaryArgs.All) inf
         match a.TryGetResult SummaryArgs.Batch with
         | Some b when b < 1 -> raise (UsageError(sprintf "--batch must be at least 1, got %d" b))
         | Some b -> Report.printMemory inf b
@@ -240,7 +242,11 @@ let private run (cmd: Command) =
                   Limit = positive "limit" (a.TryGetResult RunArgs.Limit)
                   Seed = a.TryGetResult RunArgs.Seed
                   Init = a.TryGetResult RunArgs.Init |> Option.map (function He -> "he" | Glorot -> "glorot" | Paper -> "paper")
-                  Out = a.TryGetResult RunArgs.Out |> Option.defaultWith (fun () -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss")))
+                  Out =
+                    match a.TryGetResult RunArgs.Out with
+                    | Some dir when String.IsNullOrWhiteSpace dir -> raise (UsageError "--out needs a folder name, got an empty one")
+                    | Some dir -> dir
+                    | None -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss"))
                   Resume = false }
         Training.run settings
 
