@@ -237,6 +237,9 @@ let run (s: RunSettings) =
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
             Log = Action<string>(printfn "%s"))
+    // The memory plan compares each buffer with those alive beside it: tens of thousands of layers take a while.
+    if inf.Layers.Length > 10000 then
+        printfn "planning the memory of a training step for %d layers (a network this large takes a minute or more)" inf.Layers.Length
     use trainer = new Trainer(inf, config, dev, options)
     Option.ofObj trainer.InitReport |> Option.iter printInitReport
     // The folder is made only now, once the model, the device and the data are known to work, and it is removed
