@@ -79,4 +79,5 @@ let problem (command: Type) (values: Map<string, string -> string option>) (argv
             | first :: _, None -> Some(sprintf "`%s` takes no argument like `%s`" name first)
             | (_ :: _ :: _ as all), Some (what, false) -> Some(sprintf "`%s` takes one %s, got %d: %s" name what all.Length (String.Join(" ", all)))
             | _ -> None
-    check "dsl" (shapeOf command) [] (List.ofArray argv)
+    // An argument is echoed back; one can be 128 KiB long.
+    check "dsl" (shapeOf command) [] (List.ofArray argv) |> Option.map Diagnostics.clipWords

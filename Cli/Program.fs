@@ -19,12 +19,14 @@ type SummaryArgs =
     | [<MainCommand; Mandatory>] File of path: string
     | Classes of int
     | Batch of int
+    | All
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
             | Classes _ -> "number of classes, where the data set does not say"
             | Batch _ -> "also plan a training step's memory at this batch size"
+            | All -> "list every layer (past 60 layers the table shows the first and last 25)"
 
 type RunArgs =
     | [<MainCommand>] File of path: string
@@ -138,9 +140,6 @@ type Command =
             | Version -> "print the version of dsl and the commit it was built from"
             | Kernels _ -> "write the generated kernel sources and, for CUDA, each kernel's registers, spills and blocks per SM"
 
-/// A command-line value that parses but makes no sense (a batch of 0).
-exception UsageError of string
-
 /// Exit codes: 0 success, 1 other failure, 2 a bad model file, an ONNX file `dsl import` cannot read, or bad usage.
 let private compile path classes =
     let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
@@ -155,7 +154,7 @@ let private run (cmd: Command) =
         0
     | Summary a ->
         let inf = compile (a.GetResult SummaryArgs.File) (a.TryGetResult SummaryArgs.Classes)
-        Report.printSummary inf
+        Report.printSummary (a.Contains SummaryArgs.All) inf
         match a.TryGetResult SummaryArgs.Batch with
         | Some b when b < 1 -> raise (UsageError(sprintf "--batch must be at least 1, got %d" b))
         | Some b -> Report.printMemory inf b
@@ -246,12 +245,17 @@ let private run (cmd: Command) =
                   Limit = positive "limit" (a.TryGetResult RunArgs.Limit)
                   Seed = a.TryGetResult RunArgs.Seed
                   Init = a.TryGetResult RunArgs.Init |> Option.map (function He -> "he" | Glorot -> "glorot" | Paper -> "paper")
-                  Out = a.TryGetResult RunArgs.Out |> Option.defaultWith (fun () -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss")))
+                  Out =
+                    match a.TryGetResult RunArgs.Out with
+                    | Some dir when String.IsNullOrWhiteSpace dir -> raise (UsageError "--out needs a folder name, got an empty one")
+                    | Some dir -> dir
+                    | None -> IO.Path.Combine("runs", sprintf "%s-%s" name (DateTime.Now.ToString "yyyyMMdd-HHmmss"))
                   Resume = false }
         Training.run settings
 
 [<EntryPoint>]
 let main argv =
+    StandardStreams.guard ()
     if Console.IsOutputRedirected then
         // Logs and pipes get plain text, wide enough that tables never wrap.
         Spectre.Console.AnsiConsole.Profile.Width <- 160

@@ -41,16 +41,28 @@ let summaryRow (l: Shapes.LayerInfo) =
     let dash v = if v = 0L then "-" else n0 v
     [ l.Node.Name; kind l.Node.Layer; string l.Output; dash l.Params; dash l.MultiplyAdds ]
 
-/// The Keras-style table: one row per layer with its output shape, parameters and multiply-adds.
-let summaryTable (inf: Shapes.Inferred) =
+/// Past this many layers the table shows the first and last `shownAtEachEnd` and a line saying how many are left out:
+/// a generated network of 99,000 layers printed 198,015 lines before its first epoch.
+let private longTable = 60
+let private shownAtEachEnd = 25
+
+/// The Keras-style table: one row per layer with its output shape, parameters and multiply-adds; every row with `all`,
+/// else a long network's first and last layers.
+let summaryTable (all: bool) (inf: Shapes.Inferred) =
     let t = Table().Border(TableBorder.Simple).Title(TableTitle(sprintf "network %s" inf.Network.Name, Style.Plain))
     for h, right in List.zip (summaryColumns @ [ "line" ]) [ false; false; true; true; true; true ] do
         let c = TableColumn(h)
         t.AddColumn(if right then c.RightAligned() else c) |> ignore
     t.AddRow("input", "", string inf.Network.Input, "", "", "") |> ignore
-    for l in inf.Layers do
+    let row (l: Shapes.LayerInfo) =
         let cells = summaryRow l @ [ (if l.Node.Pos.IsKnown then string l.Node.Pos.Line else "") ]
         t.AddRow(cells |> List.map Markup.Escape |> Array.ofList) |> ignore
+    let layers = Array.ofList inf.Layers
+    if all || layers.Length <= longTable then Array.iter row layers
+    else
+        Array.iter row layers[.. shownAtEachEnd - 1]
+        t.AddRow(Markup.Escape(sprintf "... %s layers (`dsl summary --all` lists every one) ..." (n0 (int64 (layers.Length - 2 * shownAtEachEnd)))), "", "", "", "", "") |> ignore
+        Array.iter row layers[layers.Length - shownAtEachEnd ..]
     t.AddEmptyRow().AddRow("total", "", "", n0 inf.TotalParams, n0 inf.TotalMultiplyAdds, "") |> ignore
     t
 
@@ -62,8 +74,8 @@ let printMemory (inf: Shapes.Inferred) (batch: int) =
     printfn "training step at batch %d: %d kernels; activations, gradients and saved values %s in one arena (%s without reuse); with parameters and gradients %s"
         batch plan.Kernels.Length (bytes arena) (bytes unplanned) (bytes (MemoryPlan.deviceBytes plan))
 
-let printSummary (inf: Shapes.Inferred) =
-    AnsiConsole.Write(summaryTable inf)
+let printSummary (all: bool) (inf: Shapes.Inferred) =
+    AnsiConsole.Write(summaryTable all inf)
     printfn "parameters: %s (%s as float32)" (n0 inf.TotalParams) (bytes (4L * inf.TotalParams))
     printfn "multiply-adds per image (forward): %s" (n0 inf.TotalMultiplyAdds)
     printfn "peak activation per image (largest layer input + output): %s" (bytes inf.PeakActivationBytes)

@@ -104,8 +104,12 @@ type private LineProgress(estimate: Estimate) =
                 printfn "test: %d of %d images  %.0f img/s" p.Step p.Steps p.ImagesPerSecond
             | None -> ()
 
-/// Ctrl-C (SIGINT) and SIGTERM stop training after the current step and leave a checkpoint; a second one of either
-/// ends the process as usual. The exit code of a stopped run says which: 130 or 143, as a shell reports a signal.
+[<Runtime.InteropServices.DllImport("libc")>]
+extern nativeint private signal(int signum, nativeint handler)
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal, a dropped ssh session) stop training after the current step
+/// and leave a checkpoint; a second one ends the process as usual. The exit code of a stopped run says which: 130, 143
+/// or 129, as a shell reports a signal.
 type private StopSignals() =
     let cancel = new Threading.CancellationTokenSource()
     let mutable exitCode = 0
@@ -116,11 +120,23 @@ type private StopSignals() =
             cancel.Cancel()
             true
     let sigint = Console.CancelKeyPress.Subscribe(fun e -> if request 130 then e.Cancel <- true)
-    let sigterm = Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGTERM, fun c -> if request 143 then c.Cancel <- true)
+    let on signal code = Runtime.InteropServices.PosixSignalRegistration.Create(signal, fun c -> if request code then c.Cancel <- true)
+    let sigterm = on Runtime.InteropServices.PosixSignal.SIGTERM 143
+    let sighup =
+        // The runtime's own SIGHUP handler ends the process before a registration is asked (strace: it restores the
+        // default and raises the signal again); with the default disposition put back first, the registration decides.
+        if not (OperatingSystem.IsWindows()) then signal (1, 0n) |> ignore
+        Runtime.InteropServices.PosixSignalRegistration.Create(Runtime.InteropServices.PosixSignal.SIGHUP, fun c ->
+            if request 129 then
+                c.Cancel <- true
+                // A closed terminal fails every write; the run folder is the record.
+                if not Console.IsOutputRedirected then Console.SetOut IO.TextWriter.Null
+                if not Console.IsErrorRedirected then Console.SetError IO.TextWriter.Null)
     member _.Token = cancel.Token
     member _.ExitCode = exitCode
     interface IDisposable with
         member _.Dispose() =
+            sighup.Dispose()
             sigterm.Dispose()
             sigint.Dispose()
             cancel.Dispose()
@@ -162,7 +178,11 @@ let private modelCopy = "model.model"
 /// The settings of the run in `dir`, to continue it.
 let resumeSettings (dir: string) device threads =
     let path = Path.Combine(dir, runFile)
-    if not (File.Exists path) then raise (DataException(sprintf "%s is not a run folder: it has no %s" dir runFile))
+    if not (File.Exists path) then
+        if File.Exists(Path.Combine(dir, Output.RunFolder.LockName)) then
+            // A run killed in its first moments: its folder exists, its settings were never written.
+            raise (DataException(sprintf "%s has no %s: the run that made it was stopped before it wrote its settings, so there is nothing to resume; start it afresh with `dsl run MODEL --out %s`" dir runFile dir))
+        raise (DataException(sprintf "%s is not a run folder: it has no %s" dir runFile))
     let s =
         try Text.Json.JsonSerializer.Deserialize<RunSettings>(File.ReadAllText path)
         with :? Text.Json.JsonException as e -> raise (DataException(sprintf "%s is unreadable (%s); it is not a run folder's settings" path e.Message))
@@ -200,10 +220,10 @@ let private writeRunFiles (s: RunSettings) (source: string option) =
 let run (s: RunSettings) =
     let s = { s with Classes = folderClasses s.File s.Classes }
     let inf, source = Frontend.compileFile s.File s.Classes
-    if not s.Resume && File.Exists s.Out then raise (OutputException(sprintf "cannot use %s as a run folder: it is a file" s.Out))
+    if not s.Resume then Output.RunFolder.CheckNew s.Out
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let data = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic 10)
-    Report.printSummary inf
+    Report.printSummary false inf
     use dev = device s.Device s.Threads s.Precision
     let seed = s.Seed |> Option.defaultValue config.Seed
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
@@ -217,12 +237,20 @@ let run (s: RunSettings) =
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
             Log = Action<string>(printfn "%s"))
+    // The memory plan compares each buffer with those alive beside it: tens of thousands of layers take a while.
+    if inf.Layers.Length > 10000 then
+        printfn "planning the memory of a training step for %d layers (a network this large takes a minute or more)" inf.Layers.Length
     use trainer = new Trainer(inf, config, dev, options)
     Option.ofObj trainer.InitReport |> Option.iter printInitReport
     // The folder is made only now, once the model, the device and the data are known to work, and it is removed
     // again if the run fails before its first step: a failed start leaves nothing behind.
     let created = not (Directory.Exists s.Out)
+    // Signals are taken before the folder exists: one that comes while the folder is being set up stops the run
+    // before its first step, with the folder whole.
+    use stop = new StopSignals()
     let folder = Output.RunFolder.Lock s.Out
+    for name, bytes in folder.Removed do
+        printfn "removed %s (%.1f MB): a temporary file of a run stopped while it wrote it" (Path.Combine(s.Out, name)) (float bytes / 1e6)
     let mutable stepped = false
     try
         try
@@ -233,7 +261,6 @@ let run (s: RunSettings) =
                 validation testSet.Count trainer.BatchSize s.Out
             let epochs = s.Epochs |> Option.defaultValue config.Epochs
             let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
-            use stop = new StopSignals()
             let result =
                 try trainLive trainer trainSet testSet estimate stop (fun () -> stepped <- true)
                 with :? TrainingDivergedException ->
@@ -241,8 +268,11 @@ let run (s: RunSettings) =
                     Doctor.printAndReport s.Out
                     reraise ()
             result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
-            printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr result.Test.Loss) (pct result.Test.Accuracy) (pct result.Test.Top5) result.Test.Count
-            result.Test.NotFiniteWarning |> Option.ofObj |> Option.iter (eprintfn "warning: %s")
+            match Option.ofObj result.Test with
+            | Some test ->
+                printfn "test: loss %s  accuracy %s  top-5 %s  (%d images)" (lossStr test.Loss) (pct test.Accuracy) (pct test.Top5) test.Count
+                test.NotFiniteWarning |> Option.ofObj |> Option.iter (eprintfn "warning: %s")
+            | None -> ()
             printfn "weights: %s" result.WeightsPath
             for p in result.Pictures do printfn "picture: %s" p
             printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))

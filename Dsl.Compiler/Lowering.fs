@@ -124,8 +124,7 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
                 let y = b.PerExample(name, l.Output, Activation)
                 let mask = b.PerExample(name + ".mask", l.Output, Saved)
                 let back dy _ = [ DropoutBackward(count, mask, dy, dy) ], dy
-                let layerIndex = inf.Layers |> List.findIndex (fun i -> i.Node.Name = name)
-                walk rest y (DropoutForward(count, rate, layerIndex, x, y, mask) :: fwd) ({ Emit = back; Layer = at } :: bwd)
+                walk rest y (DropoutForward(count, rate, at, x, y, mask) :: fwd) ({ Emit = back; Layer = at } :: bwd)
             | Dropout _ | Flatten ->
                 // Dropout at inference and flatten change nothing in memory: the same buffer flows on.
                 walk rest x fwd ({ Emit = (fun dy _ -> [], dy); Layer = at } :: bwd)
@@ -155,11 +154,13 @@ let lower (mode: PlanMode) (batch: int) (inf: Inferred) : Plan =
             // and that layer needs no input gradient: frozen feature extractors cost only their forward pass.
             let trains (l: LayerInfo) = l.Params > 0L && not (frozen.Contains l.Node.Name)
             let lowest = inf.Layers |> List.tryFindIndex trains |> Option.defaultValue inf.Layers.Length
+            // Each layer's kernels gathered last first and joined once: appending to the list layer by layer was
+            // quadratic (99,000 layers planned for minutes).
             let back, _ =
                 backwards |> List.filter (fun bw -> bw.Layer >= lowest)
                 |> List.fold (fun (acc, dy) bw ->
                     let ks, dx = bw.Emit dy (bw.Layer > lowest)
-                    acc @ ks, dx) ([], dlogits)
-            forward @ back
+                    ks :: acc, dx) ([], dlogits)
+            forward @ List.concat (List.rev back)
     { Network = inf.Network.Name; Mode = mode; Batch = batch; Buffers = b.Buffers; Kernels = kernels; Params = List.ofSeq parms
       Images = images; Labels = labels; Probs = probs; Classes = classes; ClassWeights = classWeights; Offsets = Map.empty; ArenaFloats = 0L }

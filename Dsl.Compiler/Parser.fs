@@ -27,7 +27,7 @@ let private lineEnd: P<unit> = lineBreaks <|> eof <?> "the end of the line"
 let private pos: P<Pos> =
     getPosition |>> fun p -> { File = p.StreamName; Line = int p.Line; Col = int p.Column }
 
-let private fail1 (p: Pos) message hint : 'a = raise (ModelFileError [ { Pos = p; Message = message; Hint = Some hint } ])
+let private fail1 (p: Pos) message hint : 'a = Diagnostics.errorWith p message (Some hint)
 
 /// `opening inner closing` one level deeper; past `maxNesting` levels a located error at the opening token.
 let private nested (opening: P<unit>) (inner: P<'a>) (closing: P<unit>) : P<'a> =
@@ -187,4 +187,4 @@ let parse (file: string) (source: string) : ModelFile =
     | Failure (_, e, _) ->
         let p = { File = file; Line = int e.Position.Line; Col = int e.Position.Column }
         let message, hint = describe source e
-        raise (ModelFileError [ { Pos = p; Message = message; Hint = hint } ])
+        Diagnostics.errorWith p message hint

@@ -37,6 +37,18 @@ exception private Expected of string list
 /// A cursor over one entry's tokens. A completing cursor reads a line that is still being typed: where the
 /// validator would ask for a word or an option past the last token, it raises Expected with the choices, so that
 /// completion in an editor offers exactly what validation accepts.
+/// A usual value of an optimiser or schedule number, for hints.
+let private typical =
+    function
+    | "momentum" | "beta1" -> "0.9"
+    | "beta2" -> "0.999"
+    | "rho" -> "0.99"
+    | "eps" -> "1e-8"
+    | "weight-decay" -> "5e-4"
+    | "lr" -> "0.01"
+    | "gamma" -> "0.95"
+    | _ -> "0.1"
+
 type private Cursor(entry: TrainEntry, completing: bool) =
     let mutable rest = entry.Tokens
     member _.Done = rest.IsEmpty
@@ -65,7 +77,17 @@ type private Cursor(entry: TrainEntry, completing: bool) =
     member c.Positive(what: string) =
         let p = c.Here
         let v = c.Float what
-        if v <= 0.0 then error p (sprintf "%s: %s must be positive, got %g" entry.Key what v) else v
+        if v <= 0.0 then errorHint p (sprintf "%s: %s must be positive, got %g" entry.Key what v) (sprintf "write e.g. `%s %s`" what (typical what)) else v
+    /// Weight decay, a floor of the learning rate: zero turns them off, below zero they push the wrong way.
+    member c.NonNegative(what: string) =
+        let p = c.Here
+        let v = c.Float what
+        if v < 0.0 then errorHint p (sprintf "%s: %s must not be negative, got %g" entry.Key what v) (sprintf "write e.g. `%s %s`, or 0 for none" what (typical what)) else v
+    /// Momentum and the averaging rates: a fraction of the past kept each step; at 1 or more the steps grow without end.
+    member c.Fraction(what: string) =
+        let p = c.Here
+        let v = c.Float what
+        if v < 0.0 || v >= 1.0 then errorHint p (sprintf "%s: %s is a fraction in [0, 1), got %g" entry.Key what v) (sprintf "write e.g. `%s %s`" what (typical what)) else v
     member c.Int(what: string, min: int) =
         match c.Next what with
         | TNum (v, true, p) when v >= float min && v <= float System.Int32.MaxValue -> int v
@@ -146,19 +168,19 @@ let private optimizer (c: Cursor) =
     match c.Word("optimizer", [ "sgd"; "adam"; "rmsprop" ]) with
     | "sgd" ->
         let mutable lr, mom, nest, wd = 0.01, 0.0, false, 0.0
-        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "momentum", (fun () -> mom <- c.Float "momentum")
-                    "nesterov", (fun () -> nest <- true); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "momentum", (fun () -> mom <- c.Fraction "momentum")
+                    "nesterov", (fun () -> nest <- true); "weight-decay", (fun () -> wd <- c.NonNegative "weight-decay") ]
         if nest && mom = 0.0 then c.Fail("optimizer: nesterov needs momentum", "add e.g. `momentum 0.9`")
         Sgd(lr, mom, nest, wd)
     | "adam" ->
         let mutable lr, b1, b2, eps, wd = 0.001, 0.9, 0.999, 1e-8, 0.0
-        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "beta1", (fun () -> b1 <- c.Float "beta1"); "beta2", (fun () -> b2 <- c.Float "beta2")
-                    "eps", (fun () -> eps <- c.Positive "eps"); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "beta1", (fun () -> b1 <- c.Fraction "beta1"); "beta2", (fun () -> b2 <- c.Fraction "beta2")
+                    "eps", (fun () -> eps <- c.Positive "eps"); "weight-decay", (fun () -> wd <- c.NonNegative "weight-decay") ]
         Adam(lr, b1, b2, eps, wd)
     | _ ->
         let mutable lr, rho, eps, mom, wd = 0.01, 0.99, 1e-8, 0.0, 0.0
-        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "rho", (fun () -> rho <- c.Float "rho"); "eps", (fun () -> eps <- c.Positive "eps")
-                    "momentum", (fun () -> mom <- c.Float "momentum"); "weight-decay", (fun () -> wd <- c.Float "weight-decay") ]
+        c.Options [ "lr", (fun () -> lr <- c.Positive "lr"); "rho", (fun () -> rho <- c.Fraction "rho"); "eps", (fun () -> eps <- c.Positive "eps")
+                    "momentum", (fun () -> mom <- c.Fraction "momentum"); "weight-decay", (fun () -> wd <- c.NonNegative "weight-decay") ]
         RmsProp(lr, rho, eps, mom, wd)
 
 let private schedule (c: Cursor) =
@@ -174,12 +196,12 @@ let private schedule (c: Cursor) =
         Exponential gamma
     | "cosine" ->
         let mutable minLr = 0.0
-        c.Options [ "min-lr", (fun () -> minLr <- c.Float "min-lr") ]
+        c.Options [ "min-lr", (fun () -> minLr <- c.NonNegative "min-lr") ]
         Cosine minLr
     | _ ->
         let mutable m, factor, patience, minLr = ValLoss, 0.1, 10, 0.0
         c.Options [ "monitor", (fun () -> m <- monitor c); "factor", (fun () -> factor <- c.Positive "factor")
-                    "patience", (fun () -> patience <- c.Int("patience", 0)); "min-lr", (fun () -> minLr <- c.Float "min-lr") ]
+                    "patience", (fun () -> patience <- c.Int("patience", 0)); "min-lr", (fun () -> minLr <- c.NonNegative "min-lr") ]
         if factor >= 1.0 then c.Fail(sprintf "schedule: reduce-on-plateau factor must be below 1, got %g" factor, "0.1 divides the learning rate by 10")
         ReduceOnPlateau(m, factor, patience, minLr)
 

@@ -185,4 +185,52 @@ $D run tiny.model --out good2 >/dev/null 2>&1
 try "predict on a PNG with a bad CRC" . $D predict good2 crc.png
 try "predict on a 0x0 PNG" . $D predict good2 empty.png
 
+# ---- Issue 24 part A: nothing overwritten, signals within a step, closed streams, optimiser numbers, long lines,
+# ---- very long networks. `good` is re-made: the cases above edited its model.
+rm -rf good; $D run tiny.model --out good >/dev/null 2>&1
+mknod dev-null c 1 3 2>/dev/null
+try "export onto a device node (mknod c 1 3)" . $D export good --onnx dev-null
+row "  ... the device node" - "$(stat -c %F dev-null 2>/dev/null)"
+mkfifo export.fifo
+try "export onto a FIFO" . timeout 60 $D export good --onnx export.fifo
+echo keep > kept.onnx; ln -sf kept.onnx link.onnx
+try "export onto a symbolic link" . $D export good --onnx link.onnx
+row "  ... the link" - "$(stat -c %F link.onnx), its target: $(cat kept.onnx)"
+sum1=$(md5sum < good/weights.safetensors)
+try "export onto the run's weights.safetensors" . $D export good --onnx good/weights.safetensors
+try "export onto the run's metrics.csv" . $D export good --onnx good/metrics.csv
+row "  ... weights.safetensors" - "$( [ "$(md5sum < good/weights.safetensors)" = "$sum1" ] && echo unchanged || echo CHANGED)"
+try "export onto a folder" . $D export good --onnx good
+tryout "export onto a previous .onnx" "replaced|wrote" $D export good --onnx kept.onnx
+echo mine > notes.txt
+try "export onto another file without --force" . $D export good --onnx notes.txt
+try "run --out naming a finished run" . $D run tiny.model --out good
+ln -sfn good good-link
+try "run --out naming a link to a finished run" . $D run tiny.model --out good-link
+row "  ... the finished run's weights" - "$( [ "$(md5sum < good/weights.safetensors)" = "$sum1" ] && echo unchanged || echo CHANGED)"
+mkdir -p notes-dir; echo mine > notes-dir/notes.txt
+try "run --out naming a folder of other files" . $D run tiny.model --out notes-dir
+try "run --out \"\"" . $D run tiny.model --out ""
+for sig in TERM HUP; do
+  $D run long.model --limit 32 --out one-step-$sig >one-step-$sig.log 2>&1 & p=$!
+  while ! grep -q '^epoch' one-step-$sig.log 2>/dev/null; do sleep 0.2; done
+  t0=$(date +%s%N); kill -$sig $p; wait $p; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  row "SIG$sig to a run of one-step epochs" $rc "$(grep -E '^stopped' one-step-$sig.log) (exit after $ms ms; test pass run: $(grep -c '^test: loss' one-step-$sig.log))"
+done
+sed 's/  batch 32/  schedule cosine\n  batch 32/' tiny.model > cosine.model; $D run cosine.model --out cosine >/dev/null 2>&1
+tryout "--resume --epochs 3 past a finished 2-epoch cosine" "cosine schedule" $D run --resume cosine --epochs 3
+row "  ... epoch 3's learning rate (metrics.csv)" - "$(sed -n 4p cosine/metrics.csv | cut -d, -f7)"
+mkdir -p early; echo "4194305 638000000000000000" > early/run.lock; cp tiny.model early/model.model; head -c 1500000 /dev/zero > early/last.safetensors.4194305.tmp
+try "--resume on a folder killed before run.json" . $D run --resume early
+tryout "run --out on that folder" "removed" $D run tiny.model --out early
+row "  ... the temporary file" - "$( [ -e early/last.safetensors.4194305.tmp ] && echo LEFT || echo removed)"
+bash -c "exec $D run tiny.model --out closed-out >&-" 2>/dev/null; row "stdout closed (>&-)" $? "weights: $(ls closed-out/weights.safetensors 2>&1)"
+bash -c "exec $D run tiny.model --out closed-err 2>&-" >/dev/null; row "stderr closed (2>&-)" $? "weights: $(ls closed-err/weights.safetensors 2>&1)"
+sed 's/momentum 0.9/momentum -1/' tiny.model > mom.model; try "momentum -1" . $D check mom.model
+sed 's/momentum 0.9/momentum 0.9 weight-decay -1/' tiny.model > wd.model; try "weight-decay -1" . $D check wd.model
+python3 -c "print('network big\n  input 1 x 8 x 8\n  flatten\n  dense 4 ' + 'x'*8000000 + '\n  dense classes\n  softmax')" > longline.model
+out=$($D check longline.model 2>&1); row "an error on an 8 MB line" $? "$(echo "$out" | wc -c) characters printed: $(echo "$out" | sed -n 2p | cut -c1-60)…"
+printf 'network long\n  input 16\n  repeat 1500 (dense 16 |> relu)\n  dense classes\n  softmax\n' > long3k.model
+t0=$(date +%s%N); lines=$($D summary long3k.model --classes 3 --batch 32 | wc -l); ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+row "summary --batch 32 of 3,002 layers" $? "$lines lines in $ms ms; with --all $($D summary long3k.model --classes 3 --all | wc -l) lines"
 cd /; rm -rf $T

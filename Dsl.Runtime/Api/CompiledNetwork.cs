@@ -9,7 +9,7 @@ namespace Dsl.Runtime;
 /// using var device = Devices.Open("auto");
 /// using var net = ModelDefinition.Load("Models/lenet.model").Compile(device);
 /// var result = net.Train();
-/// Console.WriteLine($"test accuracy {result.Test.Accuracy:P1}");
+/// Console.WriteLine($"test accuracy {result.Test!.Accuracy:P1}");
 /// </code></example>
 /// <remarks>Threads, with ONNX Runtime's session as the model: <see cref="Predict(string, int)"/>, <see cref="Probabilities"/>,
 /// <see cref="Evaluate"/>, <see cref="InputTransform"/> and <see cref="SaveWeights"/> may be called from any number of
@@ -50,7 +50,8 @@ public sealed class CompiledNetwork : IDisposable
     }
 
     /// <summary>Trains on <paramref name="train"/> (a validation split is held out of it) and reports on <paramref name="test"/>.
-    /// Cancelling stops at the end of the current step and leaves a checkpoint in the run folder.</summary>
+    /// Cancelling stops at the end of the current step (or batch of a validation or test pass) and leaves a checkpoint in
+    /// the run folder; the result's Test is then null.</summary>
     /// <exception cref="InvalidOperationException">Another Train on this network is running.</exception>
     public TrainResult Train(ImageSet train, ImageSet test, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {

@@ -17,15 +17,11 @@ public static class OnnxExport
     public const string Input = "input";
     public const string Output = "probabilities";
 
-    /// <summary>Writes the model to a temporary file and renames it, so a failed export never leaves half a file.</summary>
+    /// <summary>Writes the model to a temporary file beside <paramref name="path"/> and renames it, so a failed export
+    /// never leaves half a file.</summary>
     public static void Save(string path, Shapes.Inferred network, IReadOnlyDictionary<string, float[]> weights,
-        IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var bytes = ToBytes(network, weights, metadata);
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
-    }
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        Dsl.Runtime.Output.AtomicFile.WriteBytes(path, ToBytes(network, weights, metadata));
 
     public static byte[] ToBytes(Shapes.Inferred network, IReadOnlyDictionary<string, float[]> weights,
         IReadOnlyDictionary<string, string>? metadata = null) => Build(network, weights, metadata).ToByteArray();

@@ -13,7 +13,60 @@ public sealed class RunFolder : IDisposable
     readonly string lockPath;
     readonly bool owned;
 
-    RunFolder(string lockPath, bool owned) => (this.lockPath, this.owned) = (lockPath, owned);
+    RunFolder(string lockPath, bool owned, IReadOnlyList<(string Name, long Bytes)> removed) =>
+        (this.lockPath, this.owned, Removed) = (lockPath, owned, removed);
+
+    /// <summary>Temporary files of writes that a killed run left half done (<c>NAME.PID.tmp</c>), removed when the lock
+    /// was taken: nothing else would remove them, and a checkpoint's can be hundreds of megabytes.</summary>
+    public IReadOnlyList<(string Name, long Bytes)> Removed { get; }
+
+    /// <summary>Refuses <paramref name="dir"/> as the folder of a new run unless it is missing, empty, or holds only what
+    /// a run killed before it wrote its settings leaves (its lock, its model copy, temporary files). A finished run,
+    /// an unfinished one (which <c>--resume</c> continues) and any other files are kept as they are.</summary>
+    public static void CheckNew(string dir)
+    {
+        if (File.Exists(dir)) throw new OutputException($"cannot use {dir} as a run folder: it is a file");
+        if (!Directory.Exists(dir)) return;
+        var holder = Holder.Read(Path.Combine(dir, LockName));
+        if (holder is not null && holder.IsAlive()) throw InUse(dir, holder);
+        bool Has(string name) => File.Exists(Path.Combine(dir, name));
+        if (Has("weights.safetensors"))
+            throw new OutputException($"{dir} holds a finished run (weights.safetensors) and would be overwritten; give this run another --out, or remove {dir} first");
+        if (Has("run.json") || Has(Checkpoints.Latest))
+            throw new OutputException($"{dir} holds an unfinished run; continue it with `dsl run --resume {dir}`, or give this run another --out");
+        var others = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName)
+            .Where(name => name is not (LockName or "model.model") && !IsTemporary(name!)).ToList();
+        if (others.Count > 0)
+            throw new OutputException($"{dir} is not empty ({others.Count} {(others.Count == 1 ? "entry" : "entries")}, such as {others[0]}) and is not a run folder; a new run needs a new or empty folder: give another --out");
+    }
+
+    /// <summary>A name <see cref="AtomicFile"/> gives its temporary files: <c>NAME.PID.tmp</c>.</summary>
+    static bool IsTemporary(string name)
+    {
+        var parts = name.Split('.');
+        return parts.Length >= 3 && parts[^1] == "tmp" && parts[^2].Length > 0 && parts[^2].All(char.IsAsciiDigit);
+    }
+
+    static OutputException InUse(string dir, Holder holder) =>
+        new($"{dir} is in use by another run (process {holder.Pid}, started {holder.Started.ToLocalTime():yyyy-MM-dd HH:mm:ss}); " +
+            "wait for it to finish, stop it (Ctrl-C leaves a checkpoint), or give this run another --out");
+
+    /// <summary>Once the lock is held, no other run writes here: every temporary file is a dead run's.</summary>
+    static List<(string, long)> RemoveTemporaryFiles(string dir)
+    {
+        var removed = new List<(string, long)>();
+        foreach (var file in new DirectoryInfo(dir).EnumerateFiles("*.tmp").Where(f => IsTemporary(f.Name)))
+        {
+            try
+            {
+                long bytes = file.Length;
+                file.Delete();
+                removed.Add((file.Name, bytes));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left; the run does not need it gone
+        }
+        return removed;
+    }
 
     /// <summary>Creates <paramref name="dir"/> if needed and takes its lock. A lock this process already holds (the
     /// command line took it before the trainer) is shared, and released by whoever took it first.</summary>
@@ -28,15 +81,13 @@ public sealed class RunFolder : IDisposable
             {
                 using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
                 using (var w = new StreamWriter(f)) w.Write(me.ToString());
-                return new RunFolder(path, owned: true);
+                return new RunFolder(path, owned: true, RemoveTemporaryFiles(dir));
             }
             catch (IOException) when (File.Exists(path) && attempt < 3)
             {
                 var holder = Holder.Read(path);
-                if (holder == me) return new RunFolder(path, owned: false);
-                if (holder is not null && holder.IsAlive())
-                    throw new OutputException($"{dir} is in use by another run (process {holder.Pid}, started {holder.Started.ToLocalTime():yyyy-MM-dd HH:mm:ss}); " +
-                        "wait for it to finish, stop it (Ctrl-C leaves a checkpoint), or give this run another --out");
+                if (holder == me) return new RunFolder(path, owned: false, []);
+                if (holder is not null && holder.IsAlive()) throw InUse(dir, holder);
                 // A dead run's lock, or one cut short while it was written: take it over.
                 try { File.Delete(path); }
                 catch (IOException) { }

@@ -31,7 +31,8 @@ public static class Evaluator
 
     /// <summary>Runs <paramref name="runner"/> (an inference plan) over every image of <paramref name="set"/>;
     /// <paramref name="done"/> hears after each batch how many images are done, of how many.</summary>
-    public static Evaluation Run(IStepRunner runner, ImageSet set, Transform transform, Action<int, int>? done = null)
+    public static Evaluation Run(IStepRunner runner, ImageSet set, Transform transform, Action<int, int>? done = null,
+        CancellationToken cancel = default)
     {
         int n = runner.Plan.Batch, classes = runner.Plan.Classes;
         int imageFloats = (int)(runner.Plan.Buffers[runner.Plan.Images].Floats / n);
@@ -44,6 +45,8 @@ public static class Evaluator
         using var pipe = new BatchPipeline(set, transform, n, imageFloats, Enumerable.Range(0, set.Count).ToArray(), dropLast: false, augmentSeed: null);
         foreach (var b in pipe.Read())
         {
+            // A signal stops a long test pass between batches (OperationCanceledException), not after the whole set.
+            cancel.ThrowIfCancellationRequested();
             runner.SetBatch(b.Images, b.Labels);
             runner.Run(0);
             runner.ReadProbabilities(probs);

@@ -17,6 +17,14 @@ public sealed class LearningRate(double initialRate, Schedule schedule, int epoc
     /// <summary>Continues from a checkpoint.</summary>
     public void Restore(double current, double best, int wait) => (Current, plateauBest, plateauWait) = (current, best, wait);
 
+    /// <summary>The rate after <paramref name="epoch"/> epochs where the schedule depends on the run's length (cosine
+    /// spans the run's epochs), else null. A resumed run with more epochs takes it: a finished cosine restored as it
+    /// was would train every added epoch at its floor, min-lr (0 unless set).</summary>
+    public double? LengthDependentRate(int epoch) => schedule is Schedule.Cosine c ? CosineAt(c, epoch) : null;
+
+    double CosineAt(Schedule.Cosine c, int epoch) =>
+        c.minLr + (initial - c.minLr) * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(epoch, epochs) / epochs));
+
     /// <summary>Called after epoch <paramref name="epoch"/> (from 1) with the monitored value (lower is better); sets the next epoch's rate.</summary>
     public void EndEpoch(int epoch, double monitored)
     {
@@ -29,7 +37,7 @@ public sealed class LearningRate(double initialRate, Schedule schedule, int epoc
                 Current = initial * Math.Pow(e.gamma, epoch);
                 break;
             case Schedule.Cosine c:
-                Current = c.minLr + (initial - c.minLr) * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(epoch, epochs) / epochs));
+                Current = CosineAt(c, epoch);
                 break;
             case Schedule.ReduceOnPlateau p:
                 // As Keras and PyTorch: a value counts as better only when it improves on the best so far.

@@ -63,7 +63,9 @@ public sealed record Evaluation(double Loss, double Accuracy, double Top5, int C
         : $"the network produced NaN or infinity for {NotFinite} of {Count} images; they count as wrong (the weights or the input normalisation are broken)";
 }
 
-public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation Test, string WeightsPath, string? StoppedBecause,
+/// <summary>What a run did. <see cref="Test"/> is null when the run was cancelled: a signal stops it within a step,
+/// without the test pass (a resumed run that has no epochs left runs it).</summary>
+public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, Evaluation? Test, string WeightsPath, string? StoppedBecause,
     IReadOnlyList<string> Pictures);
 
 /// <summary>The loss became NaN or infinite; the message says where, and the last good weights are saved.</summary>
@@ -150,7 +152,8 @@ public sealed class Trainer : IDisposable
     public InitReport? InitReport { get; }
 
     /// <summary>Runs the epochs, evaluates on the test set, writes metrics.csv, checkpoints and weights.safetensors
-    /// into the run folder. Cancelling stops after the current step and leaves a checkpoint to resume from.</summary>
+    /// into the run folder. Cancelling stops after the current step (or the current batch of a validation or test pass)
+    /// and leaves a checkpoint to resume from; the test pass and the pictures are then left out.</summary>
     public TrainResult Run(ImageSet trainSet, ImageSet testSet, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var dir = options.OutputDirectory;
@@ -196,6 +199,13 @@ public sealed class Trainer : IDisposable
                 options.Log?.Invoke($"the model file's learning rate is now {lr0:G4} (the checkpoint's run started at {state.BaseLearningRate:G4}): continuing at {restored:G4}");
             }
             state = state with { BaseLearningRate = lr0 };
+            // A cosine spans the run: with another number of epochs it is recomputed over the new length from where the
+            // run stands (the same rate when the length is unchanged).
+            if (lr.LengthDependentRate(state.Epoch) is double spanned && Math.Abs(spanned - restored) > 1e-9 * lr0)
+            {
+                options.Log?.Invoke($"the cosine schedule now spans {epochs} epochs: after {state.Epoch} done its learning rate is {spanned:G4} (the checkpoint's was {restored:G4})");
+                restored = spanned;
+            }
             lr.Restore(restored, state.PlateauBest, state.PlateauWait);
             // The rows after the checkpoint's epoch belong to work that is about to be redone.
             if (File.Exists(csv)) metrics = File.ReadAllLines(csv).Take(1 + state.Epoch).ToList();
@@ -214,8 +224,24 @@ public sealed class Trainer : IDisposable
         List<(string, float[])>? best = null;
         string? stopped = null;
 
+        // Cancelled inside an epoch: the checkpoint keeps the batches done (all of them when only validation was left),
+        // and `--resume` goes on from there.
+        void Interrupt(int epoch, int step, long t, double lossSum, long correct, long seen, string where)
+        {
+            statistics.Flush();
+            state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
+            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
+            stopped = $"cancelled at epoch {epoch}, {where}; `--resume` continues from there";
+        }
+
         for (int epoch = state.Epoch + 1; epoch <= epochs && stopped is null; epoch++)
         {
+            // Between epochs the last checkpoint is the previous epoch's end (or, before any step, there is nothing to keep).
+            if (cancel.IsCancellationRequested)
+            {
+                stopped = $"cancelled before epoch {epoch}; `--resume` continues from there";
+                break;
+            }
             var clock = Stopwatch.StartNew();
             var order = sampleOrder.For(epoch);
             int resumeAt = state.BatchesDone;
@@ -254,18 +280,21 @@ public sealed class Trainer : IDisposable
                 lossSum += loss;
                 step++;
                 progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, (seen - state.Seen) / clock.Elapsed.TotalSeconds, null));
-                if (cancel.IsCancellationRequested && step < pipe.Batches)
+                if (cancel.IsCancellationRequested)
                 {
-                    statistics.Flush();
-                    state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
-                    Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
-                    stopped = $"cancelled at epoch {epoch}, step {step}; `--resume` continues from there";
+                    Interrupt(epoch, step, t, lossSum, correct, seen, $"step {step}");
                     break;
                 }
             }
             if (stopped is not null) break;
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var val = validation.Count > 0 ? Evaluate(validation, transform, progress, "validation", epoch) : null;
+            Evaluation? val = null;
+            try { val = validation.Count > 0 ? Evaluate(validation, transform, progress, "validation", epoch, cancel) : null; }
+            catch (OperationCanceledException)
+            {
+                Interrupt(epoch, step, t, lossSum, correct, seen, "during validation");
+                break;
+            }
             var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
@@ -305,9 +334,20 @@ public sealed class Trainer : IDisposable
             using (Gate.Writing())
                 foreach (var (name, values) in best) parameters.Write(name, values);
         SaveWeights(weightsPath, best ?? Snapshot());
-        var test = Evaluate(testSet, transform, progress, "test", epochs);
-        statistics.Test(epochs, state.Step, test);
-        var pictures = WritePictures(test, testSet.ClassNames);
+        Evaluation? test = null;
+        IReadOnlyList<string> pictures = [];
+        if (cancel.IsCancellationRequested) stopped ??= "cancelled before the test pass; `--resume` runs it";
+        else
+        {
+            try
+            {
+                test = Evaluate(testSet, transform, progress, "test", epochs, cancel);
+                statistics.Test(epochs, state.Step, test);
+                pictures = WritePictures(test, testSet.ClassNames);
+            }
+            // The checkpoint is the last epoch's end: `--resume` has no epoch left and runs the test pass.
+            catch (OperationCanceledException) { stopped = "cancelled during the test pass; `--resume` runs it"; }
+        }
         Output.RunReport.Write(dir);
         return new TrainResult(results, test, weightsPath, stopped, pictures);
     }
@@ -370,11 +410,11 @@ public sealed class Trainer : IDisposable
     /// (no dropout, running batch-norm statistics).</summary>
     public Evaluation Evaluate(ImageSet set, Transform transform) => Evaluator.Run(eval, set, transform);
 
-    Evaluation Evaluate(ImageSet set, Transform transform, IProgress<TrainProgress>? progress, string phase, int epoch)
+    Evaluation Evaluate(ImageSet set, Transform transform, IProgress<TrainProgress>? progress, string phase, int epoch, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         return Evaluator.Run(eval, set, transform, progress is null ? null : (done, total) =>
-            progress.Report(new TrainProgress(epoch, epochs, done, total, double.NaN, done / clock.Elapsed.TotalSeconds, null) { Phase = phase }));
+            progress.Report(new TrainProgress(epoch, epochs, done, total, double.NaN, done / clock.Elapsed.TotalSeconds, null) { Phase = phase }), cancel);
     }
 
     List<(string, float[])> Snapshot() => parameters.Weights.Select(name => (name, parameters.Read(name))).ToList();

@@ -27,7 +27,7 @@ try
 
     var progress = new Progress<TrainProgress>(p => { if (p.Finished is { } e) Console.WriteLine($"epoch {e.Epoch}: loss {e.TrainLoss:F3}, validation accuracy {e.ValAccuracy:P1}"); });
     var result = net.Train(progress);
-    Console.WriteLine($"test accuracy {result.Test.Accuracy:P2}, top-5 {result.Test.Top5:P2}");
+    Console.WriteLine($"test accuracy {result.Test!.Accuracy:P2}, top-5 {result.Test!.Top5:P2}");
 
     var weights = Path.Combine(runDir, "lenet.safetensors");
     net.SaveWeights(weights);

@@ -21,7 +21,7 @@ TrainResult Train(string model, string name, ImageSet train, ImageSet test, int 
 {
     using var net = ModelDefinition.Parse(model, name, classes: 10).Compile(device, new TrainOptions { OutputDirectory = Path.Combine(work, name), Epochs = epochs });
     var result = net.Train(train, test);
-    Console.WriteLine($"{name}: test accuracy {result.Test.Accuracy:P1} after {epochs} epoch(s) on {train.Count} images");
+    Console.WriteLine($"{name}: test accuracy {result.Test!.Accuracy:P1} after {epochs} epoch(s) on {train.Count} images");
     return result;
 }
 

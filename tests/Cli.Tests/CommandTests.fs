@@ -22,6 +22,22 @@ let ``summary shows the AlexNet table`` () =
     Expect.stringContains r.Out "60,965,224" "r.Out"
     Expect.stringContains r.Out "training step at batch 16" "r.Out"
 
+/// A generated network of 3,000 layers: `run` and `summary` show its first and last 25 layers and a line for the rest;
+/// `summary --all` lists every one. It plans in seconds (a 99,000-layer one took 152 s in silence).
+let ``a long network's table is cut, and summary --all lists every layer`` () =
+    let file = tempModel "network long\n  input 16\n  repeat 1500 (dense 16 |> relu)\n  dense classes\n  softmax\ntrain\n  data synthetic 3\n  batch 32\n  epochs 1\n"
+    let rows (text: string) = text.Split('\n') |> Array.filter (fun l -> l.Contains "dense" || l.Contains "relu" || l.Contains "softmax")
+    let clock = System.Diagnostics.Stopwatch.StartNew()
+    let cut = dsl [ "summary"; file; "--batch"; "32" ]
+    Expect.equal cut.Code 0 (cut.Out + cut.Err)
+    Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 "seconds to plan and print 3,002 layers"
+    Expect.equal (rows cut.Out).Length 50 "layer rows shown"
+    Expect.stringContains cut.Out "... 2,952 layers (`dsl summary --all` lists every one) ..." "the cut line"
+    Expect.stringContains cut.Out "softmax" "the last layer"
+    let all = dsl [ "summary"; file; "--all" ]
+    Expect.equal all.Code 0 (all.Out + all.Err)
+    Expect.equal (rows all.Out).Length 3002 "layer rows with --all"
+
 let ``a bad model file is exit 2 with file, line, column and caret`` () =
     let path = tempModel "network x\n  input 3 x 32 x 32\n  conv 16 kernl 3\n"
     let r = dsl [ "check"; path ]
@@ -117,6 +133,7 @@ let tests =
     testList "CommandTests" [
         testCase "check says ok with the parameter count" ``check says ok with the parameter count``
         testCase "summary shows the AlexNet table" ``summary shows the AlexNet table``
+        testCase "a long network's table is cut, and summary --all lists every layer" ``a long network's table is cut, and summary --all lists every layer``
         testCase "a bad model file is exit 2 with file, line, column and caret" ``a bad model file is exit 2 with file, line, column and caret``
         testCase "a missing model file is exit 2 without a stack trace" ``a missing model file is exit 2 without a stack trace``
         testCase "nonsense numbers on the command line are usage errors (--batch, 0)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--batch", "0"))

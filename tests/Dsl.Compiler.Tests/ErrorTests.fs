@@ -308,6 +308,25 @@ let ``extra words at the end of a train line`` () =
 let ``a learning rate that is not positive`` () =
     withTrain [ "  optimizer adam lr 0" ] |> expect (8, 21) "optimizer: lr must be positive, got 0"
 
+/// Numbers outside what an optimiser or schedule can use (PyTorch's optimisers refuse the same ranges): each at its
+/// column, with a typical value as the hint. Columns counted by hand from the lines below.
+let ``optimiser numbers out of range`` () =
+    let cases =
+        [ "  optimizer sgd lr 0.01 momentum -1", 34, "momentum is a fraction in [0, 1), got -1", "`momentum 0.9`"
+          "  optimizer sgd lr 0.01 momentum 1", 34, "momentum is a fraction in [0, 1), got 1", "`momentum 0.9`"
+          "  optimizer sgd lr 0.01 weight-decay -1", 38, "weight-decay must not be negative, got -1", "or 0 for none"
+          "  optimizer sgd lr -0.1", 20, "lr must be positive, got -0.1", "`lr 0.01`"
+          "  optimizer adam beta1 1", 24, "beta1 is a fraction in [0, 1), got 1", "`beta1 0.9`"
+          "  optimizer adam beta2 -0.5", 24, "beta2 is a fraction in [0, 1), got -0.5", "`beta2 0.999`"
+          "  optimizer adam eps 0", 22, "eps must be positive, got 0", "`eps 1e-8`"
+          "  optimizer rmsprop rho 1.5", 25, "rho is a fraction in [0, 1), got 1.5", "`rho 0.99`"
+          "  optimizer rmsprop momentum 0.5 weight-decay -0.01", 47, "weight-decay must not be negative, got -0.01", "or 0 for none"
+          "  schedule cosine min-lr -1", 26, "min-lr must not be negative, got -1", "`min-lr 0.1`" ]
+    for line, col, gist, hint in cases do withTrain [ line ] |> expectHint (8, col) gist hint
+    // The edges that are allowed still compile.
+    for line in [ "  optimizer sgd lr 0.01 momentum 0 weight-decay 0"; "  optimizer adam beta1 0 beta2 0.999999"; "  schedule cosine min-lr 0" ] do
+        Frontend.compileText "test.model" (Some 10) (withTrain [ line ]) |> ignore
+
 let ``an unterminated string in the train block`` () =
     withTrain [ "  data folder \"images" ] |> expect (8, 22) "unexpected the end of the line; expected `\"`"
 
@@ -335,6 +354,27 @@ let ``rendering keeps tabs so the caret lines up, and survives odd positions`` (
     for line, col in [ 3, 200; 99, 1; 1, 0; 0, 0 ] do
         let text = Diagnostics.render source { e with Pos = { e.Pos with Line = line; Col = col } }
         Expect.stringContains text (sprintf "test.model:%d:%d" line col) "text"
+
+/// A generated file's line can be tens of megabytes: the message and the echoed line are cut to a window around the
+/// column, and the caret still stands under the column's character.
+let ``a megabyte line is echoed as a window around the column`` () =
+    let word = String('x', 1_000_000)
+    let source = net [ "  dense 4 " + word ]
+    let text = Diagnostics.render source (compileWith (Some 10) source)
+    Expect.isLessThan text.Length 600 (sprintf "rendered %d characters" text.Length)
+    Expect.stringContains text "(1000002 characters)" "the cut word (in its backticks) says its length"
+    let lines = text.Split('\n')
+    Expect.stringStarts (lines[1]) "   3 |   dense 4 xxx" "the line's start"
+    Expect.stringEnds (lines[1]) "x…" "the cut is marked"
+    Expect.equal (lines[2].IndexOf '^') (lines[1].IndexOf 'x') "caret under the word"
+    // A column deep inside the line: the window is around it, marked at both ends, the caret under its character.
+    let deep = String('a', 500_000) + "Z" + String('b', 500_000)
+    let e = { Pos = { File = "test.model"; Line = 1; Col = 500_001 }; Message = "m"; Hint = None }
+    let lines = (Diagnostics.render deep e).Split('\n')
+    Expect.isLessThan (lines[1].Length) 140 "the echoed line"
+    Expect.stringContains (lines[1]) "…a" "cut before"
+    Expect.stringEnds (lines[1]) "b…" "cut after"
+    Expect.equal (lines[1][lines[2].IndexOf '^']) 'Z' "the caret's character"
 
 let ``lines end in CR LF or a lone CR as well as LF`` () =
     for nl in [ "\r\n"; "\r" ] do
@@ -423,8 +463,10 @@ let tests =
         testCase "a train value that is missing" ``a train value that is missing``
         testCase "extra words at the end of a train line" ``extra words at the end of a train line``
         testCase "a learning rate that is not positive" ``a learning rate that is not positive``
+        testCase "optimiser numbers out of range" ``optimiser numbers out of range``
         testCase "an unterminated string in the train block" ``an unterminated string in the train block``
         testCase "errors render as file:line:col with the line and a caret under the column" ``errors render as file:line:col with the line and a caret under the column``
         testCase "rendering keeps tabs so the caret lines up, and survives odd positions" ``rendering keeps tabs so the caret lines up, and survives odd positions``
+        testCase "a megabyte line is echoed as a window around the column" ``a megabyte line is echoed as a window around the column``
         testCase "lines end in CR LF or a lone CR as well as LF" ``lines end in CR LF or a lone CR as well as LF``
     ]

@@ -79,14 +79,14 @@ public class ApiTests
         using var net = model.Compile(device, new TrainOptions { OutputDirectory = dir, Batch = 16 });
         Assert.Throws<InvalidOperationException>(() => net.Evaluate(test));
         var result = net.Train(train, test);
-        Assert.True(result.Test.Accuracy > 0.9, $"accuracy {result.Test.Accuracy}");
+        Assert.True(result.Test!.Accuracy > 0.9, $"accuracy {result.Test!.Accuracy}");
         var weights = Path.Combine(dir, "saved.safetensors");
         net.SaveWeights(weights);
 
         using var other = model.Compile(device, new TrainOptions { OutputDirectory = dir, Batch = 16, Seed = 99 });
         var report = other.LoadWeights(weights);
         Assert.Empty(report.NotInFile);
-        Assert.Equal(result.Test.Accuracy, other.Evaluate(test).Accuracy);
+        Assert.Equal(result.Test!.Accuracy, other.Evaluate(test).Accuracy);
         var image = new float[144];
         other.InputTransform(test).Apply(test.Image(0), image, null);
         var best = other.Predict(image, top: 3);

@@ -46,6 +46,37 @@ public class ResumeTests
                      File.ReadAllLines(Path.Combine(parts, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^1])));
     }
 
+    /// <summary>A signal at an epoch's last step, during validation or during the test pass stops the run there (no test
+    /// pass, no pictures), and the resumed run ends with the weights and metrics of a run never stopped.</summary>
+    [Theory]
+    [InlineData("train", "cancelled at epoch 1, step 22")]
+    [InlineData("validation", "cancelled at epoch 2, during validation")]
+    [InlineData("test", "cancelled during the test pass")]
+    public void ARunCancelledAtAnEpochsEndOrInAnEvaluationPassResumesToBitIdenticalWeights(string phase, string stopped)
+    {
+        var (train, test) = Data();
+        // 400 images less a tenth for validation, in batches of 16: 22 steps an epoch.
+        Func<TrainProgress, bool> when = phase switch
+        {
+            "train" => p => p.Phase == "train" && p.Epoch == 1 && p.Step == 22 && p.Finished is null,
+            "validation" => p => p.Phase == "validation" && p.Epoch == 2 && p.Step < p.Steps,
+            _ => p => p.Phase == "test" && p.Step < p.Steps,
+        };
+        var (whole, parts) = ResumedRun.Train(Networks.Text(Small, 4), train, test, when, (dir, r) =>
+        {
+            Assert.StartsWith(stopped, r.StoppedBecause);
+            Assert.Null(r.Test);
+            Assert.Empty(r.Pictures);
+            Assert.False(File.Exists(Path.Combine(dir, "confusion.png")), "the pictures of an interrupted run");
+        }, evalBatch: 16);
+
+        var a = Weights(whole);
+        var b = Weights(parts);
+        foreach (var k in a.Keys) Assert.Equal(a[k], b[k]);
+        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^1])),
+                     File.ReadAllLines(Path.Combine(parts, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^1])));
+    }
+
     [Fact]
     public void ResumingBeforeTheFirstCheckpointStartsOver()
     {
@@ -87,7 +118,7 @@ public class ResumeTests
             var (c, h, w) = (1, 28, 28);
             var transform = new Transform(target, c, h, w, tuned.Network.Train!.Value, Transform.Statistics(target, tuned.Network.Train!.Value.Normalize));
             double before = trainer.Evaluate(targetTest, transform).Accuracy;
-            var after = trainer.Run(target, targetTest).Test.Accuracy;
+            var after = trainer.Run(target, targetTest).Test!.Accuracy;
             Assert.True(after > before + 0.2, $"target accuracy {before} before fine-tuning, {after} after");
         }
         var result = Weights(dir);

@@ -46,7 +46,7 @@ public class TrainingTests
             new TrainOptions { OutputDirectory = dir, Epochs = 2, Limit = 2000, Seed = 1 });
         var result = trainer.Run(train, test.Take(2000, 1));
         // Chance is 10%; a 2-conv network sees 4,000 images here.
-        Assert.True(result.Test.Accuracy > 0.65, $"test accuracy {result.Test.Accuracy}");
+        Assert.True(result.Test!.Accuracy > 0.65, $"test accuracy {result.Test!.Accuracy}");
         Assert.True(File.Exists(Path.Combine(dir, "metrics.csv")));
         Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Length);
         Assert.Contains("lenet", File.ReadAllText(Path.Combine(dir, "weights.safetensors"))[..200]);

@@ -181,7 +181,7 @@ public class ImageFolderTests
         var result = net.Train();
         Assert.Equal(20, result.Epochs.Count);
         // 62 images, about a quarter held out; the stripes tell the classes apart whatever the format.
-        Assert.InRange(result.Test.Count, 12, 20);
-        Assert.True(result.Test.Accuracy >= 0.9, $"accuracy {result.Test.Accuracy} " + string.Join("; ", result.Epochs));
+        Assert.InRange(result.Test!.Count, 12, 20);
+        Assert.True(result.Test!.Accuracy >= 0.9, $"accuracy {result.Test!.Accuracy} " + string.Join("; ", result.Epochs));
     }
 }
