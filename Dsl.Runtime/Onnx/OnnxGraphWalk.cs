@@ -35,6 +35,8 @@ internal sealed partial class OnnxGraphWalk
     Shape? shape;
     /// <summary>A MatMul's dense layer, until an Add of its bias follows (or not).</summary>
     (int layer, string output)? openMatMul;
+    /// <summary>A Pad's zeros, until the average pool that reads them: the padding, the unpadded input, the Pad's name.</summary>
+    (int pad, Shape.Chw input, string source)? zeroPadded;
 
     public Shape InputShape { get; }
 

@@ -49,14 +49,20 @@ let ``a truncated file is one line and exit 2, nothing written`` () =
     Expect.stringContains r.Err "is not a readable ONNX model" r.Err
     nothingIn out
 
-/// An average pool whose `ceil` windows reach past its padding exports as Pad + AveragePool: the importer lists the Pad.
+/// lenet's export with every Relu turned into a Celu (the same length, so the protobuf stays whole): an operator
+/// the language has no layer for, refused node by node.
 let ``a refused graph lists its nodes and is exit 2, nothing written`` () =
-    let file = tempModel "network pads\n  input 2 x 6 x 6\n  conv 4 kernel 3 pad 1 |> relu\n  avgpool 3 stride 2 pad 1 ceil\n  flatten\n  dense classes\n  softmax\n"
-    let onnx = exported file
+    let onnx = exported (model "lenet.model")
+    let bytes = File.ReadAllBytes onnx
+    let relu = "Relu"B
+    for i in 0 .. bytes.Length - relu.Length do
+        if bytes[i .. i + relu.Length - 1] = relu then bytes[i] <- byte 'C'; bytes[i + 1] <- byte 'e'
+    File.WriteAllBytes(onnx, bytes)
     let out = Path.Combine(temp "dsl-import-out-", "pretrained")
     let r = dsl [ "import"; onnx; "--out"; out ]
     Expect.equal r.Code 2 (r.Out + r.Err)
-    Expect.stringContains r.Err "the first is node 3 \"pool1.pad\" (Pad)" r.Err
+    Expect.stringContains r.Err "3 of its 11 nodes have no dsl layer; the first is node 2 \"relu1\" (Celu)" r.Err
+    Expect.stringContains r.Err "node 9 \"relu3\" (Celu): dsl has no layer for Celu" r.Err
     Expect.stringContains r.Err "nothing was written" r.Err
     nothingIn out
 
