@@ -296,7 +296,8 @@ internal sealed partial class OnnxGraphWalk
     Shape? MatMul(NodeProto node, Shape input, Action<string> refuse)
     {
         if (input is not Shape.Flat) { refuse($"MatMul of a {input} tensor; it needs flatten before it"); return null; }
-        if (node.Input[0] != current || Weight(node, 1, refuse) is not { } b) { if (node.Input[0] != current) refuse("multiplies a constant by the input, not the input by a constant"); return null; }
+        if (node.Input[0] != current) { refuse("multiplies a constant by the input, not the input by a constant"); return null; }
+        if (Weight(node, 1, refuse) is not { } b) return null;
         if (b.dims.Length != 2) { refuse($"B of shape [{string.Join(", ", b.dims)}]"); return null; }
         var next = Dense(node, input, Transpose(b.values, b.dims[0], b.dims[1]), [b.dims[1], b.dims[0]], 1, null, refuse);
         if (next is not null) openMatMul = (layers.Count - 1, node.Output[0]);

@@ -66,6 +66,22 @@ let ``a refused graph lists its nodes and is exit 2, nothing written`` () =
     Expect.stringContains r.Err "nothing was written" r.Err
     nothingIn out
 
+/// An LRN whose bias (our k) is 0: ONNX allows it, the language does not; said as the compiler says it, exit 2.
+let ``values the language refuses are a model-file error, exit 2, nothing written`` () =
+    let onnx = exported (tempModel "network lrn\n  input 4 x 6 x 6\n  conv 4 kernel 3 |> lrn size 3 alpha 0.5 beta 0.75 k 1\n  flatten\n  dense classes\n  softmax\n")
+    let bytes = File.ReadAllBytes onnx
+    // The attribute's name, then its float field (tag 0x15): 1.0 becomes 0.0.
+    let bias = Array.append "\n\004bias"B [| 0x15uy |]
+    let at = [ 0 .. bytes.Length - bias.Length ] |> List.find (fun i -> bytes[i .. i + bias.Length - 1] = bias)
+    Array.fill bytes (at + bias.Length) 4 0uy
+    File.WriteAllBytes(onnx, bytes)
+    let out = Path.Combine(temp "dsl-import-out-", "pretrained")
+    let r = dsl [ "import"; onnx; "--out"; out ]
+    Expect.equal r.Code 2 (r.Out + r.Err)
+    Expect.stringContains r.Err "holds a network the language does not accept" r.Err
+    Expect.stringContains r.Err "lrn k must be positive, got 0" r.Err
+    nothingIn out
+
 /// A 24-bit BMP of horizontal or vertical stripes with noise: two classes a small conv net tells apart.
 let private stripes (path: string) (horizontal: bool) (rng: Random) =
     let size = 40
@@ -114,5 +130,6 @@ let tests =
         testCase "import writes a model file that checks and weights in dsl's names and shapes" ``import writes a model file that checks and weights in dsl's names and shapes``
         testCase "a truncated file is one line and exit 2, nothing written" ``a truncated file is one line and exit 2, nothing written``
         testCase "a refused graph lists its nodes and is exit 2, nothing written" ``a refused graph lists its nodes and is exit 2, nothing written``
+        testCase "values the language refuses are a model-file error, exit 2, nothing written" ``values the language refuses are a model-file error, exit 2, nothing written``
         testCase "the transfer example imports, trains a head on a frozen base, then fine-tunes the last block" ``the transfer example imports, trains a head on a frozen base, then fine-tunes the last block``
     ]
