@@ -72,8 +72,12 @@ let run (a: ParseResults<ImportArgs>) =
     let input = a.TryGetResult Input |> Option.map inputShape |> Option.toObj
     let net = OnnxImport.Read(file, name, input)
     let text = modelText net file weightsPath
-    // The text must read back as the network imported, layer for layer, before anything is written.
-    let back = Frontend.compileText modelPath None text
+    // The text must read back as the network imported, layer for layer, before anything is written; values the
+    // language refuses (an LRN with k 0) are the file's, said as the compiler says them.
+    let back =
+        try Frontend.compileText modelPath None text
+        with ModelFileError errors ->
+            raise (OnnxImportException(sprintf "%s holds a network the language does not accept:\n%s\nnothing was written" file (Frontend.renderErrors text errors)))
     if back.Network.Nodes <> net.Network.Network.Nodes then
         failwithf "the model file written for %s does not read back as the network imported; this is a bug in dsl import" file
     try

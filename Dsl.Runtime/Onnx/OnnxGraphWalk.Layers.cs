@@ -75,6 +75,7 @@ internal sealed partial class OnnxGraphWalk
             }
             case "Identity":
                 return input;
+            case "Pad": return Pad(node, input, refuse);
             default:
                 refuse(NoLayer(node.OpType));
                 return null;
@@ -85,7 +86,7 @@ internal sealed partial class OnnxGraphWalk
     static readonly HashSet<string> Operators =
     [
         "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Relu", "Sigmoid", "Tanh", "LeakyRelu", "LRN",
-        "BatchNormalization", "Gemm", "MatMul", "Add", "Flatten", "Reshape", "Dropout", "Softmax", "Identity",
+        "BatchNormalization", "Gemm", "MatMul", "Add", "Flatten", "Reshape", "Dropout", "Softmax", "Identity", "Pad",
     ];
 
     static string NoLayer(string op) => $"dsl has no layer for {op} (it reads {string.Join(", ", Operators)})";
@@ -142,14 +143,16 @@ internal sealed partial class OnnxGraphWalk
 
     /// <summary>The window the language can say: square, dilation 1, the same padding and rounding on both axes.</summary>
     (int kernel, int stride, int pad, FSharpOption<Rounding>? rounding, int ho, int wo)? Window(
-        NodeProto node, Shape.Chw input, long[]? kernelOrNull, bool pool, bool ceil, Action<string> refuse)
+        NodeProto node, Shape.Chw input, long[]? kernelOrNull, bool pool, bool ceil, Action<string> refuse, long zeroPad = 0)
     {
         if (kernelOrNull is not { Length: 2 } kernel) { refuse($"a window over {kernelOrNull?.Length ?? 0} axes; dsl's conv and pools work on images (2 axes)"); return null; }
         var stride = Ints(node, "strides") ?? [1, 1];
         var dilations = Ints(node, "dilations") ?? [1, 1];
         if (dilations.Any(d => d != 1)) { refuse($"dilations [{string.Join(", ", dilations)}]; dsl's windows have dilation 1"); return null; }
         long[] size = [input.h, input.w];
-        if (Pads(node, size, kernel, stride, refuse) is not { } pads) return null;
+        if (Pads(node, size, kernel, stride, refuse) is not { } nodePads) return null;
+        // A Pad node before the pool: its zeros are padding on both sides of the input.
+        var pads = nodePads.Select(p => (begin: p.begin + zeroPad, end: p.end + zeroPad)).ToArray();
         if (kernel[0] != kernel[1] || stride[0] != stride[1] || pads[0].begin != pads[1].begin)
         {
             refuse($"window {kernel[0]}x{kernel[1]}, stride {stride[0]}x{stride[1]}, padding before {pads[0].begin}x{pads[1].begin}; dsl's are square");
@@ -190,8 +193,16 @@ internal sealed partial class OnnxGraphWalk
     {
         if (input is not Shape.Chw c) { refuse("pools a flat vector"); return null; }
         bool ceil = Int(node, "ceil_mode", 0) != 0;
-        if (Window(node, c, Ints(node, "kernel_shape"), pool: true, ceil, refuse) is not { } win) return null;
+        var padded = zeroPadded;
+        zeroPadded = null;
+        if (padded is { } z)
+        {
+            if ((Ints(node, "pads") ?? [0, 0, 0, 0]).Take(2).Any(p => p != 0)) { refuse("pads before its input after a Pad's zeros; dsl pads both sides alike"); return null; }
+            c = z.input;
+        }
+        if (Window(node, c, Ints(node, "kernel_shape"), pool: true, ceil, refuse, padded?.pad ?? 0) is not { } win) return null;
         var source = Source(node);
+        if (padded is not null) source = $"{padded.Value.source} + {source[5..]}";
         if (win.kernel == 1 && win.stride == 1 && win.ho == c.h && win.wo == c.w)
         {
             // What an adaptive pool to the size it is given exports as (torchvision's AlexNet and VGG at 224x224).
@@ -199,25 +210,55 @@ internal sealed partial class OnnxGraphWalk
             return input;
         }
         if (win.pad > win.kernel / 2) { refuse($"padding {win.pad} is more than half its window {win.kernel}; a dsl pool's window must overlap the input"); return null; }
-        if (kind == PoolKind.AvgPool)
+        if (kind == PoolKind.AvgPool && padded is null)
         {
-            // The language divides by the window's positions inside the input padded on both sides: ONNX's
-            // count_include_pad=1, or any count where no window touches padding.
+            // The language divides by the window's positions inside the input padded by `pad` on both sides. ONNX with
+            // count_include_pad=1 counts the padding at the end as well: the same where no window reaches into it. With
+            // count_include_pad=0 it counts the input alone: the same where there is no padding before it, unless
+            // ceil_mode lets windows past the end, where opset 13 leaves the divisor open and runtimes differ.
             long reach = (Math.Max(win.ho, win.wo) - 1L) * win.stride - win.pad + win.kernel;
-            if (reach > Math.Min(c.h, c.w) + win.pad)
+            bool pastPadding = reach > Math.Min(c.h, c.w) + win.pad;
+            bool counted = Int(node, "count_include_pad", 0) != 0;
+            if (counted && pastPadding)
             {
-                refuse("its last window reaches past the padding, where runtimes differ on what to divide by; dsl cannot say which this file means");
+                refuse("its last window reaches into the end padding, which its divisor counts and dsl's avgpool does not");
                 return null;
             }
-            if (win.pad > 0 && Int(node, "count_include_pad", 0) == 0)
+            if (!counted && win.pad > 0)
             {
                 refuse("an average that leaves the padding out of the divisor (count_include_pad=0); dsl's avgpool counts it, as PyTorch's default does");
+                return null;
+            }
+            if (ceil && pastPadding)
+            {
+                refuse("ceil_mode lets its last window past the input, where runtimes differ on what to divide by; dsl cannot say which this file means");
                 return null;
             }
         }
         var rounding = win.rounding?.Value ?? Rounding.Floor;
         Emit(Layer.NewPool(new PoolSpec(kind, (win.kernel, win.kernel).ToTuple(), (win.stride, win.stride).ToTuple(), (win.pad, win.pad).ToTuple(), rounding)), source);
         return Shape.NewChw(c.c, win.ho, win.wo);
+    }
+
+    /// <summary>Zeros around each image, read by an average pool that leaves its own padding out of the divisor: together
+    /// the language's `avgpool ... pad P`, which divides by the positions inside the zero-padded input. `dsl export`
+    /// writes an `avgpool ... ceil` whose last windows reach past its padding this way.</summary>
+    Shape? Pad(NodeProto node, Shape input, Action<string> refuse)
+    {
+        const string why = "a Pad has a layer only as the zero padding of the average pool right after it (what dsl export writes)";
+        var reader = graph.Node.Where(n => n.Input.Contains(node.Output[0])).ToList();
+        var pads = opset < 11 ? Ints(node, "pads") : node.Input.Count > 1 ? IntValues(node.Input[1])?.values : null;
+        float value = opset < 11 ? (float)Float(node, "value", 0)
+            : node.Input.Count > 2 && node.Input[2].Length > 0 && constants.TryGetValue(node.Input[2], out var v) ? tensors.Floats(v).Single() : 0;
+        if (input is not Shape.Chw c || Text(node, "mode", "constant") != "constant" || value != 0 || pads is not { Length: 8 }
+            || reader.Count != 1 || reader[0].OpType != "AveragePool" || Int(reader[0], "count_include_pad", 0) != 0
+            || pads.Where((_, i) => i % 4 < 2).Any(p => p != 0) || pads.Where((_, i) => i % 4 >= 2).Distinct().Count() != 1)
+        {
+            refuse(why);
+            return null;
+        }
+        zeroPadded = ((int)pads[2], c, Source(node));
+        return Shape.NewChw(c.c, c.h + 2 * (int)pads[2], c.w + 2 * (int)pads[2]);
     }
 
     Shape? BatchNorm(NodeProto node, Shape input, Action<string> refuse)
@@ -255,7 +296,8 @@ internal sealed partial class OnnxGraphWalk
     Shape? MatMul(NodeProto node, Shape input, Action<string> refuse)
     {
         if (input is not Shape.Flat) { refuse($"MatMul of a {input} tensor; it needs flatten before it"); return null; }
-        if (node.Input[0] != current || Weight(node, 1, refuse) is not { } b) { if (node.Input[0] != current) refuse("multiplies a constant by the input, not the input by a constant"); return null; }
+        if (node.Input[0] != current) { refuse("multiplies a constant by the input, not the input by a constant"); return null; }
+        if (Weight(node, 1, refuse) is not { } b) return null;
         if (b.dims.Length != 2) { refuse($"B of shape [{string.Join(", ", b.dims)}]"); return null; }
         var next = Dense(node, input, Transpose(b.values, b.dims[0], b.dims[1]), [b.dims[1], b.dims[0]], 1, null, refuse);
         if (next is not null) openMatMul = (layers.Count - 1, node.Output[0]);

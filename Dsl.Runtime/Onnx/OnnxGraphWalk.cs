@@ -35,6 +35,8 @@ internal sealed partial class OnnxGraphWalk
     Shape? shape;
     /// <summary>A MatMul's dense layer, until an Add of its bias follows (or not).</summary>
     (int layer, string output)? openMatMul;
+    /// <summary>A Pad's zeros, until the average pool that reads them: the padding, the unpadded input, the Pad's name.</summary>
+    (int pad, Shape.Chw input, string source)? zeroPadded;
 
     public Shape InputShape { get; }
 
@@ -91,7 +93,7 @@ internal sealed partial class OnnxGraphWalk
                                           $"the first is {problems[0].Split(':')[0]}:\n  {string.Join("\n  ", problems)}\nnothing was written");
         if (shape is not Shape.Flat)
             throw new OnnxImportException($"{path}: the graph ends in a {shape} tensor; a dsl network ends in a flat vector of class scores");
-        if (!layers[^1].IsSoftmax)
+        if (layers.Count == 0 || !layers[^1].IsSoftmax)
         {
             notes.Add("the graph ends in class scores; the model file adds softmax, as every dsl network ends in it (compare with softmax of the ONNX output)");
             Emit(Layer.Softmax, "added by dsl import: the ONNX graph ends in scores, a dsl network in softmax");
@@ -147,6 +149,8 @@ internal sealed partial class OnnxGraphWalk
         // Past a refused node the shape is unknown; the operator can still be judged, so that the refusal lists every one.
         if (shape is null && !Operators.Contains(node.OpType)) Refuse(NoLayer(node.OpType));
         var next = shape is null ? null : Map(node, shape, Refuse);
+        // Map gives no shape without saying why only where an input it needs is absent (a damaged file).
+        if (shape is not null && next is null && problems.Count == before) Refuse("an input it needs is missing (a damaged file?)");
         Advance(output, problems.Count == before ? next : null);
     }
 

@@ -5,30 +5,11 @@ using Xunit.Abstractions;
 
 namespace Dsl.Runtime.Tests.Onnx;
 
-/// <summary>Every model in Models/ (and a network with every layer kind the importer reads) exported by `dsl export` with
+/// <summary>Every model in Models/ (and the export tests' network with every layer kind and padding case) exported by `dsl export` with
 /// random weights, then imported: the imported network matches ONNX Runtime on the exported file, and exporting it again
 /// gives the same graph, initializers included, byte for byte.</summary>
 public class OnnxImportModelsTests(ITestOutputHelper output)
 {
-    /// <summary>OnnxFixtures.Mixed without what the exporter writes as a Pad node (an average pool whose `ceil` windows
-    /// reach past its padding), which the importer refuses: LRN, groups, an average over padding, `ceil` pooling and conv,
-    /// batch norm on images and vectors, each activation, dropout.</summary>
-    public const string Mixed = """
-        network mixed
-          input 4 x 12 x 12
-          conv 6 kernel 3 pad 1 groups 2 |> relu |> lrn size 3 alpha 0.5 beta 0.75 k 1
-          avgpool 3 stride 1 pad 1
-          maxpool 3 stride 2 ceil
-          conv 8 kernel 3 stride 2 pad 1 ceil |> tanh
-          batchnorm |> leaky-relu 0.1
-          avgpool 2
-          flatten
-          dense 12 |> sigmoid |> dropout 0.5
-          batchnorm
-          dense classes
-          softmax
-        """;
-
     [Theory]
     [InlineData("lenet", 3)]
     [InlineData("cifar-bn", 2)] // batch norm after bias-free convolutions
@@ -38,7 +19,7 @@ public class OnnxImportModelsTests(ITestOutputHelper output)
     public void ExportImportExportKeepsGraphAndProbabilities(string which, int batch)
     {
         var clock = Stopwatch.StartNew();
-        var network = which == "mixed" ? Networks.Text(Mixed) : Networks.Model(which + ".model", 10);
+        var network = which == "mixed" ? Networks.Text(OnnxFixtures.Mixed) : Networks.Model(which + ".model", 10);
         var weights = OnnxFixtures.Weights(network, 7);
         var path = Path.Combine(Directory.CreateTempSubdirectory("dsl-import-").FullName, which + ".onnx");
         OnnxExport.Save(path, network, weights);

@@ -5,8 +5,8 @@ using Xunit.Abstractions;
 namespace Dsl.Runtime.Tests.Onnx;
 
 /// <summary>torchvision's networks with random weights, exported by PyTorch's own exporter (Debian's python3-torch and
-/// python3-torchvision): the chains import and match ONNX Runtime on the exported file; ResNet-18 is refused at its first
-/// residual Add. Where python3 lacks torch or torchvision, each test says so and passes without checking.</summary>
+/// python3-torchvision), and a small module written as tutorials write them: the chains import and match ONNX Runtime on
+/// the exported file; ResNet-18 is refused at its first residual Add. Where python3 lacks torch or torchvision, each test says so and passes without checking.</summary>
 public class OnnxImportTorchvisionTests(ITestOutputHelper output)
 {
     bool Unavailable()
@@ -16,29 +16,33 @@ public class OnnxImportTorchvisionTests(ITestOutputHelper output)
         return why is not null;
     }
 
-    string Export(string name, int opset, bool dynamicBatch)
+    string Export(string name, int opset, params string[] options)
     {
         var path = Path.Combine(Directory.CreateTempSubdirectory("dsl-torchvision-").FullName, name + ".onnx");
-        var script = Path.Combine(Networks.RepoRoot, "tests", "Dsl.Runtime.Tests", "Onnx", "torchvision_export.py");
-        var (code, _, stderr) = OnnxFixtures.RunPython([script, name, path, opset.ToString(), .. dynamicBatch ? new[] { "dynamic-batch" } : []]);
+        var script = Path.Combine(Networks.RepoRoot, "tests", "Dsl.Runtime.Tests", "Onnx", "torch_export.py");
+        var (code, _, stderr) = OnnxFixtures.RunPython([script, name, path, opset.ToString(), .. options]);
         Assert.True(code == 0, $"exporting torchvision's {name} failed:\n{stderr}");
         return path;
     }
 
-    /// <summary>VGG16 (528 MiB of weights) runs one image; opsets from the oldest PyTorch writes for these to its newest.</summary>
+    /// <summary>VGG16 (528 MiB of weights) runs one image; opsets from the oldest PyTorch writes for these to its newest.
+    /// The tutorial module keeps `x.view(x.size(0), -1)`'s Shape, Gather, Unsqueeze and Concat (no constant folding), its
+    /// batch norm on vectors, and an AvgPool2d that PyTorch writes as Pad + AveragePool.</summary>
     [Theory]
-    [InlineData("alexnet", 7, 1, false)]
-    [InlineData("alexnet", 17, 2, true)]
-    [InlineData("vgg16", 13, 1, true)]
-    public void ChainsMatchOnnxRuntime(string name, int opset, int batch, bool dynamicBatch)
+    [InlineData("alexnet", 7, 1, "")]
+    [InlineData("alexnet", 17, 2, "dynamic-batch")]
+    [InlineData("vgg16", 13, 1, "dynamic-batch")]
+    [InlineData("tutorial", 9, 3, "dynamic-batch no-folding")]
+    [InlineData("tutorial", 13, 3, "dynamic-batch no-folding")]
+    public void ChainsMatchOnnxRuntime(string name, int opset, int batch, string options)
     {
         if (Unavailable()) return;
         var clock = Stopwatch.StartNew();
-        var path = Export(name, opset, dynamicBatch);
+        var path = Export(name, opset, options.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         try
         {
             var (imported, worst) = OnnxImportFixtures.AssertMatchesOnnxRuntime(path, name, batch);
-            output.WriteLine($"torchvision {name}, opset {opset}: {imported.Network.Layers.Length} layers, " +
+            output.WriteLine($"{name}, opset {opset}: {imported.Network.Layers.Length} layers, " +
                              $"{imported.Network.TotalParams:N0} parameters; largest difference from ONNX Runtime {worst:E2}; {clock.Elapsed.TotalSeconds:F1} s");
         }
         finally { Directory.Delete(Path.GetDirectoryName(path)!, true); }
@@ -48,7 +52,7 @@ public class OnnxImportTorchvisionTests(ITestOutputHelper output)
     public void ResNet18IsRefusedAtItsFirstResidualAdd()
     {
         if (Unavailable()) return;
-        var path = Export("resnet18", 13, false);
+        var path = Export("resnet18", 13);
         try
         {
             var e = Assert.Throws<OnnxImportException>(() => OnnxImport.Read(path, "resnet18"));
