@@ -181,7 +181,7 @@ public static class Doctor
         return new Finding(vanishing ? "vanishing gradients" : "exploding gradients",
             $"gradient norms across layers span {orders:0.0} orders of magnitude",
             [string.Join(", ", norms.Select(r => $"{r.Subject} {G(r.Value)}")) + $" (epoch {norms[0].Epoch})"],
-            run.Setting("batchnorm") == 1 ? "initialise with `init he` (the default) and check the activations; or add a skip around the deep part"
+            run.Setting("batchnorm") == 1 ? "initialise with `init by-role` (the default) and check the activations; or add a skip around the deep part"
                 : $"add `|> batchnorm` after the convolutions from {small.Subject} on (e.g. `conv 64 kernel 3 |> batchnorm |> relu`)", norms[0].Epoch);
     }
 
