@@ -54,10 +54,11 @@ type RunArgs =
             | Seed _ -> "seed for initialisation, order, dropout and augmentation"
             | Out _ -> "run folder (default runs/NAME-TIMESTAMP)"
             | Threads _ -> "CPU threads (default: all cores)"
-            | Init _ -> "weight initialisation: he, glorot or paper (default: the train block's, else he)"
+            | Init _ -> "weight initialisation: by-role, he, glorot or paper (default: the train block's, else by-role)"
             | Precision _ -> Training.PrecisionChoice.Usage
 
 and InitChoice =
+    | By_Role
     | He
     | Glorot
     | Paper
@@ -244,7 +245,7 @@ let private run (cmd: Command) =
                   Batch = positive "batch" (a.TryGetResult RunArgs.Batch)
                   Limit = positive "limit" (a.TryGetResult RunArgs.Limit)
                   Seed = a.TryGetResult RunArgs.Seed
-                  Init = a.TryGetResult RunArgs.Init |> Option.map (function He -> "he" | Glorot -> "glorot" | Paper -> "paper")
+                  Init = a.TryGetResult RunArgs.Init |> Option.map (function By_Role -> "by-role" | He -> "he" | Glorot -> "glorot" | Paper -> "paper")
                   Out =
                     match a.TryGetResult RunArgs.Out with
                     | Some dir when String.IsNullOrWhiteSpace dir -> raise (UsageError "--out needs a folder name, got an empty one")

@@ -192,7 +192,8 @@ let private initScheme =
     function
     | Some "glorot" -> Some Glorot
     | Some "paper" -> Some PaperInit
-    | Some _ -> Some He
+    | Some "he" -> Some He
+    | Some _ -> Some ByRole
     | None -> None
 
 let private printInitReport (r: InitReport) =

@@ -259,8 +259,13 @@ let private extra: (string * (Cursor -> TrainConfig -> TrainConfig)) list =
     [ "init", fun c t ->
           let scheme =
               match c.Peek with
-              | Some (TWord ("from", _)) -> He
-              | _ -> match c.Word("initialisation", [ "he"; "glorot"; "paper" ]) with "he" -> He | "glorot" -> Glorot | _ -> PaperInit
+              | Some (TWord ("from", _)) -> ByRole
+              | _ ->
+                  match c.Word("initialisation", [ "by-role"; "he"; "glorot"; "paper" ]) with
+                  | "by-role" -> ByRole
+                  | "he" -> He
+                  | "glorot" -> Glorot
+                  | _ -> PaperInit
           let from =
               match c.Peek with
               | Some (TWord ("from", _)) -> c.Next "from" |> ignore; Some(c.Str "weights file")

@@ -54,6 +54,8 @@ type StopEarly = { Monitor: Monitor; Patience: int; RestoreBest: bool }
 
 /// How weights start: a scheme for every tensor, then (optionally) tensors loaded from a file by name.
 type InitScheme =
+    /// He on the hidden layers, zero on the layer that feeds the loss: the first logits are 0.
+    | ByRole
     | He
     | Glorot
     | PaperInit
@@ -112,7 +114,7 @@ module TrainConfig =
           Epochs = 10
           Seed = 1
           Order = Shuffle
-          Init = { Scheme = He; From = None }
+          Init = { Scheme = ByRole; From = None }
           Freeze = []
           LrMult = []
           DecayMult = []

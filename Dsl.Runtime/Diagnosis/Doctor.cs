@@ -11,6 +11,11 @@ public static class Doctor
     public const int TrendEpochs = 3;
     /// <summary>Validation loss this far above its minimum, while the training loss keeps falling, is overfitting.</summary>
     public const double OverfitRise = 0.05;
+    /// <summary>A generalisation gap: training accuracy this far above validation accuracy at the end, with the validation
+    /// loss <see cref="GapLossRatio"/> times the training loss, is overfitting even where the validation loss has not
+    /// risen (a schedule that ends at a small learning rate freezes it near its minimum). The gap opened at the first
+    /// epoch from which it stayed over half this.</summary>
+    public const double GapAccuracy = 0.10, GapLossRatio = 1.5;
     /// <summary>Update-to-weight ratios per step, median over layers: healthy runs sit near 1e-3.</summary>
     public const double RatioTooHigh = 3e-2, RatioTooLow = 1e-4;
     /// <summary>A step loss this many times the first one means the updates threw the weights far off.</summary>
@@ -21,8 +26,6 @@ public static class Doctor
     public const double DeadFraction = 0.5;
     /// <summary>Orders of magnitude between the largest and smallest layer gradient norm that mean vanishing or exploding.</summary>
     public const double GradientOrders = 4;
-    /// <summary>Largest over smallest class count that makes a training set imbalanced.</summary>
-    public const double ImbalanceRatio = 3;
     /// <summary>Both accuracies under this, and rising less than <see cref="FlatAccuracy"/> over the last epochs: underfitting.</summary>
     public const double LowAccuracy = 0.6, FlatAccuracy = 0.02;
     /// <summary>Epochs at the end without a 1% improvement of the validation loss that a schedule would have cut.</summary>
@@ -54,7 +57,7 @@ public static class Doctor
             findings.AddRange(DeadUnits(run));
             if (Gradients(run) is { } g) findings.Add(g);
         }
-        if (run.Stats is not null && Imbalance(run) is { } imbalance) findings.Add(imbalance);
+        if (ClassBalance.Judge(run) is { } imbalance) findings.Add(imbalance);
         if (diverged is null && overfit is null && epochs.Count >= TrendEpochs)
         {
             if (Underfitting(run, epochs) is { } under) findings.Add(under);
@@ -66,6 +69,7 @@ public static class Doctor
 
     static string G(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
     static string Pct(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+    static string Points(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + " points";
 
     static string LowerLr(RunHistory run, double factor) =>
         run.Setting("learning_rate") is double lr ? $"on the optimizer line, write `lr {G(lr / factor)}` (it is {G(lr)})" : $"on the optimizer line, divide `lr` by {G(factor)}";
@@ -88,22 +92,42 @@ public static class Doctor
     {
         var best = epochs.MinBy(e => e.ValLoss)!;
         var last = epochs[^1];
-        if (best == last || last.ValLoss <= best.ValLoss * (1 + OverfitRise) || last.TrainLoss >= best.TrainLoss) return null;
-        int began = epochs[epochs.IndexOf(best) + 1].Epoch;
+        bool rising = best != last && last.ValLoss > best.ValLoss * (1 + OverfitRise) && last.TrainLoss < best.TrainLoss;
+        int? gapOpened = GapOpened(epochs);
+        if (!rising && gapOpened is null) return null;
+        // A rising validation loss dates it (the weights of its minimum are the best kept); a gap alone, from where it opened.
+        int began = rising ? epochs[epochs.IndexOf(best) + 1].Epoch : gapOpened!.Value;
         var evidence = new List<string>
         {
-            $"validation loss lowest at epoch {best.Epoch} ({G(best.ValLoss)}), {G(last.ValLoss)} at epoch {last.Epoch} (+{Pct(last.ValLoss / best.ValLoss - 1)})",
-            $"training loss meanwhile {G(best.TrainLoss)} -> {G(last.TrainLoss)}",
-            $"accuracy at epoch {last.Epoch}: training {Pct(last.TrainAccuracy)}, validation {Pct(last.ValAccuracy)}",
+            $"accuracy at epoch {last.Epoch}: training {Pct(last.TrainAccuracy)}, validation {Pct(last.ValAccuracy)} (gap {Points(last.TrainAccuracy - last.ValAccuracy)}" +
+                (gapOpened is int g ? $", over {Points(GapAccuracy / 2)} since epoch {g})" : ")"),
+            $"loss at epoch {last.Epoch}: training {G(last.TrainLoss)}, validation {G(last.ValLoss)} ({G(last.ValLoss / last.TrainLoss)} times)",
+            $"validation loss lowest at epoch {best.Epoch} ({G(best.ValLoss)})" + (best == last ? "" : $", {G(last.ValLoss)} at epoch {last.Epoch} (+{Pct(last.ValLoss / best.ValLoss - 1)}); training loss meanwhile {G(best.TrainLoss)} -> {G(last.TrainLoss)}"),
         };
         var options = new List<string>();
         if (run.Setting("dropout") != 1) options.Add("add `|> dropout 0.5` after the activation of the largest dense layer");
         if (run.Setting("weight_decay") is null or 0) options.Add("add `weight-decay 5e-4` to the optimizer line");
         if (run.Setting("augment") != 1) options.Add("add `augment flip horizontal, translate 2` (where flips suit the images)");
         if (run.Setting("stop_early") != 1) options.Add($"add `stop-early monitor val-loss patience 2 restore-best` (or `epochs {best.Epoch}`)");
-        if (run.Setting("train_images") is double n) options.Add($"train on more than {n:0} images");
-        return new Finding("overfitting", $"validation loss rising since epoch {began} while the training loss falls", evidence,
+        double whole = run.Stats?.Where(r => r.Statistic == "set_count").Sum(r => r.Value) ?? 0;
+        if (run.Setting("train_images") is double n && run.Setting("val_images") is double held && n + held < whole)
+            options.Insert(0, $"train on all {whole - held:0} training images of the set (this run used {n:0}: drop `--limit`)");
+        else if (run.Setting("train_images") is double m) options.Add($"train on more than {m:0} images");
+        string summary = rising ? $"validation loss rising since epoch {began} while the training loss falls"
+            : $"a generalisation gap since epoch {began}: training accuracy {Pct(last.TrainAccuracy)}, validation {Pct(last.ValAccuracy)}";
+        return new Finding("overfitting", summary, evidence,
             string.Join("; or ", options.Take(2)) + (options.Count > 2 ? $" (also: {string.Join("; ", options.Skip(2))})" : ""), began);
+    }
+
+    /// <summary>Where the generalisation gap opened: the first epoch from which training accuracy stayed over half of
+    /// <see cref="GapAccuracy"/> above validation accuracy, when the gap at the end is a full one; null otherwise.</summary>
+    static int? GapOpened(List<EpochRow> epochs)
+    {
+        var last = epochs[^1];
+        if (last.TrainAccuracy - last.ValAccuracy < GapAccuracy || last.ValLoss < GapLossRatio * last.TrainLoss) return null;
+        int from = epochs.Count - 1;
+        while (from > 0 && epochs[from - 1].TrainAccuracy - epochs[from - 1].ValAccuracy > GapAccuracy / 2) from--;
+        return epochs[from].Epoch;
     }
 
     static double Median(IEnumerable<double> values)
@@ -181,23 +205,8 @@ public static class Doctor
         return new Finding(vanishing ? "vanishing gradients" : "exploding gradients",
             $"gradient norms across layers span {orders:0.0} orders of magnitude",
             [string.Join(", ", norms.Select(r => $"{r.Subject} {G(r.Value)}")) + $" (epoch {norms[0].Epoch})"],
-            run.Setting("batchnorm") == 1 ? "initialise with `init he` (the default) and check the activations; or add a skip around the deep part"
+            run.Setting("batchnorm") == 1 ? "initialise with `init by-role` (the default) and check the activations; or add a skip around the deep part"
                 : $"add `|> batchnorm` after the convolutions from {small.Subject} on (e.g. `conv 64 kernel 3 |> batchnorm |> relu`)", norms[0].Epoch);
-    }
-
-    static Finding? Imbalance(RunHistory run)
-    {
-        var counts = run.Stats!.Where(r => r.Statistic == "train_count").ToList();
-        if (counts.Count < 2) return null;
-        var few = counts.Where(r => r.Value > 0).MinBy(r => r.Value);
-        var many = counts.MaxBy(r => r.Value)!;
-        if (few is null || many.Value / few.Value < ImbalanceRatio) return null;
-        var recall = run.Latest("val_recall").ToDictionary(r => r.Subject, r => r.Value);
-        var evidence = counts.Select(r => $"{r.Subject[6..]}: {r.Value:0} training images" + (recall.TryGetValue(r.Subject, out var v) ? $", validation recall {Pct(v)}" : "")).ToList();
-        evidence.Insert(0, $"the largest class has {many.Value / few.Value:0.0} times the images of the smallest");
-        return new Finding("class imbalance", $"{few.Subject[6..]} has {few.Value:0} training images against {many.Value:0} for {many.Subject[6..]}", evidence,
-            run.Setting("class_weights") == 1 ? $"the loss is already class-weighted: add images of {few.Subject[6..]} (or `augment` them)"
-                : "add `class-weights balanced` to the train block");
     }
 
     static Finding? Underfitting(RunHistory run, List<EpochRow> epochs)
@@ -235,6 +244,7 @@ public static class Doctor
         var ratios = run.Latest("update_ratio");
         if (ratios.Count > 0) yield return $"update-to-weight ratios {G(ratios.Min(r => r.Value))}-{G(ratios.Max(r => r.Value))} per step (around 1e-3 is typical)";
         var dead = run.Latest("dead_fraction");
+        if (ClassBalance.WhyNoFinding(run) is string balance) yield return balance;
         if (dead.Count > 0) yield return $"no layer with most units dead (largest: {dead.MaxBy(r => r.Value)!.Subject} {Pct(dead.Max(r => r.Value))})";
         var norms = run.Latest("grad_norm").Where(r => r.Value > 0).ToList();
         if (norms.Count > 1) yield return $"gradient norms within {Math.Log10(norms.Max(r => r.Value) / norms.Min(r => r.Value)):0.0} orders of magnitude across layers";

@@ -8,7 +8,7 @@ public sealed record StatRow(int Epoch, long Step, string Subject, string Statis
 
 /// <summary>stats.csv in a run folder: one measurement a line, in long form so new statistics need no new columns.
 /// Statistics: run rows (settings, the decimated step loss `loss`), per layer `weight_norm`, `grad_norm`,
-/// `update_ratio` and `dead_fraction`, per class `train_count`, `val_count` and `val_recall`.</summary>
+/// `update_ratio` and `dead_fraction`, per class `train_count`, `set_count`, `val_count` and `val_recall`.</summary>
 public static class StatsFile
 {
     public const string Name = "stats.csv";

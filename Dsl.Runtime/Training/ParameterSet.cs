@@ -26,6 +26,12 @@ public sealed class ParameterSet : IDisposable
         foreach (var b in held) Add(b);
         Trainable = plan.Params.Select(p => plan.Buffers[p.Value].Name).ToList();
         shapes = Shapes(plan);
+        OutputLayer = plan.Kernels.Select(k => k switch
+        {
+            Kernel.ConvForward c => plan.Buffers[c.W].Name,
+            Kernel.DenseForward d => plan.Buffers[d.W].Name,
+            _ => null,
+        }).LastOrDefault(w => w is not null);
         // Optimiser state: momentum or Adam's first moment, and a second moment where the optimiser keeps one.
         if (plan.Mode.IsTraining)
             foreach (var p in plan.Params)
@@ -37,6 +43,9 @@ public sealed class ParameterSet : IDisposable
     }
 
     readonly Dictionary<string, long[]> shapes;
+
+    /// <summary>The weight of the last convolution or dense layer, the one that feeds the loss (null without one).</summary>
+    public string? OutputLayer { get; }
 
     /// <summary>The shapes PyTorch gives the same tensors: conv weights [K, C/groups, R, S], dense weights [out, in];
     /// the rest are vectors.</summary>
@@ -124,8 +133,10 @@ public sealed class ParameterSet : IDisposable
         b.Upload(values);
     }
 
-    /// <summary>He (Kaiming normal, the default for ReLU networks), Glorot (uniform), or the AlexNet paper's N(0, 0.01)
-    /// weights with biases of 1 on conv2, conv4, conv5 and the hidden dense layers. State and constants start at zero.</summary>
+    /// <summary>By role (the default: He on the hidden layers, zero on the layer that feeds the loss, so that the first
+    /// steps do not overshoot and kill ReLUs; docs/experiments/init-by-role.md), He (Kaiming normal) everywhere,
+    /// Glorot (uniform), or the AlexNet paper's N(0, 0.01) weights with biases of 1 on conv2, conv4, conv5 and the hidden
+    /// dense layers. Other biases, state and constants start at zero.</summary>
     public void Initialize(InitScheme scheme)
     {
         foreach (var (name, spec) in specs)
@@ -137,11 +148,15 @@ public sealed class ParameterSet : IDisposable
             var rng = new Random(Seeds.Int(Seed, Seeds.Of(name)));
             switch (role)
             {
+                // By role, the layer that feeds the loss starts at zero: the first logits are all 0, the first loss is
+                // ln(classes) whatever the scale of the layers before it, and its first gradient (input times error) is not zero.
+                case "weight" when scheme.IsByRole && name == OutputLayer:
+                    break;
                 case "weight":
                     for (int i = 0; i < values.Length; i++)
                         values[i] = scheme switch
                         {
-                            { IsHe: true } => (float)(Normal(rng) * Math.Sqrt(2.0 / spec.FanIn)),
+                            { IsHe: true } or { IsByRole: true } => (float)(Normal(rng) * Math.Sqrt(2.0 / spec.FanIn)),
                             { IsGlorot: true } => (float)((rng.NextDouble() * 2 - 1) * Math.Sqrt(6.0 / (spec.FanIn + spec.FanOut))),
                             _ => (float)(Normal(rng) * 0.01),
                         };

@@ -72,16 +72,20 @@ public sealed class RunStatistics
     /// <summary>The checkpoint metadata key that holds stats.csv as it was when the checkpoint was written.</summary>
     public const string CheckpointKey = "stats";
 
-    /// <summary>Starts stats.csv with the run's settings and class counts, or, resuming from <paramref name="checkpoint"/>,
+    /// <summary>Starts stats.csv with the run's settings and class counts (in the training images, and in the whole training
+    /// set before the validation split and --limit, which the imbalance finding compares them with), or, resuming from <paramref name="checkpoint"/>,
     /// restores it from the checkpoint (or the run folder's, for a checkpoint written before statistics) and keeps the rows
     /// up to optimiser update <paramref name="resumedStep"/>.</summary>
-    public void Start(string? checkpoint, long resumedStep, IEnumerable<(string Statistic, double Value)> settings, IReadOnlyList<string> classNames, int[] labels)
+    public void Start(string? checkpoint, long resumedStep, IEnumerable<(string Statistic, double Value)> settings, IReadOnlyList<string> classNames, int[] labels, int[] wholeSetLabels)
     {
         if (checkpoint is not null && SafeTensors.ReadMetadata(checkpoint).TryGetValue(CheckpointKey, out var saved)) File.WriteAllText(path, saved);
         if (checkpoint is not null && File.Exists(path)) { StatsFile.KeepUpTo(path, resumedStep); return; }
         var rows = settings.Select(s => new StatRow(0, 0, "run", s.Statistic, s.Value)).ToList();
         for (int k = 0; k < classNames.Count; k++)
+        {
             rows.Add(new StatRow(0, 0, "class " + classNames[k], "train_count", labels.Count(l => l == k)));
+            rows.Add(new StatRow(0, 0, "class " + classNames[k], "set_count", wholeSetLabels.Count(l => l == k)));
+        }
         File.WriteAllLines(path, rows.Select(StatsFile.Line).Prepend(StatsFile.Header));
     }
 

@@ -215,7 +215,7 @@ public sealed class Trainer : IDisposable
         void WriteMetrics() => Output.AtomicFile.WriteText(csv, string.Join("\n", metrics) + "\n");
         WriteMetrics();
         var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
-        statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
+        statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels, trainSet.Labels);
 
         var results = new List<EpochResult>();
         var probs = new float[batch * classes];
