@@ -47,15 +47,29 @@ public sealed class RunFolder : IDisposable
         return parts.Length >= 3 && parts[^1] == "tmp" && parts[^2].Length > 0 && parts[^2].All(char.IsAsciiDigit);
     }
 
+    /// <summary>Whether another live process wrote <paramref name="name"/> (NAME.PID.tmp); this one has written none yet.</summary>
+    static bool WriterAlive(string name)
+    {
+        if (!int.TryParse(name.Split('.')[^2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            return false;
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+    }
+
     static OutputException InUse(string dir, Holder holder) =>
         new($"{dir} is in use by another run (process {holder.Pid}, started {holder.Started.ToLocalTime():yyyy-MM-dd HH:mm:ss}); " +
             "wait for it to finish, stop it (Ctrl-C leaves a checkpoint), or give this run another --out");
 
-    /// <summary>Once the lock is held, no other run writes here: every temporary file is a dead run's.</summary>
+    /// <summary>Once the lock is held, no other run writes here; a temporary file is a dead run's unless the process its
+    /// name gives is alive (a `dsl eval` or `dsl export` writing into the folder beside the run), which is left alone.</summary>
     static List<(string, long)> RemoveTemporaryFiles(string dir)
     {
         var removed = new List<(string, long)>();
-        foreach (var file in new DirectoryInfo(dir).EnumerateFiles("*.tmp").Where(f => IsTemporary(f.Name)))
+        foreach (var file in new DirectoryInfo(dir).EnumerateFiles("*.tmp").Where(f => IsTemporary(f.Name) && !WriterAlive(f.Name)))
         {
             try
             {

@@ -153,11 +153,15 @@ let ``a resumed run removes the temporary files of a run killed while checkpoint
     // A user's own file with a .tmp name that is not one of dsl's stays.
     let mine = Path.Combine(out, "notes.tmp")
     File.WriteAllText(mine, "mine")
+    // So does one a live process is writing (a `dsl export` beside the run): process 1 is always alive.
+    let live = Path.Combine(out, "model.onnx.1.tmp")
+    File.WriteAllText(live, "being written")
     let resumed = dsl [ "run"; "--resume"; out; "--epochs"; "2" ]
     Expect.equal resumed.Code 0 (resumed.Out + resumed.Err)
     Expect.stringContains resumed.Out (sprintf "removed %s (0.2 MB)" stale) "what dsl printed"
     Expect.isFalse (File.Exists stale) "the stale temporary file"
     Expect.equal (File.ReadAllText mine) "mine" "a file dsl did not write"
+    Expect.equal (File.ReadAllText live) "being written" "a live process's temporary file"
 
 [<Tests>]
 let tests =
