@@ -125,10 +125,11 @@ type private StopSignals() =
             sigint.Dispose()
             cancel.Dispose()
 
-/// Trains with a live bar on a terminal, one line per epoch otherwise; `onStep` hears of every step.
-let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) (stop: StopSignals) (onStep: unit -> unit) =
+/// Trains with a live bar on a terminal, one line per epoch otherwise (and under mpirun, whose pseudo-terminal is not
+/// necessarily the user's); `onStep` hears of every step.
+let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) (stop: StopSignals) (job: bool) (onStep: unit -> unit) =
     let lines = LineProgress(estimate) :> IProgress<TrainProgress>
-    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, Progress.Synchronous(fun p -> onStep (); lines.Report p), stop.Token)
+    if Console.IsOutputRedirected || job then trainer.Run(trainSet, testSet, Progress.Synchronous(fun p -> onStep (); lines.Report p), stop.Token)
     else
         let mutable result = Unchecked.defaultof<TrainResult>
         AnsiConsole.Progress()
@@ -241,7 +242,7 @@ let run (s: RunSettings) =
             let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, Processes.describe comm dev.Name)
             use stop = new StopSignals()
             let result =
-                try trainLive trainer trainSet testSet estimate stop (fun () -> stepped <- true)
+                try trainLive trainer trainSet testSet estimate stop (comm.Size > 1) (fun () -> stepped <- true)
                 with :? TrainingDivergedException ->
                     // What led there is in stats.csv: say it, then stop as before.
                     if writes then Doctor.printAndReport s.Out

@@ -15,6 +15,8 @@ public sealed class DataParallel
     readonly ParameterSet parameters;
     readonly GradientBuckets gradients;
     readonly double[] scalars = new double[3];
+    readonly System.Diagnostics.Stopwatch averaging = new();
+    long steps;
 
     public DataParallel(Communicator comm, ParameterSet parameters, int globalBatch)
     {
@@ -40,6 +42,11 @@ public sealed class DataParallel
     public long GradientBytes => gradients.Floats * sizeof(float);
     public int Buckets => gradients.Buckets;
 
+    /// <summary>What the job moves and what it cost: a line for the run's log, null for one process.</summary>
+    public string? Describe() => Communicator.Size == 1 ? null
+        : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets" +
+          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first");
+
     /// <summary>Makes the step runner compute this process's shard as the single-process step would: its dropout masks
     /// are those of the shard's positions in the global batch. The CPU device only, for now.</summary>
     public void Attach(IStepRunner train, IDevice device)
@@ -55,11 +62,15 @@ public sealed class DataParallel
     public (double Loss, long Correct, bool Stop) Step(double loss, long correct, bool stop)
     {
         if (Communicator.Size == 1) return (loss, correct, stop);
+        // The first step waits for the slowest process to start (JIT, data loading): not a cost of averaging.
+        if (steps > 0) averaging.Start();
         gradients.Average();
         scalars[0] = loss;
         scalars[1] = correct;
         scalars[2] = stop ? 1 : 0;
         Communicator.Sum(scalars);
+        averaging.Stop();
+        steps++;
         return (scalars[0] / Communicator.Size, (long)scalars[1], scalars[2] > 0);
     }
 

@@ -198,6 +198,7 @@ public sealed class Trainer : IDisposable
         var statistics = sync.Writes ? new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch) : null;
         statistics?.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels);
 
+        if (sync.Describe() is string job) options.Log?.Invoke(job);
         var results = new List<EpochResult>();
         var probs = new float[sync.LocalBatch * classes];
         var weightsPath = Path.Combine(dir, "weights.safetensors");
@@ -299,6 +300,7 @@ public sealed class Trainer : IDisposable
         statistics?.Test(epochs, state.Step, test);
         var pictures = sync.Writes ? WritePictures(test, testSet.ClassNames) : [];
         if (sync.Writes) Output.RunReport.Write(dir);
+        if (sync.Describe() is string cost) options.Log?.Invoke(cost);
         return new TrainResult(results, test, weightsPath, stopped, pictures);
     }
 

@@ -94,6 +94,7 @@ let ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 
     let killedAt = Stopwatch.StartNew()
     Expect.isTrue (output.Wait(TimeSpan.FromSeconds 30.0)) "the job ends after one of its processes is killed"
     let seconds = killedAt.Elapsed.TotalSeconds
+    printfn "the job ended %.1f s after process 1 was killed" seconds
     let r = output.Result
     Expect.notEqual r.Code 0 "the job's exit code says it failed"
     Expect.isLessThan seconds 10.0 "the job ends within seconds"
