@@ -14,7 +14,7 @@ public sealed class DataParallel
 
     readonly ParameterSet parameters;
     readonly GradientBuckets gradients;
-    readonly double[] scalars = new double[3];
+    readonly double[] scalars = new double[2], flag = new double[1];
     readonly System.Diagnostics.Stopwatch averaging = new();
     long steps;
 
@@ -57,21 +57,30 @@ public sealed class DataParallel
         cpu.FirstSample = (long)Communicator.Rank * LocalBatch;
     }
 
-    /// <summary>After a step's backward pass: averages the gradients, and returns the global batch's mean loss, its correct
-    /// predictions and whether any process was asked to stop, so every process decides the same.</summary>
-    public (double Loss, long Correct, bool Stop) Step(double loss, long correct, bool stop)
+    /// <summary>After a step's backward pass: averages the gradients, and returns the global batch's mean loss and its
+    /// correct predictions, so every process decides the same.</summary>
+    public (double Loss, long Correct) Step(double loss, long correct)
     {
-        if (Communicator.Size == 1) return (loss, correct, stop);
+        if (Communicator.Size == 1) return (loss, correct);
         // The first step waits for the slowest process to start (JIT, data loading): not a cost of averaging.
         if (steps > 0) averaging.Start();
         gradients.Average();
         scalars[0] = loss;
         scalars[1] = correct;
-        scalars[2] = stop ? 1 : 0;
         Communicator.Sum(scalars);
         averaging.Stop();
         steps++;
-        return (scalars[0] / Communicator.Size, (long)scalars[1], scalars[2] > 0);
+        return (scalars[0] / Communicator.Size, (long)scalars[1]);
+    }
+
+    /// <summary>Whether any process was asked to stop (Ctrl-C, SIGTERM), so that all stop after the same step. Every process
+    /// must ask after every step.</summary>
+    public bool AnyOf(bool requested)
+    {
+        if (Communicator.Size == 1) return requested;
+        flag[0] = requested ? 1 : 0;
+        Communicator.Sum(flag);
+        return flag[0] > 0;
     }
 
     /// <summary>Checks that every process holds the same weights and optimiser state, after update <paramref name="t"/>

@@ -15,7 +15,6 @@ sealed unsafe class Mpi
 
     public readonly delegate* unmanaged<int*, byte***, int, int*, int> Init_thread;
     public readonly delegate* unmanaged<int> Finalize;
-    public readonly delegate* unmanaged<nint, int, int> Abort;
     public readonly delegate* unmanaged<nint, int*, int> Comm_rank;
     public readonly delegate* unmanaged<nint, int*, int> Comm_size;
     public readonly delegate* unmanaged<nint, nint, int> Comm_set_errhandler;
@@ -32,7 +31,6 @@ sealed unsafe class Mpi
     {
         Init_thread = (delegate* unmanaged<int*, byte***, int, int*, int>)Export(lib, "MPI_Init_thread");
         Finalize = (delegate* unmanaged<int>)Export(lib, "MPI_Finalize");
-        Abort = (delegate* unmanaged<nint, int, int>)Export(lib, "MPI_Abort");
         Comm_rank = (delegate* unmanaged<nint, int*, int>)Export(lib, "MPI_Comm_rank");
         Comm_size = (delegate* unmanaged<nint, int*, int>)Export(lib, "MPI_Comm_size");
         Comm_set_errhandler = (delegate* unmanaged<nint, nint, int>)Export(lib, "MPI_Comm_set_errhandler");

@@ -221,8 +221,8 @@ public sealed class Trainer : IDisposable
                 train.SetBatch(b.Images, b.Labels);
                 double localLoss = train.Run(t);
                 train.ReadProbabilities(probs);
-                // Every process leaves this with the averaged gradients and the same loss and stop decision.
-                var (loss, hits, stop) = sync.Step(localLoss, Evaluator.TopK(probs, sync.LocalBatch, classes, b.Labels, 1), cancel.IsCancellationRequested);
+                // Every process leaves this with the averaged gradients and the same loss.
+                var (loss, hits) = sync.Step(localLoss, Evaluator.TopK(probs, sync.LocalBatch, classes, b.Labels, 1));
                 statistics?.Loss(epoch, t + 1, step + 1, loss);
                 if (!double.IsFinite(loss))
                 {
@@ -242,7 +242,7 @@ public sealed class Trainer : IDisposable
                 lossSum += loss;
                 step++;
                 progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, (seen - state.Seen) / clock.Elapsed.TotalSeconds, null));
-                if (stop && step < pipe.Batches)
+                if (sync.AnyOf(cancel.IsCancellationRequested) && step < pipe.Batches)
                 {
                     sync.AverageRunningStatistics();
                     state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
