@@ -293,6 +293,9 @@ let main argv =
         | :? DeviceException as e ->
             eprintfn "device: %s" e.Message
             1
+        | :? Distributed.DistributedException as e ->
+            eprintfn "mpi: %s" e.Message
+            1
         | :? TrainingDivergedException as e ->
             eprintfn "training stopped: %s" e.Message
             1

@@ -141,10 +141,11 @@ type private StopSignals() =
             sigint.Dispose()
             cancel.Dispose()
 
-/// Trains with a live bar on a terminal, one line per epoch otherwise; `onStep` hears of every step.
-let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) (stop: StopSignals) (onStep: unit -> unit) =
+/// Trains with a live bar on a terminal, one line per epoch otherwise (and under mpirun, whose pseudo-terminal is not
+/// necessarily the user's); `onStep` hears of every step.
+let private trainLive (trainer: Trainer) trainSet testSet (estimate: Estimate) (stop: StopSignals) (job: bool) (onStep: unit -> unit) =
     let lines = LineProgress(estimate) :> IProgress<TrainProgress>
-    if Console.IsOutputRedirected then trainer.Run(trainSet, testSet, Progress.Synchronous(fun p -> onStep (); lines.Report p), stop.Token)
+    if Console.IsOutputRedirected || job then trainer.Run(trainSet, testSet, Progress.Synchronous(fun p -> onStep (); lines.Report p), stop.Token)
     else
         let mutable result = Unchecked.defaultof<TrainResult>
         AnsiConsole.Progress()
@@ -219,7 +220,10 @@ let private writeRunFiles (s: RunSettings) (source: string option) =
     Output.AtomicFile.WriteText(Path.Combine(s.Out, runFile), Text.Json.JsonSerializer.Serialize s)
 
 let run (s: RunSettings) =
-    let s = { s with Classes = folderClasses s.File s.Classes }
+    // Under mpirun this process is one of a data-parallel job: process 0 alone prints and writes the run folder.
+    let comm = Processes.join ()
+    let writes = comm.Rank = 0
+    let s = { s with Classes = folderClasses s.File s.Classes; Device = Processes.device comm s.Device; Threads = Processes.threads comm s.Threads }
     let inf, source = Frontend.compileFile s.File s.Classes
     if not s.Resume then Output.RunFolder.CheckNew s.Out
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
@@ -228,7 +232,10 @@ let run (s: RunSettings) =
     use dev = device s.Device s.Threads s.Precision
     let seed = s.Seed |> Option.defaultValue config.Seed
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
-    Data.ensure data
+    // Process 0 fetches a missing data set first; the others then find it in the cache.
+    if writes then Data.ensure data
+    comm.Barrier()
+    if not writes then Data.ensure data
     let struct (trainSet, testSet) = DataSources.Load(data, inf.Network.Input, seed, Option.toObj config.Data, Action<SkippedFile> skipped)
     match data with
     | ImageFolder path -> printfn "%s" (Data.ImageFolder.Summary(path, trainSet, testSet))
@@ -237,7 +244,7 @@ let run (s: RunSettings) =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
-            Log = Action<string>(printfn "%s"))
+            Log = Action<string>(printfn "%s"), Communicator = comm)
     // The memory plan compares each buffer with those alive beside it: tens of thousands of layers take a while.
     if inf.Layers.Length > 10000 then
         printfn "planning the memory of a training step for %d layers (a network this large takes a minute or more)" inf.Layers.Length
@@ -245,28 +252,29 @@ let run (s: RunSettings) =
     Option.ofObj trainer.InitReport |> Option.iter printInitReport
     // The folder is made only now, once the model, the device and the data are known to work, and it is removed
     // again if the run fails before its first step: a failed start leaves nothing behind.
-    let created = not (Directory.Exists s.Out)
+    let created = writes && not (Directory.Exists s.Out)
     // Signals are taken before the folder exists: one that comes while the folder is being set up stops the run
     // before its first step, with the folder whole.
     use stop = new StopSignals()
-    let folder = Output.RunFolder.Lock s.Out
-    for name, bytes in folder.Removed do
-        printfn "removed %s (%.1f MB): a temporary file of a run stopped while it wrote it" (Path.Combine(s.Out, name)) (float bytes / 1e6)
+    let folder = if writes then Some(Output.RunFolder.Lock s.Out) else None
+    for f in Option.toList folder do
+        for name, bytes in f.Removed do
+            printfn "removed %s (%.1f MB): a temporary file of a run stopped while it wrote it" (Path.Combine(s.Out, name)) (float bytes / 1e6)
     let mutable stepped = false
     try
         try
-            writeRunFiles s (if s.Resume then None else Some source)
+            if writes then writeRunFiles s (if s.Resume then None else Some source)
             let struct (training, validation) = trainer.Images trainSet
             printfn "%s %s on %s: %d training images%s, %d for validation, %d test; batch %d; run folder %s" (if s.Resume then "resuming" else "training")
-                inf.Network.Name dev.Name training (if training < trainSet.Count - validation then sprintf " (--limit, of %d)" (trainSet.Count - validation) else "")
+                inf.Network.Name (Processes.describe comm dev.Name) training (if training < trainSet.Count - validation then sprintf " (--limit, of %d)" (trainSet.Count - validation) else "")
                 validation testSet.Count trainer.BatchSize s.Out
             let epochs = s.Epochs |> Option.defaultValue config.Epochs
-            let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, dev.Name)
+            let estimate = Estimate(epochs, validation, testSet.Count, trainer.BatchSize, Processes.describe comm dev.Name)
             let result =
-                try trainLive trainer trainSet testSet estimate stop (fun () -> stepped <- true)
+                try trainLive trainer trainSet testSet estimate stop (comm.Size > 1) (fun () -> stepped <- true)
                 with :? TrainingDivergedException ->
                     // What led there is in stats.csv: say it, then stop as before.
-                    Doctor.printAndReport s.Out
+                    if writes then Doctor.printAndReport s.Out
                     reraise ()
             result.StoppedBecause |> Option.ofObj |> Option.iter (printfn "stopped: %s")
             match Option.ofObj result.Test with
@@ -277,13 +285,15 @@ let run (s: RunSettings) =
             printfn "weights: %s" result.WeightsPath
             for p in result.Pictures do printfn "picture: %s" p
             printfn "report: %s" (IO.Path.Combine(s.Out, Output.RunReport.Name))
-            Doctor.print s.Out
+            if writes then Doctor.print s.Out
+            // Only a run that succeeded leaves the job this way; a failing process exits without it, and mpirun stops the rest.
+            comm.Finish()
             if stop.ExitCode <> 0 && not (isNull result.StoppedBecause) then
                 printfn "to continue: dsl run --resume %s" s.Out
                 stop.ExitCode
             else 0
         finally
-            (folder :> IDisposable).Dispose()
+            folder |> Option.iter (fun f -> (f :> IDisposable).Dispose())
     with _ when created && not stepped ->
         try Directory.Delete(s.Out, true) with :? IOException | :? UnauthorizedAccessException -> ()
         reraise ()

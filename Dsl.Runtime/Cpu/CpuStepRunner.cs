@@ -135,6 +135,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
     public Plan Plan { get; }
     public double[]? KernelSeconds { get; set; }
 
+    /// <summary>Where this batch starts in a larger one (a data-parallel process's shard): dropout draws that batch's masks.</summary>
+    public long FirstSample { get; set; }
+
     public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
         images.CopyTo(new Span<float>(pointers[Plan.Images], images.Length));
@@ -224,7 +227,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                         P(k.X), P(k.Y), P(k.Scale), P(k.Dy), P(k.Dx));
                     break;
                 case Kernel.DropoutForward k:
-                    Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask));
+                    Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask), FirstSample * (k.Count / Plan.Batch));
                     break;
                 case Kernel.DropoutBackward k: Dropout.Backward(k.Count, P(k.Mask), P(k.Dy), P(k.Dx)); break;
                 case Kernel.BatchNormForward k when k.Training:

@@ -21,11 +21,15 @@ public sealed class BatchPipeline : IDisposable
     Exception? failure;
 
     /// <summary>Starts preparing the images of <paramref name="order"/>, in that order, from batch <paramref name="firstBatch"/>
-    /// (resuming an epoch); <paramref name="augmentSeed"/> seeds random crops and flips, null for evaluation (centre crops).</summary>
+    /// (resuming an epoch); <paramref name="augmentSeed"/> seeds random crops and flips, null for evaluation (centre crops).
+    /// With <paramref name="shards"/> &gt; 1 (a data-parallel job) each batch of <paramref name="batchSize"/> is cut in that many
+    /// equal shards and only shard <paramref name="shard"/> is prepared, augmented as it would be in the whole batch.</summary>
     public BatchPipeline(ImageSet set, Transform transform, int batchSize, int imageFloats, IReadOnlyList<int> order, bool dropLast, ulong? augmentSeed,
-        int firstBatch = 0)
+        int firstBatch = 0, int shards = 1, int shard = 0)
     {
-        for (int i = 0; i < 3; i++) free.Add(new Batch(batchSize, imageFloats));
+        if (shards > 1 && (!dropLast || batchSize % shards != 0)) throw new ArgumentException("shards split whole batches only: dropLast, and a batch that divides evenly");
+        int size = batchSize / shards;
+        for (int i = 0; i < 3; i++) free.Add(new Batch(size, imageFloats));
         int batches = dropLast ? order.Count / batchSize : (order.Count + batchSize - 1) / batchSize;
         Batches = batches;
         worker = new Thread(() =>
@@ -35,9 +39,9 @@ public sealed class BatchPipeline : IDisposable
                 for (int b = firstBatch; b < batches; b++)
                 {
                     var batch = free.Take(stop.Token);
-                    int start = b * batchSize;
-                    batch.Count = Math.Min(batchSize, order.Count - start);
-                    for (int i = 0; i < batchSize; i++)
+                    int start = b * batchSize + shard * size;
+                    batch.Count = Math.Min(size, order.Count - start);
+                    for (int i = 0; i < size; i++)
                     {
                         // Padding repeats the last image; its results are ignored.
                         int idx = order[start + Math.Min(i, batch.Count - 1)];

@@ -39,6 +39,8 @@ public sealed record TrainOptions
     // Refused where it is set, naming the option: a 0 used to surface later as a DivideByZeroException.
     static ArgumentOutOfRangeException Below(string option, int? value, int least) =>
         new(option, value, $"TrainOptions.{option} must be at least {least}, got {value}");
+    /// <summary>The processes of a data-parallel job (mpirun), each training its shard of every batch; null: this process alone.</summary>
+    public Distributed.Communicator? Communicator { get; init; }
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -80,6 +82,7 @@ public sealed class Trainer : IDisposable
     readonly int batch, epochs, seed;
     readonly ParameterSet parameters;
     readonly IStepRunner train, eval;
+    readonly Distributed.DataParallel sync;
 
     public Trainer(Shapes.Inferred network, TrainConfig config, IDevice device, TrainOptions options)
     {
@@ -93,7 +96,8 @@ public sealed class Trainer : IDisposable
         if (epochs < 0) throw new ArgumentException("epochs must not be negative");
         if (!network.Layers.Last().Node.Layer.IsSoftmax)
             throw new ArgumentException($"network {network.Network.Name} does not end with softmax; training needs it for the loss");
-        var trainPlan = MemoryPlan.compile(PlanMode.Training, batch, network);
+        var comm = options.Communicator ?? new Distributed.SingleProcess();
+        var trainPlan = MemoryPlan.compile(PlanMode.Training, Distributed.DataParallel.LocalBatchOf(batch, comm.Size), network);
         parameters = new ParameterSet(device, trainPlan, seed, config.Optimizer);
         // A step that does not fit (or a bad `init from` file) must not leave the parameters allocated behind it.
         try
@@ -101,8 +105,14 @@ public sealed class Trainer : IDisposable
             parameters.Initialize(options.Init ?? config.Init.Scheme);
             if (config.Init.From?.Value is string from) InitReport = parameters.LoadMatching(SafeTensors.Read(from).tensors);
             train = device.Load(trainPlan, parameters);
-            try { eval = LoadEval(device, options.EvalBatch); }
-            catch { train.Dispose(); throw; }
+            try
+            {
+                eval = LoadEval(device, options.EvalBatch);
+                sync = new Distributed.DataParallel(comm, parameters, batch);
+                sync.Attach(train, device);
+                sync.CheckSame(0, "after initialisation", now: true);
+            }
+            catch { train.Dispose(); eval?.Dispose(); throw; }
         }
         catch
         {
@@ -157,7 +167,7 @@ public sealed class Trainer : IDisposable
     public TrainResult Run(ImageSet trainSet, ImageSet testSet, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var dir = options.OutputDirectory;
-        using var folder = Output.RunFolder.Lock(dir);
+        using var folder = sync.Writes ? Output.RunFolder.Lock(dir) : null;
         var (c, h, w) = network.Network.Input switch
         {
             Shape.Chw s => (s.c, s.h, s.w),
@@ -212,13 +222,15 @@ public sealed class Trainer : IDisposable
         }
         else if (options.Resume) options.Log?.Invoke($"{dir} has no checkpoint ({Checkpoints.Latest}) yet: starting from the beginning");
         // Rewritten whole through a temporary file each epoch (it is small): never half a row, never two runs' rows.
-        void WriteMetrics() => Output.AtomicFile.WriteText(csv, string.Join("\n", metrics) + "\n");
+        void WriteMetrics() { if (sync.Writes) Output.AtomicFile.WriteText(csv, string.Join("\n", metrics) + "\n"); }
         WriteMetrics();
-        var statistics = new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch);
-        statistics.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels, trainSet.Labels);
+        sync.CheckSame(state.Step, options.Resume ? "after resuming" : "before the first step", now: true);
+        var statistics = sync.Writes ? new RunStatistics(dir, network, train.Plan, parameters, fit.Count / batch) : null;
+        statistics?.Start(options.Resume && File.Exists(last) ? last : null, state.Step, RunStatistics.Settings(network, config, train.Plan, lr0, batch, epochs, fit.Count, validation.Count), trainSet.ClassNames, fit.Labels, trainSet.Labels);
 
+        if (sync.Describe() is string job) options.Log?.Invoke(job);
         var results = new List<EpochResult>();
-        var probs = new float[batch * classes];
+        var probs = new float[sync.LocalBatch * classes];
         var weightsPath = Path.Combine(dir, "weights.safetensors");
         var lastGood = Snapshot();
         List<(string, float[])>? best = null;
@@ -228,16 +240,20 @@ public sealed class Trainer : IDisposable
         // and `--resume` goes on from there.
         void Interrupt(int epoch, int step, long t, double lossSum, long correct, long seen, string where)
         {
-            statistics.Flush();
+            sync.AverageRunningStatistics();
             state = state with { Epoch = epoch - 1, BatchesDone = step, Step = t, LossSum = lossSum, Correct = correct, Seen = seen };
-            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
+            if (statistics is not null)
+            {
+                statistics.Flush();
+                Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
+            }
             stopped = $"cancelled at epoch {epoch}, {where}; `--resume` continues from there";
         }
 
         for (int epoch = state.Epoch + 1; epoch <= epochs && stopped is null; epoch++)
         {
             // Between epochs the last checkpoint is the previous epoch's end (or, before any step, there is nothing to keep).
-            if (cancel.IsCancellationRequested)
+            if (sync.AnyOf(cancel.IsCancellationRequested))
             {
                 stopped = $"cancelled before epoch {epoch}; `--resume` continues from there";
                 break;
@@ -245,42 +261,47 @@ public sealed class Trainer : IDisposable
             var clock = Stopwatch.StartNew();
             var order = sampleOrder.For(epoch);
             int resumeAt = state.BatchesDone;
-            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17), firstBatch: resumeAt);
+            using var pipe = new BatchPipeline(fit, transform, batch, imageFloats, order, dropLast: true, augmentSeed: Seeds.Mix(seed, epoch, 17), firstBatch: resumeAt,
+                shards: sync.Communicator.Size, shard: sync.Communicator.Rank);
             double lossSum = state.LossSum;
             long correct = state.Correct, seen = state.Seen, t = state.Step;
             int step = resumeAt;
             foreach (var b in pipe.Read())
             {
                 double loss;
+                long hits;
                 // Predictions sharing these parameters wait for the step's update: they see the weights before or after it.
                 using (Gate.Writing())
                 {
                     train.SetBatch(b.Images, b.Labels);
-                    loss = train.Run(t);
-                    statistics.Loss(epoch, t + 1, step + 1, loss);
+                    double localLoss = train.Run(t);
+                    train.ReadProbabilities(probs);
+                    // Every process leaves this with the averaged gradients and the same loss.
+                    (loss, hits) = sync.Step(localLoss, Evaluator.TopK(probs, sync.LocalBatch, classes, b.Labels, 1));
+                    statistics?.Loss(epoch, t + 1, step + 1, loss);
                     if (double.IsFinite(loss))
                     {
-                        bool measured = options.Statistics && statistics.Measures(step + 1);
-                        if (measured) statistics.BeforeUpdate();
+                        bool measured = options.Statistics && statistics is not null && statistics.Measures(step + 1);
+                        if (measured) statistics!.BeforeUpdate();
                         train.Update(optimizer, lr.Current, ++t);
-                        if (measured) statistics.AfterUpdate(epoch, t);
-                        train.ReadProbabilities(probs);
+                        if (measured) statistics!.AfterUpdate(epoch, t);
                     }
                 }
                 if (!double.IsFinite(loss))
                 {
-                    SaveWeights(weightsPath, lastGood);
+                    if (sync.Writes) SaveWeights(weightsPath, lastGood);
                     throw new TrainingDivergedException(
                         $"the loss became {loss} at epoch {epoch}, step {step + 1}; the weights from the end of epoch {epoch - 1} are in {weightsPath}. " +
                         "Lower the learning rate, or add batchnorm.");
                 }
-                correct += Evaluator.TopK(probs, batch, classes, b.Labels, 1);
+                sync.CheckSame(t, $"after update {t}");
+                correct += hits;
                 pipe.Release(b);
                 seen += batch;
                 lossSum += loss;
                 step++;
                 progress?.Report(new TrainProgress(epoch, epochs, step, pipe.Batches, lossSum / step, (seen - state.Seen) / clock.Elapsed.TotalSeconds, null));
-                if (cancel.IsCancellationRequested)
+                if (sync.AnyOf(cancel.IsCancellationRequested))
                 {
                     Interrupt(epoch, step, t, lossSum, correct, seen, $"step {step}");
                     break;
@@ -288,6 +309,7 @@ public sealed class Trainer : IDisposable
             }
             if (stopped is not null) break;
             double trainSeconds = clock.Elapsed.TotalSeconds;
+            sync.AverageRunningStatistics();
             Evaluation? val = null;
             try { val = validation.Count > 0 ? Evaluate(validation, transform, progress, "validation", epoch, cancel) : null; }
             catch (OperationCanceledException)
@@ -298,7 +320,7 @@ public sealed class Trainer : IDisposable
             var result = new EpochResult(epoch, lossSum / Math.Max(1, step), (double)correct / Math.Max(1, seen), val?.Loss ?? double.NaN,
                 val?.Accuracy ?? double.NaN, val?.Top5 ?? double.NaN, lr.Current, clock.Elapsed.TotalSeconds);
             results.Add(result);
-            statistics.EndEpoch(epoch, t, val, trainSet.ClassNames);
+            statistics?.EndEpoch(epoch, t, val, trainSet.ClassNames);
             metrics.Add(string.Join(",", new object[] { epoch, result.TrainLoss, result.TrainAccuracy, result.ValLoss, result.ValAccuracy,
                 result.ValTop5, result.LearningRate, result.Seconds }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))));
             WriteMetrics();
@@ -315,7 +337,8 @@ public sealed class Trainer : IDisposable
                 if (m < earlyBest) { earlyBest = m; sinceBest = 0; if (se.RestoreBest) best = lastGood; }
                 else if (++sinceBest > se.Patience) stopped = $"no improvement for {se.Patience} epochs (early stopping)";
             }
-            switch (config.Checkpoint?.Value)
+            sync.CheckSame(t, $"at the end of epoch {epoch}", now: true);
+            switch (sync.Writes ? config.Checkpoint?.Value : null)
             {
                 case Checkpoint.EveryEpochs e when epoch % e.Item == 0:
                     SaveWeights(Path.Combine(dir, $"checkpoint-epoch{epoch:D3}.safetensors"), lastGood);
@@ -328,27 +351,29 @@ public sealed class Trainer : IDisposable
             var (pb, pw) = lr.Plateau;
             state = new LoopState { Epoch = epoch, Step = t, LearningRate = lr.Current, BaseLearningRate = lr0, PlateauBest = pb, PlateauWait = pw,
                 EarlyBest = earlyBest, SinceBest = sinceBest, BestCheckpoint = bestCheckpoint };
-            Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
+            if (statistics is not null)
+                Checkpoints.Save(Path.Combine(dir, Checkpoints.Latest), parameters, state, network.Network.Name, statistics.Checkpointed());
         }
         if (best is not null)
             using (Gate.Writing())
                 foreach (var (name, values) in best) parameters.Write(name, values);
-        SaveWeights(weightsPath, best ?? Snapshot());
+        if (sync.Writes) SaveWeights(weightsPath, best ?? Snapshot());
         Evaluation? test = null;
         IReadOnlyList<string> pictures = [];
-        if (cancel.IsCancellationRequested) stopped ??= "cancelled before the test pass; `--resume` runs it";
+        if (sync.AnyOf(cancel.IsCancellationRequested)) stopped ??= "cancelled before the test pass; `--resume` runs it";
         else
         {
             try
             {
                 test = Evaluate(testSet, transform, progress, "test", epochs, cancel);
-                statistics.Test(epochs, state.Step, test);
-                pictures = WritePictures(test, testSet.ClassNames);
+                statistics?.Test(epochs, state.Step, test);
+                pictures = sync.Writes ? WritePictures(test, testSet.ClassNames) : [];
             }
             // The checkpoint is the last epoch's end: `--resume` has no epoch left and runs the test pass.
             catch (OperationCanceledException) { stopped = "cancelled during the test pass; `--resume` runs it"; }
         }
-        Output.RunReport.Write(dir);
+        if (sync.Writes) Output.RunReport.Write(dir);
+        if (sync.Describe() is string cost) options.Log?.Invoke(cost);
         return new TrainResult(results, test, weightsPath, stopped, pictures);
     }
 
@@ -410,11 +435,18 @@ public sealed class Trainer : IDisposable
     /// (no dropout, running batch-norm statistics).</summary>
     public Evaluation Evaluate(ImageSet set, Transform transform) => Evaluator.Run(eval, set, transform);
 
+    /// <summary>Evaluates split over the job's processes; progress counts the whole set, as this process's share scaled.
+    /// Processes evaluating together finish the pass: a stop there is not agreed between them, so only one process
+    /// alone stops inside it.</summary>
     Evaluation Evaluate(ImageSet set, Transform transform, IProgress<TrainProgress>? progress, string phase, int epoch, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        return Evaluator.Run(eval, set, transform, progress is null ? null : (done, total) =>
-            progress.Report(new TrainProgress(epoch, epochs, done, total, double.NaN, done / clock.Elapsed.TotalSeconds, null) { Phase = phase }), cancel);
+        var token = sync.Communicator.Size > 1 ? CancellationToken.None : cancel;
+        return sync.Evaluate(set, train.Plan.Classes, part => Evaluator.Run(eval, part, transform, progress is null ? null : (done, total) =>
+        {
+            int all = (int)((long)done * set.Count / total);
+            progress.Report(new TrainProgress(epoch, epochs, all, set.Count, double.NaN, all / clock.Elapsed.TotalSeconds, null) { Phase = phase });
+        }, token));
     }
 
     List<(string, float[])> Snapshot() => parameters.Weights.Select(name => (name, parameters.Read(name))).ToList();

@@ -7,10 +7,12 @@ public static unsafe class Dropout
 {
     private const ulong Gamma = 0x9E3779B97F4A7C15UL;
 
-    /// <summary>mask[i] = 0 with probability p, else 1/(1-p); y = x * mask.</summary>
-    public static void Forward(long n, float p, ulong seed, long step, float* x, float* y, float* mask)
+    /// <summary>mask[i] = 0 with probability p, else 1/(1-p); y = x * mask. The mask of element i is that of element
+    /// <paramref name="first"/> + i of a larger batch: a process of a data-parallel job computing its shard draws the masks
+    /// the whole batch would give those samples in one process.</summary>
+    public static void Forward(long n, float p, ulong seed, long step, float* x, float* y, float* mask, long first = 0)
     {
-        var job = new MaskJob { P = p, Keep = p >= 1f ? 0f : 1f / (1f - p), Key = Mix(seed ^ Mix((ulong)step + Gamma)), X = x, Y = y, Mask = mask };
+        var job = new MaskJob { P = p, Keep = p >= 1f ? 0f : 1f / (1f - p), Key = Mix(seed ^ Mix((ulong)step + Gamma)), First = first, X = x, Y = y, Mask = mask };
         Ops.ForChunks(n, 1 << 14, ref job);
     }
 
@@ -29,6 +31,7 @@ public static unsafe class Dropout
     {
         public float P, Keep;
         public ulong Key;
+        public long First;
         public float* X, Y, Mask;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -37,7 +40,7 @@ public static unsafe class Dropout
             const float Scale24 = 1f / (1 << 24);
             for (long i = begin; i < begin + count; i++)
             {
-                float u = (Mix(Key + (ulong)(i + 1) * Gamma) >> 40) * Scale24; // uniform in [0, 1)
+                float u = (Mix(Key + (ulong)(First + i + 1) * Gamma) >> 40) * Scale24; // uniform in [0, 1)
                 float m = u < P ? 0f : Keep;
                 Mask[i] = m;
                 Y[i] = X[i] * m;

@@ -17,6 +17,19 @@ public unsafe class DropoutTests
     }
 
     [Fact]
+    public void AShardDrawsTheMasksOfItsPlaceInTheWholeBatch()
+    {
+        // 4 samples of 50 units; a data-parallel process holding samples 2 and 3 passes first = 100.
+        var x = Rand(new Random(2), 200);
+        var whole = Forward(x, 0.5f, 9, 4).Mask;
+        var shard = new float[100];
+        var y = new float[100];
+        fixed (float* px = x.AsSpan(100), py = y, pm = shard) Dropout.Forward(100, 0.5f, 9, 4, px, py, pm, first: 100);
+        Assert.Equal(whole[100..], shard);
+        Assert.NotEqual(whole[..100], shard);
+    }
+
+    [Fact]
     public void MaskHasTheRightRateValuesAndDeterminism()
     {
         var x = Rand(new Random(1), 300_000);

@@ -1,0 +1,138 @@
+using Dsl.Runtime.Data;
+
+namespace Dsl.Runtime.Distributed;
+
+/// <summary>What a trainer does differently when its job has several processes (data parallelism, as PyTorch DDP and
+/// Horovod do it): each process runs the same network on its shard of every global batch, the gradients are averaged
+/// before each optimiser step, so every process takes the same step and the weights stay identical, which a digest checks
+/// every <see cref="DigestEvery"/> steps. Batch-norm layers keep per-process batch statistics (DDP's default); their running
+/// statistics are averaged over the processes before every evaluation and checkpoint. With one process every call is
+/// the single-process behaviour.</summary>
+public sealed class DataParallel
+{
+    public const int DigestEvery = 50;
+
+    readonly ParameterSet parameters;
+    readonly GradientBuckets gradients;
+    readonly double[] scalars = new double[2], flag = new double[1];
+    readonly System.Diagnostics.Stopwatch averaging = new();
+    long steps;
+
+    public DataParallel(Communicator comm, ParameterSet parameters, int globalBatch)
+    {
+        Communicator = comm;
+        this.parameters = parameters;
+        LocalBatch = LocalBatchOf(globalBatch, comm.Size);
+        gradients = new GradientBuckets(comm, parameters);
+    }
+
+    /// <summary>The images of a global batch each of <paramref name="processes"/> computes; they must share it evenly.</summary>
+    public static int LocalBatchOf(int globalBatch, int processes) => globalBatch % processes == 0 ? globalBatch / processes
+        : throw new DistributedException($"the batch of {globalBatch} does not split evenly over {processes} processes; " +
+            $"give a batch that is a multiple of {processes} (--batch), or run {Divisors(globalBatch)} processes");
+
+    static string Divisors(int batch) => string.Join(" or ", Enumerable.Range(2, 7).Where(n => batch % n == 0).DefaultIfEmpty(1));
+
+    public Communicator Communicator { get; }
+    /// <summary>The images each process computes per step.</summary>
+    public int LocalBatch { get; }
+    /// <summary>Process 0 alone writes the run folder.</summary>
+    public bool Writes => Communicator.Rank == 0;
+    /// <summary>Gradient bytes each process contributes to the allreduce per step.</summary>
+    public long GradientBytes => gradients.Floats * sizeof(float);
+    public int Buckets => gradients.Buckets;
+
+    /// <summary>What the job moves and what it cost: a line for the run's log, null for one process.</summary>
+    public string? Describe() => Communicator.Size == 1 ? null
+        : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets" +
+          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first");
+
+    /// <summary>Makes the step runner compute this process's shard as the single-process step would: its dropout masks
+    /// are those of the shard's positions in the global batch. The CPU device only, for now.</summary>
+    public void Attach(IStepRunner train, IDevice device)
+    {
+        if (Communicator.Size == 1) return;
+        if (train is not Cpu.CpuStepRunner cpu)
+            throw new DistributedException($"training over MPI runs on the CPU device; {device.Name} cannot take part yet (its allreduce, NCCL, is not built): run with --device cpu");
+        cpu.FirstSample = (long)Communicator.Rank * LocalBatch;
+    }
+
+    /// <summary>After a step's backward pass: averages the gradients, and returns the global batch's mean loss and its
+    /// correct predictions, so every process decides the same.</summary>
+    public (double Loss, long Correct) Step(double loss, long correct)
+    {
+        if (Communicator.Size == 1) return (loss, correct);
+        // The first step waits for the slowest process to start (JIT, data loading): not a cost of averaging.
+        if (steps > 0) averaging.Start();
+        gradients.Average();
+        scalars[0] = loss;
+        scalars[1] = correct;
+        Communicator.Sum(scalars);
+        averaging.Stop();
+        steps++;
+        return (scalars[0] / Communicator.Size, (long)scalars[1]);
+    }
+
+    /// <summary>Whether any process was asked to stop (Ctrl-C, SIGTERM), so that all stop after the same step. Every process
+    /// must ask after every step.</summary>
+    public bool AnyOf(bool requested)
+    {
+        if (Communicator.Size == 1) return requested;
+        flag[0] = requested ? 1 : 0;
+        Communicator.Sum(flag);
+        return flag[0] > 0;
+    }
+
+    /// <summary>Checks that every process holds the same weights and optimiser state, after update <paramref name="t"/>
+    /// every <see cref="DigestEvery"/> steps, and always when <paramref name="now"/> (after initialising, resuming, at an epoch's end).</summary>
+    public void CheckSame(long t, string when, bool now = false)
+    {
+        if (Communicator.Size == 1 || (!now && t % DigestEvery != 0)) return;
+        var names = parameters.Trainable.SelectMany(n => ParameterSet.OptimizerSlots.Select(s => n + s).Where(parameters.Contains).Prepend(n));
+        var digests = Communicator.Gather(WeightsDigest.Of(parameters, names));
+        if (WeightsDigest.Drifted(digests) is { Count: > 0 } drifted)
+            throw new DistributedException($"the weights of {string.Join(", ", drifted.Select(Communicator.Describe))} differ from process 0's {when}: " +
+                "the processes no longer train one network (a nondeterministic kernel or a faulty machine); stopped. " +
+                "The run folder's last checkpoint is intact: `--resume` continues from it");
+    }
+
+    /// <summary>Averages the batch-norm running statistics over the processes (each gathered them from its own shards).</summary>
+    public void AverageRunningStatistics()
+    {
+        if (Communicator.Size == 1) return;
+        foreach (var name in parameters.Weights.Except(parameters.Trainable))
+        {
+            var values = parameters.Read(name);
+            Communicator.Sum(values);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(values, 1f / Communicator.Size, values);
+            parameters.Write(name, values);
+        }
+    }
+
+    /// <summary>Evaluates a set split over the processes, each its contiguous share, and reduces the sums: every process
+    /// returns the whole set's loss, accuracies and confusion matrix.</summary>
+    public Evaluation Evaluate(ImageSet set, int classes, Func<ImageSet, Evaluation> evaluate)
+    {
+        int size = Communicator.Size, rank = Communicator.Rank;
+        if (size == 1) return evaluate(set);
+        int from = (int)((long)set.Count * rank / size), to = (int)((long)set.Count * (rank + 1) / size);
+        var part = to > from ? evaluate(set.Subset(Enumerable.Range(from, to - from).ToArray())) : null;
+        var sums = new double[5 + classes * classes];
+        if (part is not null)
+        {
+            sums[0] = part.Loss * part.Count;
+            sums[1] = part.Accuracy * part.Count;
+            sums[2] = part.Top5 * part.Count;
+            sums[3] = part.Count;
+            sums[4] = part.NotFinite;
+            for (int i = 0; i < classes; i++)
+                for (int j = 0; j < classes; j++) sums[5 + i * classes + j] = part.Confusion[i, j];
+        }
+        Communicator.Sum(sums);
+        var confusion = new int[classes, classes];
+        for (int i = 0; i < classes; i++)
+            for (int j = 0; j < classes; j++) confusion[i, j] = (int)sums[5 + i * classes + j];
+        double n = sums[3];
+        return new Evaluation(sums[0] / n, Math.Round(sums[1]) / n, Math.Round(sums[2]) / n, (int)n, confusion) { NotFinite = (int)sums[4] };
+    }
+}

@@ -1,0 +1,134 @@
+/// `mpirun -np 2 dsl run`: the same training as one process, a killed process ends the job and resume finishes it,
+/// a process that cannot read its data stops the job. Skipped, saying so, where Open MPI's mpirun is not installed.
+module Dsl.Cli.Tests.MpiTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.RegularExpressions
+open System.Threading
+open Expecto
+open Dsl.Runtime
+open Dsl.Cli.Tests.RunDsl
+
+let private mpirun =
+    Environment.GetEnvironmentVariable("PATH").Split(':') |> Array.map (fun d -> Path.Combine(d, "mpirun")) |> Array.tryFind File.Exists
+
+/// mpirun as the tests start it: as root it must be allowed, and two processes may share fewer cores.
+let private launcher n =
+    match mpirun with
+    | None -> skiptest "Open MPI's mpirun is not installed (sudo apt-get install openmpi-bin libopenmpi3)"; []
+    | Some path -> [ path; "--allow-run-as-root"; "--oversubscribe"; "-np"; string n ]
+
+let private mpi n args =
+    use p = Process.Start(startInfo (launcher n) args)
+    finish p
+
+let private weights dir : Collections.Generic.IReadOnlyDictionary<string, StoredTensor> =
+    let struct (tensors, _) = SafeTensors.Read(Path.Combine(dir, "weights.safetensors"))
+    tensors
+
+let private testAccuracy (r: Result) = Regex.Match(r.Out, @"test: loss \S+\s+accuracy (\S+)%").Groups[1].Value
+
+// 20 steps of 64 images: lenet's own batch, one epoch of --limit 1280.
+let private lenet out = [ "run"; model "lenet.model"; "--epochs"; "1"; "--limit"; "1280"; "--batch"; "64"; "--out"; out ]
+
+/// Float32 sums in another order: each process averages its 32 images' gradients and the two means are averaged, where
+/// one process sums 64 at once (and its GEMMs block the batch differently): a few ulps (1e-7 relative) per step, carried
+/// through 20 momentum steps. Measured here: at most 6e-7 of a tensor's largest value. 1e-5 leaves 15 times that, and is
+/// far below what one training step changes (lr 0.01 moves weights by 1e-3 of their size), so a shard taken from the
+/// wrong images, a gradient not averaged or another dropout mask fails it.
+let private tolerance = 1e-5
+
+let ``2 processes x 32 train the same lenet as 1 process x 64`` () =
+    let dir = Directory.CreateTempSubdirectory("dsl-mpi-").FullName
+    let two = mpi 2 (lenet (Path.Combine(dir, "two")))
+    Expect.equal two.Code 0 (two.Out + two.Err)
+    Expect.stringContains two.Out "2 processes x 1 threads" "the header says how the job is spread"
+    let one = dsl (lenet (Path.Combine(dir, "one")))
+    Expect.equal one.Code 0 (one.Out + one.Err)
+    let a, b = weights (Path.Combine(dir, "one")), weights (Path.Combine(dir, "two"))
+    Expect.equal (Set b.Keys) (Set a.Keys) "the same tensors"
+    let worst =
+        [ for KeyValue(name, t) in a ->
+            let u = b[name].Values
+            let scale = t.Values |> Array.map (fun v -> abs (float v)) |> Array.max
+            let diff = Array.map2 (fun (x: float32) (y: float32) -> abs (float x - float y)) t.Values u |> Array.max
+            name, (if scale > 0.0 then diff / scale else diff) ]
+    printfn "2x32 against 1x64 after 20 steps, largest difference over each tensor's largest value: %s"
+        (String.Join(", ", worst |> List.map (fun (n, d) -> sprintf "%s %.1e" n d)))
+    for name, d in worst do Expect.isLessThanOrEqual d tolerance (sprintf "%s differs by %.2e of its largest value" name d)
+    Expect.isNotEmpty (testAccuracy one) one.Out
+    Expect.equal (testAccuracy two) (testAccuracy one) "the same test accuracy after the epoch"
+
+let private killable =
+    "network killable\n  input 3 x 32 x 32\n  conv 16 kernel 3 pad 1 |> relu\n  maxpool 2\n  conv 32 kernel 3 pad 1 |> relu\n  maxpool 2\n"
+    + "  flatten\n  dense 64 |> relu |> dropout 0.3\n  dense classes\n  softmax\n"
+    + "train\n  data synthetic 4\n  optimizer sgd lr 0.02 momentum 0.9\n  batch 16\n  epochs 6\n  seed 3\n"
+
+/// The process of rank `rank` that mpirun `parent` started.
+let private rankProcess (parent: int) (rank: int) =
+    let ppid (pid: string) = try (File.ReadAllText(sprintf "/proc/%s/stat" pid)).Split(')').[1].Split(' ').[2] with _ -> ""
+    let isRank (pid: string) = try (File.ReadAllText(sprintf "/proc/%s/environ" pid)).Split('\000') |> Array.contains (sprintf "OMPI_COMM_WORLD_RANK=%d" rank) with _ -> false
+    Directory.GetDirectories "/proc" |> Array.map Path.GetFileName
+    |> Array.tryFind (fun pid -> pid |> Seq.forall Char.IsDigit && ppid pid = string parent && isRank pid)
+    |> Option.map int
+
+let ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1`` () =
+    let file = tempModel killable
+    let dir = Path.GetDirectoryName file
+    let whole, killed, other = Path.Combine(dir, "whole"), Path.Combine(dir, "killed"), Path.Combine(dir, "other")
+    let r = mpi 2 [ "run"; file; "--out"; whole ]
+    Expect.equal r.Code 0 (r.Out + r.Err)
+
+    use p = Process.Start(startInfo (launcher 2) [ "run"; file; "--out"; killed ])
+    let output = Tasks.Task.Run(fun () -> finish p)
+    let checkpoint = Path.Combine(killed, Checkpoints.Latest)
+    let clock = Stopwatch.StartNew()
+    while not (File.Exists checkpoint) && not p.HasExited && clock.Elapsed.TotalSeconds < 120.0 do Thread.Sleep 10
+    Thread.Sleep 150
+    Expect.isFalse p.HasExited "the job finished before it could be killed; give it more epochs"
+    let victim = rankProcess p.Id 1
+    Expect.isSome victim "process 1 of the job found among mpirun's children"
+    Process.GetProcessById(victim.Value).Kill()
+    let killedAt = Stopwatch.StartNew()
+    Expect.isTrue (output.Wait(TimeSpan.FromSeconds 30.0)) "the job ends after one of its processes is killed"
+    let seconds = killedAt.Elapsed.TotalSeconds
+    printfn "the job ended %.1f s after process 1 was killed" seconds
+    let r = output.Result
+    Expect.notEqual r.Code 0 "the job's exit code says it failed"
+    Expect.isLessThan seconds 10.0 "the job ends within seconds"
+    Expect.stringContains (r.Out + r.Err) "rank 1" "mpirun names the process that died"
+    Expect.stringContains (r.Out + r.Err) "signal 9" "and how it died"
+
+    // The checkpoint is whole: a copy resumes on one process, the original on two, and that one ends where the uninterrupted job did.
+    Directory.CreateDirectory other |> ignore
+    for f in Directory.GetFiles killed do File.Copy(f, Path.Combine(other, Path.GetFileName f))
+    let resumed = mpi 2 [ "run"; "--resume"; killed ]
+    Expect.equal resumed.Code 0 (resumed.Out + resumed.Err)
+    Expect.stringContains resumed.Out "resuming from" "resumed.Out"
+    Expect.equal (File.ReadAllBytes(Path.Combine(killed, "weights.safetensors"))) (File.ReadAllBytes(Path.Combine(whole, "weights.safetensors"))) "weights bit for bit"
+    let alone = dsl [ "run"; "--resume"; other ]
+    Expect.equal alone.Code 0 (alone.Out + alone.Err)
+    Expect.stringContains alone.Out "resuming from" "alone.Out"
+
+let ``a process that cannot read its data stops the job with its reason`` () =
+    let good = tempModel killable
+    let bad = tempModel (killable.Replace("data synthetic 4", "data folder \"/nonexistent-dsl-data\""))
+    let out = Path.Combine(Path.GetDirectoryName good, "run")
+    // MPMD: process 0 runs the good file, process 1 the one whose data is missing.
+    let dll = Path.Combine(AppContext.BaseDirectory, "dsl.dll")
+    let clock = Stopwatch.StartNew()
+    let r = mpi 1 [ "run"; good; "--out"; out; ":"; "-np"; "1"; "dotnet"; dll; "run"; bad; "--out"; out ]
+    Expect.notEqual r.Code 0 "the job fails"
+    Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 "and does not hang"
+    Expect.stringContains r.Err "process 1 of 2: data:" "the failing process says who it is and what failed"
+    Expect.stringContains r.Err "/nonexistent-dsl-data" "and names the missing data"
+
+[<Tests>]
+let tests =
+    testList "MpiTests" [
+        testCase "2 processes x 32 train the same lenet as 1 process x 64" ``2 processes x 32 train the same lenet as 1 process x 64``
+        testCase "kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1" ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1``
+        testCase "a process that cannot read its data stops the job with its reason" ``a process that cannot read its data stops the job with its reason``
+    ]
