@@ -55,9 +55,17 @@ public sealed class RunFolder : IDisposable
         try
         {
             using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
+            return !p.HasExited && !IsZombie(pid);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+    }
+
+    /// <summary>A process that has ended but is not yet reaped (a killed MPI process whose launcher is still winding
+    /// down) still answers to its id, yet holds nothing: Linux marks it Z in /proc/PID/stat.</summary>
+    static bool IsZombie(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].TrimStart().StartsWith('Z'); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     static OutputException InUse(string dir, Holder holder) =>
@@ -154,7 +162,7 @@ public sealed class RunFolder : IDisposable
             try
             {
                 using var p = Process.GetProcessById(Pid);
-                return !p.HasExited && Math.Abs((StartOf(p) - Started).TotalSeconds) < 2;
+                return !p.HasExited && !IsZombie(Pid) && Math.Abs((StartOf(p) - Started).TotalSeconds) < 2;
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { return false; }
         }

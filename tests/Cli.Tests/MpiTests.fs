@@ -101,8 +101,8 @@ let ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 
     Expect.stringContains (r.Out + r.Err) "rank 1" "mpirun names the process that died"
     Expect.stringContains (r.Out + r.Err) "signal 9" "and how it died"
 
-    // mpirun can return while process 0, blocked in an allreduce with the dead process, is still being ended: a resume
-    // started that moment is refused, rightly, as "in use by another run". Wait for the lock's holder to be gone first.
+    // mpirun can return while process 0, blocked in an allreduce with the dead process, is still being ended (a lock
+    // held by a process already ended but not yet reaped counts as free: RunFolder). Wait for it to be gone first.
     let holder = (File.ReadAllText(Path.Combine(killed, "run.lock"))).Split(' ').[0]
     let alive () = try (File.ReadAllText(sprintf "/proc/%s/stat" holder)).Split(')').[1].Split(' ').[1] <> "Z" with _ -> false
     let gone = Stopwatch.StartNew()
