@@ -38,9 +38,10 @@ sealed class LoopbackServer : IDisposable
         while (true)
         {
             TcpClient client;
+            // Dispose stops the listener at any moment: while this thread waits in Accept (SocketException) or before it
+            // gets there (InvalidOperationException, "Not listening"); either way the server is done.
             try { client = listener.AcceptTcpClient(); }
-            catch (SocketException) { return; }
-            catch (ObjectDisposedException) { return; }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException) { return; }
             new Thread(() =>
             {
                 // Whatever a connection does (closed before its request line, reset mid-answer), the test host must not
