@@ -52,12 +52,19 @@ public sealed class RunFolder : IDisposable
     {
         if (!int.TryParse(name.Split('.')[^2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
             return false;
+        return Running(pid, _ => true);
+    }
+
+    /// <summary>Whether process <paramref name="pid"/> runs and <paramref name="isTheOne"/> says it is the one meant (not a
+    /// later process given a reused id).</summary>
+    static bool Running(int pid, Func<Process, bool> isTheOne)
+    {
         try
         {
             using var p = Process.GetProcessById(pid);
-            return !p.HasExited && !IsZombie(pid);
+            return !p.HasExited && !IsZombie(pid) && isTheOne(p);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { return false; }
     }
 
     /// <summary>A process that has ended but is not yet reaped (a killed MPI process whose launcher is still winding
@@ -157,15 +164,7 @@ public sealed class RunFolder : IDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
         }
 
-        public bool IsAlive()
-        {
-            try
-            {
-                using var p = Process.GetProcessById(Pid);
-                return !p.HasExited && !IsZombie(Pid) && Math.Abs((StartOf(p) - Started).TotalSeconds) < 2;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { return false; }
-        }
+        public bool IsAlive() => Running(Pid, p => Math.Abs((StartOf(p) - Started).TotalSeconds) < 2);
 
         static DateTime StartOf(Process p) => p.StartTime.ToUniversalTime();
     }
