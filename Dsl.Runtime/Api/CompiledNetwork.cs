@@ -53,6 +53,8 @@ public sealed class CompiledNetwork : IDisposable
     /// Cancelling stops at the end of the current step (or batch of a validation or test pass) and leaves a checkpoint in
     /// the run folder; the result's Test is then null.</summary>
     /// <exception cref="InvalidOperationException">Another Train on this network is running.</exception>
+    /// <exception cref="OutputException">The first Train finds another run (finished or not) or other files in
+    /// <see cref="TrainOptions.OutputDirectory"/>; nothing there is changed. Later Trains of this network train on in it.</exception>
     public TrainResult Train(ImageSet train, ImageSet test, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(train);

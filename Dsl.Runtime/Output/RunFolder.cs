@@ -29,6 +29,12 @@ public sealed class RunFolder : IDisposable
         if (!Directory.Exists(dir)) return;
         var holder = Holder.Read(Path.Combine(dir, LockName));
         if (holder is not null && holder.IsAlive()) throw InUse(dir, holder);
+        CheckHoldsNoRun(dir);
+    }
+
+    /// <summary>The contents half of <see cref="CheckNew"/>, for a folder whose lock the caller holds.</summary>
+    internal static void CheckHoldsNoRun(string dir)
+    {
         bool Has(string name) => File.Exists(Path.Combine(dir, name));
         if (Has("weights.safetensors"))
             throw new OutputException($"{dir} holds a finished run (weights.safetensors) and would be overwritten; give this run another --out, or remove {dir} first");
@@ -138,6 +144,9 @@ public sealed class RunFolder : IDisposable
             throw new OutputException($"cannot create the run folder {dir}: {AtomicFile.Reason(e)}", e);
         }
     }
+
+    /// <summary>Whether this lock was taken here, not shared with a caller that took it first (and checked the folder).</summary>
+    internal bool Owned => owned;
 
     public void Dispose()
     {

@@ -83,6 +83,9 @@ public sealed class Trainer : IDisposable
     readonly ParameterSet parameters;
     readonly IStepRunner train, eval;
     readonly Distributed.DataParallel sync;
+    /// <summary>Whether a Run of this trainer has written its folder: later Runs train on in it, as one program's own
+    /// run; the first refuses a folder holding another run's results.</summary>
+    bool folderClaimed;
 
     public Trainer(Shapes.Inferred network, TrainConfig config, IDevice device, TrainOptions options)
     {
@@ -163,11 +166,15 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Runs the epochs, evaluates on the test set, writes metrics.csv, checkpoints and weights.safetensors
     /// into the run folder. Cancelling stops after the current step (or the current batch of a validation or test pass)
-    /// and leaves a checkpoint to resume from; the test pass and the pictures are then left out.</summary>
+    /// and leaves a checkpoint to resume from; the test pass and the pictures are then left out. The first Run (unless
+    /// resuming) refuses a folder that holds another run, finished or not, or other files (<see cref="OutputException"/>).</summary>
     public TrainResult Run(ImageSet trainSet, ImageSet testSet, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var dir = options.OutputDirectory;
         using var folder = sync.Writes ? Output.RunFolder.Lock(dir) : null;
+        // The command line locks and checks the folder before it writes the run's files; a program calling this locks it here.
+        if (folder is { Owned: true } && !options.Resume && !folderClaimed) Output.RunFolder.CheckHoldsNoRun(dir);
+        folderClaimed = true;
         var (c, h, w) = network.Network.Input switch
         {
             Shape.Chw s => (s.c, s.h, s.w),

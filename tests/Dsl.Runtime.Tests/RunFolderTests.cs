@@ -61,6 +61,33 @@ public class RunFolderTests
     }
 
     [Fact]
+    public void ANewTrainerRefusesAFinishedRunsFolderAndTheTrainerThatWroteItTrainsOn()
+    {
+        var net = Networks.Text(Tiny, 3);
+        var config = net.Network.Train!.Value;
+        var (train, test) = DataSources.Synthetic(3, 1, 8, 8, 200, 40, 1);
+        var dir = TempDir();
+        var weights = Path.Combine(dir, "weights.safetensors");
+        using (var device = new CpuDevice())
+        using (var trainer = new Trainer(net, config, device, new TrainOptions { OutputDirectory = dir }))
+        {
+            trainer.Run(train, test);
+            var first = File.ReadAllBytes(weights);
+            trainer.Run(train, test); // the same program training on: its own run
+            Assert.NotEqual(first, File.ReadAllBytes(weights));
+        }
+        var kept = File.ReadAllBytes(weights);
+        using (var device = new CpuDevice())
+        using (var other = new Trainer(net, config, device, new TrainOptions { OutputDirectory = dir, Seed = 7 }))
+        {
+            var e = Assert.Throws<OutputException>(() => other.Run(train, test));
+            Assert.Contains("finished run", e.Message);
+        }
+        Assert.Equal(kept, File.ReadAllBytes(weights));
+        Assert.False(File.Exists(Path.Combine(dir, RunFolder.LockName)));
+    }
+
+    [Fact]
     public void ACheckpointHoldingNaNIsRefusedAndTheGoodWeightsAreUntouched()
     {
         var net = Networks.Text(Tiny, 3);
