@@ -41,10 +41,12 @@ type RunArgs =
     | Threads of int
     | Precision of Training.PrecisionChoice
     | Init of InitChoice
+    | Ranks of int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
+            | Ranks _ -> "train data-parallel on this many processes of this machine: starts Open MPI's mpirun (see docs/distributed.md)"
             | Resume _ -> "continue a run from its folder's last checkpoint, with the same settings"
             | Classes _ -> "number of classes, where the data set does not say"
             | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
@@ -146,7 +148,7 @@ let private compile path classes =
     let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
     inf
 
-let private run (cmd: Command) =
+let private run (argv: string[]) (cmd: Command) =
     match cmd with
     | Check a ->
         let clock = Diagnostics.Stopwatch.StartNew()
@@ -204,6 +206,16 @@ let private run (cmd: Command) =
               Steps = positive "steps" (a.GetResult(BenchArgs.Steps, 10))
               Warmup = a.GetResult(BenchArgs.Warmup, 2)
               Device = dev }
+    | Run a when a.Contains RunArgs.Ranks ->
+        let ranks = a.GetResult RunArgs.Ranks
+        if ranks < 1 then raise (UsageError(sprintf "--ranks must be at least 1, got %d" ranks))
+        // The processes get this command line less `run` and `--ranks N`.
+        let rec rest args =
+            match args with
+            | "--ranks" :: _ :: more -> rest more
+            | a :: more -> a :: rest more
+            | [] -> []
+        Ranks.run ranks (argv |> List.ofArray |> List.skipWhile ((<>) "run") |> List.tail |> rest)
     | Run a ->
         let positive name (v: int option) =
             match v with
@@ -275,7 +287,7 @@ let main argv =
         2
     | cmd :: _ ->
         try
-            run cmd
+            run argv cmd
         with
         | UsageError message ->
             eprintfn "dsl: %s" message

@@ -132,10 +132,35 @@ let ``a process that cannot read its data stops the job with its reason`` () =
     Expect.stringContains r.Err "process 1 of 2: data:" "the failing process says who it is and what failed"
     Expect.stringContains r.Err "/nonexistent-dsl-data" "and names the missing data"
 
+let ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does`` () =
+    let file = tempModel (killable.Replace("epochs 6", "epochs 1"))
+    let dir = Path.GetDirectoryName file
+    let r = mpi 2 [ "run"; file; "--out"; Path.Combine(dir, "mpirun") ]
+    Expect.equal r.Code 0 (r.Out + r.Err)
+    let ranks = dsl [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(dir, "ranks") ]
+    Expect.equal ranks.Code 0 (ranks.Out + ranks.Err)
+    Expect.stringContains ranks.Out "starting 2 processes: " "it says the mpirun command it runs"
+    Expect.stringContains ranks.Out "on 2 processes x " "the job's header"
+    let bytes name = File.ReadAllBytes(Path.Combine(dir, name, "weights.safetensors"))
+    Expect.equal (bytes "ranks") (bytes "mpirun") "the same weights bit for bit"
+
+let ``dsl run --ranks without Open MPI says what to install`` () =
+    let file = tempModel killable
+    let psi = startInfo [] [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(Path.GetDirectoryName file, "run") ]
+    psi.Environment["PATH"] <- "/nonexistent-dsl-path"
+    use p = Process.Start psi
+    let r = finish p
+    Expect.equal r.Code 1 (r.Out + r.Err)
+    Expect.stringContains r.Err "mpirun, which is not installed" "names what is missing"
+    Expect.stringContains r.Err "sudo apt-get install openmpi-bin libopenmpi3" "and the command that installs it"
+    Expect.isFalse (Directory.Exists(Path.Combine(Path.GetDirectoryName file, "run"))) "and starts nothing"
+
 [<Tests>]
 let tests =
     testList "MpiTests" [
         testCase "2 processes x 32 train the same lenet as 1 process x 64" ``2 processes x 32 train the same lenet as 1 process x 64``
         testCase "kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1" ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1``
         testCase "a process that cannot read its data stops the job with its reason" ``a process that cannot read its data stops the job with its reason``
+        testCase "dsl run --ranks 2 trains what mpirun -np 2 dsl run does" ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does``
+        testCase "dsl run --ranks without Open MPI says what to install" ``dsl run --ranks without Open MPI says what to install``
     ]
