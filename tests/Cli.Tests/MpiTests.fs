@@ -144,6 +144,54 @@ let ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does`` () =
     let bytes name = File.ReadAllBytes(Path.Combine(dir, name, "weights.safetensors"))
     Expect.equal (bytes "ranks") (bytes "mpirun") "the same weights bit for bit"
 
+/// The largest difference between two runs' weights, over each tensor's largest value.
+let private worstDifference one two =
+    let a, b = weights one, weights two
+    Expect.equal (Set b.Keys) (Set a.Keys) "the same tensors"
+    [ for KeyValue(name, t) in a ->
+        let scale = t.Values |> Array.map (fun v -> abs (float v)) |> Array.max
+        let diff = Array.map2 (fun (x: float32) (y: float32) -> abs (float x - float y)) t.Values b[name].Values |> Array.max
+        if scale > 0.0 then diff / scale else diff ]
+    |> List.max
+
+let ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory`` () =
+    let found, problem = Devices.OpenCl()
+    if found.Count = 0 then skiptest (sprintf "no OpenCL device (%s); PoCL gives one: sudo apt-get install pocl-opencl-icd" problem)
+    // Dropout: each process must draw the masks of its shard's samples in the whole batch.
+    let file = tempModel (killable.Replace("epochs 6", "epochs 1").Replace("conv 32", "conv 8").Replace("conv 16", "conv 8"))
+    let dir = Path.GetDirectoryName file
+    let args out = [ "run"; file; "--device"; "opencl"; "--limit"; "160"; "--out"; Path.Combine(dir, out) ]
+    let two = mpi 2 (args "two")
+    Expect.equal two.Code 0 (two.Out + two.Err)
+    Expect.stringContains two.Out "warning: the gradients are averaged through host memory" "the job says the averaging goes through the host"
+    Expect.stringContains two.Out "training killable on 2 processes on OpenCL" "the header"
+    let one = dsl (args "one")
+    Expect.equal one.Code 0 (one.Out + one.Err)
+    let worst = worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "two"))
+    printfn "2x8 against 1x16 on OpenCL after 10 steps: largest difference %.1e of a tensor's largest value" worst
+    Expect.isLessThanOrEqual worst tolerance "the same weights within float32 summation order"
+
+// Batch norm after every layer; no bias before one (its gradient is zero, so its values are rounding noise).
+let private batchNormed =
+    "network bn\n  input 3 x 32 x 32\n  conv 8 kernel 3 pad 1 bias off |> batchnorm |> relu\n  maxpool 2\n"
+    + "  conv 8 kernel 3 pad 1 bias off |> batchnorm |> relu\n  maxpool 2\n  flatten\n  dense 32 bias off |> batchnorm |> relu\n"
+    + "  dense classes\n  softmax\ntrain\n  data synthetic 4\n  optimizer sgd lr 0.05 momentum 0.9\n  batch 16\n  epochs 1\n  seed 5\n"
+
+let ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not`` () =
+    let file = tempModel batchNormed
+    let dir = Path.GetDirectoryName file
+    let args out = [ "run"; file; "--limit"; "160"; "--out"; Path.Combine(dir, out) ]
+    let one = dsl (args "one")
+    Expect.equal one.Code 0 (one.Out + one.Err)
+    let synced = mpi 2 (args "synced" @ [ "--sync-batchnorm" ])
+    Expect.equal synced.Code 0 (synced.Out + synced.Err)
+    let apart = mpi 2 (args "apart")
+    Expect.equal apart.Code 0 (apart.Out + apart.Err)
+    let withSync, without = worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "synced")), worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "apart"))
+    printfn "2x8 against 1x16 after 10 steps, largest difference of a tensor's largest value: %.1e with --sync-batchnorm, %.1e without" withSync without
+    Expect.isLessThanOrEqual withSync tolerance "synchronised: the statistics of the whole batch, the single process's weights"
+    Expect.isGreaterThan without (100.0 * tolerance) "per-process statistics train another network: the comparison tells the two apart"
+
 let ``dsl run --ranks without Open MPI says what to install`` () =
     let file = tempModel killable
     let psi = startInfo [] [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(Path.GetDirectoryName file, "run") ]
@@ -163,4 +211,6 @@ let tests =
         testCase "a process that cannot read its data stops the job with its reason" ``a process that cannot read its data stops the job with its reason``
         testCase "dsl run --ranks 2 trains what mpirun -np 2 dsl run does" ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does``
         testCase "dsl run --ranks without Open MPI says what to install" ``dsl run --ranks without Open MPI says what to install``
+        testCase "2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory" ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory``
+        testCase "--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not" ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not``
     ]
