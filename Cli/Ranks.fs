@@ -21,7 +21,7 @@ let private self () =
     | path -> [ path ]
 
 /// Threads per process: the cores shared out, at least one each.
-let threadsFor ranks = max 1 (Environment.ProcessorCount / ranks)
+let private threadsFor cores ranks = max 1 (cores / ranks)
 
 /// mpirun's command line for `ranks` processes of `dsl run runArgs`. As root Open MPI refuses to start without
 /// --allow-run-as-root; with more processes than cores, without --oversubscribe. Binding is left to the kernel
@@ -36,7 +36,7 @@ let commandLine (mpirun: string) (ranks: int) (isRoot: bool) (cores: int) (runAr
       "run"
       yield! runArgs
       if not (List.contains "--threads" runArgs) then
-          "--threads"; string (threadsFor ranks) ]
+          "--threads"; string (threadsFor cores ranks) ]
 
 [<DllImport("libc")>]
 extern uint private geteuid()

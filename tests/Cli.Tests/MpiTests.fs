@@ -9,6 +9,7 @@ open System.Text.RegularExpressions
 open System.Threading
 open Expecto
 open Dsl.Runtime
+open Dsl.Cli
 open Dsl.Cli.Tests.RunDsl
 
 let private mpirun =
@@ -158,7 +159,8 @@ let ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging throug
     let found, problem = Devices.OpenCl()
     if found.Count = 0 then skiptest (sprintf "no OpenCL device (%s); PoCL gives one: sudo apt-get install pocl-opencl-icd" problem)
     // Dropout: each process must draw the masks of its shard's samples in the whole batch.
-    let file = tempModel (killable.Replace("epochs 6", "epochs 1").Replace("conv 32", "conv 8").Replace("conv 16", "conv 8"))
+    // Small, since PoCL runs slowly on a shared machine.
+    let file = tempModel (killable.Replace("epochs 6", "epochs 1").Replace("3 x 32 x 32", "3 x 16 x 16").Replace("conv 32", "conv 8").Replace("conv 16", "conv 8"))
     let dir = Path.GetDirectoryName file
     let args out = [ "run"; file; "--device"; "opencl"; "--limit"; "160"; "--out"; Path.Combine(dir, out) ]
     let two = mpi 2 (args "two")
@@ -192,6 +194,17 @@ let ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; withou
     Expect.isLessThanOrEqual withSync tolerance "synchronised: the statistics of the whole batch, the single process's weights"
     Expect.isGreaterThan without (100.0 * tolerance) "per-process statistics train another network: the comparison tells the two apart"
 
+let ``--ranks builds mpirun's command line: root, more processes than cores, threads`` () =
+    let dsl = Ranks.commandLine "/m/mpirun" 4 true 2 [ "a.model"; "--out"; "o" ] |> List.skipWhile ((<>) "-np")
+    Expect.containsAll (Ranks.commandLine "/m/mpirun" 4 true 2 []) [ "--allow-run-as-root"; "--oversubscribe"; "--bind-to"; "none" ] "as root, 4 processes on 2 cores"
+    Expect.equal (List.take 2 dsl) [ "-np"; "4" ] "4 processes"
+    Expect.equal (List.skipWhile ((<>) "run") dsl) [ "run"; "a.model"; "--out"; "o"; "--threads"; "1" ] "the arguments, then 1 thread each (2 cores / 4, at least 1)"
+    let plain = Ranks.commandLine "/m/mpirun" 2 false 16 [ "a.model"; "--threads"; "3" ]
+    Expect.equal (List.head plain) "/m/mpirun" "mpirun first"
+    Expect.isFalse (List.exists (fun a -> a = "--allow-run-as-root" || a = "--oversubscribe") plain) "not root, 2 processes on 16 cores: neither flag"
+    Expect.equal (List.skipWhile ((<>) "run") plain) [ "run"; "a.model"; "--threads"; "3" ] "--threads given: kept, none added"
+    Expect.equal (Ranks.commandLine "/m/mpirun" 2 false 16 [ "a.model" ] |> List.last) "8" "16 cores / 2 processes: 8 threads each"
+
 let ``dsl run --ranks without Open MPI says what to install`` () =
     let file = tempModel killable
     let psi = startInfo [] [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(Path.GetDirectoryName file, "run") ]
@@ -211,6 +224,7 @@ let tests =
         testCase "a process that cannot read its data stops the job with its reason" ``a process that cannot read its data stops the job with its reason``
         testCase "dsl run --ranks 2 trains what mpirun -np 2 dsl run does" ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does``
         testCase "dsl run --ranks without Open MPI says what to install" ``dsl run --ranks without Open MPI says what to install``
+        testCase "--ranks builds mpirun's command line: root, more processes than cores, threads" ``--ranks builds mpirun's command line: root, more processes than cores, threads``
         testCase "2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory" ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory``
         testCase "--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not" ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not``
     ]
