@@ -19,8 +19,12 @@ let run () =
     if not (isNull cudaProblem) then printfn "CUDA     none: %s" cudaProblem
     for g in gpus do
         printfn "CUDA     %s %s: compute %s, %d SMs, %s, driver %s"
-            (if g.Ordinal = 0 then "[cuda]" else sprintf "device %d" g.Ordinal) g.Name g.ComputeCapability g.Multiprocessors (mib g.GlobalMemory)
+            (sprintf "[cuda:%d]" g.Ordinal) g.Name g.ComputeCapability g.Multiprocessors (mib g.GlobalMemory)
             (Cuda.Gpus.VersionText g.DriverVersion)
+    // A job of several processes (mpirun, --ranks) on CUDA averages its gradients with NCCL where it loads.
+    match Devices.Nccl() with
+    | null, problem -> printfn "NCCL     none (a job on GPUs averages its gradients through host memory): %s" problem
+    | nccl, _ -> printfn "NCCL     %s: a job on CUDA devices averages its gradients on them" nccl
     match Seq.tryHead gpus, Devices.AutoChoice found with
     | Some g, _ -> printfn "auto:    cuda, %s" g.Name
     | None, null -> printfn "auto:    the CPU device (no CUDA device, no OpenCL GPU; OpenCL drivers on the CPU, such as PoCL, are slower than it)"

@@ -37,10 +37,25 @@ let threads (comm: Communicator) (asked: int option) =
     | None, local when comm.Size > 1 && not (isNull local) -> Some(max 1 (Environment.ProcessorCount / max 1 (int local)))
     | None, _ -> None
 
-/// The device a process of a job opens: `auto` means the CPU there (the only device data-parallel training runs on yet).
-let device (comm: Communicator) (name: string) = if comm.Size > 1 && name = "auto" then "cpu" else name
+/// The device a process of a job opens. Each process on a machine takes a GPU of its own (NCCL refuses two processes on
+/// one GPU): `cuda` is the CUDA device numbered as the process among those mpirun put on its machine, and `auto` is that
+/// device where the machine has a CUDA device for each of them, else the CPU (OpenCL only when asked for).
+let device (comm: Communicator) (name: string) =
+    let env name = Environment.GetEnvironmentVariable name |> Option.ofObj |> Option.map int
+    match comm.Size, env "OMPI_COMM_WORLD_LOCAL_RANK", env "OMPI_COMM_WORLD_LOCAL_SIZE" with
+    | 1, _, _ -> name
+    | _, Some local, Some localSize when name = "cuda" || name = "auto" ->
+        let gpus, _ = Dsl.Runtime.Devices.Cuda()
+        if name = "cuda" && local >= gpus.Count then
+            raise (Dsl.Runtime.DeviceException(sprintf "%d processes share this machine (%s) but it has %d CUDA devices: each process needs a GPU of its own; run at most %d processes a machine (mpirun -np N -H host:%d,...)"
+                                       localSize comm.Host gpus.Count gpus.Count gpus.Count))
+        if gpus.Count >= localSize then sprintf "cuda:%d" local elif name = "auto" then "cpu" else name
+    | _, _, _ when name = "auto" -> "cpu"
+    | _ -> name
 
-/// How the run header names where it trains: "2 processes x 1 threads on CPU (...)" in a job, the device alone otherwise.
+/// How the run header names where it trains: "2 processes x 1 threads on CPU (...)" or "2 processes on CUDA ..." in a job,
+/// the device alone otherwise.
 let describe (comm: Communicator) (deviceName: string) =
     if comm.Size = 1 then deviceName
-    else sprintf "%d processes x %d threads on %s" comm.Size Dsl.Runtime.Cpu.CpuThreads.Count deviceName
+    elif deviceName.StartsWith "CPU" then sprintf "%d processes x %d threads on %s" comm.Size Dsl.Runtime.Cpu.CpuThreads.Count deviceName
+    else sprintf "%d processes on %s" comm.Size deviceName

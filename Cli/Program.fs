@@ -41,13 +41,17 @@ type RunArgs =
     | Threads of int
     | Precision of Training.PrecisionChoice
     | Init of InitChoice
+    | Ranks of int
+    | Sync_Batchnorm
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
+            | Ranks _ -> "train data-parallel on this many processes of this machine: starts Open MPI's mpirun (see docs/distributed.md)"
+            | Sync_Batchnorm -> "on several processes, batch norms normalise over the whole batch, not each process's share (PyTorch's SyncBatchNorm; CPU device)"
             | Resume _ -> "continue a run from its folder's last checkpoint, with the same settings"
             | Classes _ -> "number of classes, where the data set does not say"
-            | Device _ -> "cpu, opencl, opencl:N or auto (default: auto, the fastest present; see `dsl devices`)"
+            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N or auto (default: auto, the fastest present; see `dsl devices`)"
             | Epochs _ -> "epochs to train (default: the train block's)"
             | Batch _ -> "batch size (default: the train block's)"
             | Limit _ -> "train on at most this many images"
@@ -79,7 +83,7 @@ type BenchArgs =
             | File _ -> "the model file"
             | Tiles _ -> sprintf "GEMM tiles on a GPU: %s (default standard)" GemmTilesChoice.Names
             | Classes _ -> "number of classes (default: the data set's, else 1000)"
-            | Device _ -> "cpu, opencl, opencl:N, cuda or auto (default: auto, the fastest present; see `dsl devices`)"
+            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N or auto (default: auto, the fastest present; see `dsl devices`)"
             | Batch _ -> "batch size (default 32)"
             | Steps _ -> "timed steps (default 10)"
             | Warmup _ -> "untimed steps first (default 2)"
@@ -146,7 +150,7 @@ let private compile path classes =
     let inf, _ = Frontend.compileFile path (Training.folderClasses path classes)
     inf
 
-let private run (cmd: Command) =
+let private run (argv: string[]) (cmd: Command) =
     match cmd with
     | Check a ->
         let clock = Diagnostics.Stopwatch.StartNew()
@@ -204,6 +208,16 @@ let private run (cmd: Command) =
               Steps = positive "steps" (a.GetResult(BenchArgs.Steps, 10))
               Warmup = a.GetResult(BenchArgs.Warmup, 2)
               Device = dev }
+    | Run a when a.Contains RunArgs.Ranks ->
+        let ranks = a.GetResult RunArgs.Ranks
+        if ranks < 1 then raise (UsageError(sprintf "--ranks must be at least 1, got %d" ranks))
+        // The processes get this command line less `run` and `--ranks N`.
+        let rec rest args =
+            match args with
+            | "--ranks" :: _ :: more -> rest more
+            | a :: more -> a :: rest more
+            | [] -> []
+        Ranks.run ranks (argv |> List.ofArray |> List.skipWhile ((<>) "run") |> List.tail |> rest)
     | Run a ->
         let positive name (v: int option) =
             match v with
@@ -219,7 +233,8 @@ let private run (cmd: Command) =
                 let fixedSettings =
                     [ (file.IsSome, "a model file (the run folder keeps its own copy, model.model)")
                       (a.Contains RunArgs.Batch, "--batch"); (a.Contains RunArgs.Limit, "--limit"); (a.Contains RunArgs.Seed, "--seed")
-                      (a.Contains RunArgs.Init, "--init"); (a.Contains RunArgs.Classes, "--classes"); (a.Contains RunArgs.Out, "--out") ]
+                      (a.Contains RunArgs.Init, "--init"); (a.Contains RunArgs.Classes, "--classes"); (a.Contains RunArgs.Out, "--out")
+                      (a.Contains RunArgs.Sync_Batchnorm, "--sync-batchnorm") ]
                     |> List.filter fst |> List.map snd
                 if not fixedSettings.IsEmpty then
                     raise (UsageError(sprintf "--resume continues a run with its own settings; %s cannot change mid-run (start a new run for that)" (String.Join(", ", fixedSettings))))
@@ -246,6 +261,7 @@ let private run (cmd: Command) =
                   Limit = positive "limit" (a.TryGetResult RunArgs.Limit)
                   Seed = a.TryGetResult RunArgs.Seed
                   Init = a.TryGetResult RunArgs.Init |> Option.map (function By_Role -> "by-role" | He -> "he" | Glorot -> "glorot" | Paper -> "paper")
+                  SyncBatchNorm = a.Contains RunArgs.Sync_Batchnorm
                   Out =
                     match a.TryGetResult RunArgs.Out with
                     | Some dir when String.IsNullOrWhiteSpace dir -> raise (UsageError "--out needs a folder name, got an empty one")
@@ -275,7 +291,7 @@ let main argv =
         2
     | cmd :: _ ->
         try
-            run cmd
+            run argv cmd
         with
         | UsageError message ->
             eprintfn "dsl: %s" message

@@ -22,6 +22,8 @@ type RunSettings =
       Limit: int option
       Seed: int option
       Init: string option
+      /// --sync-batchnorm: a job's batch norms take their statistics over every process's samples.
+      SyncBatchNorm: bool
       Out: string
       Resume: bool }
 
@@ -244,7 +246,7 @@ let run (s: RunSettings) =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
-            Log = Action<string>(printfn "%s"), Communicator = comm)
+            Log = Action<string>(printfn "%s"), Communicator = comm, SyncBatchNorm = s.SyncBatchNorm)
     // The memory plan compares each buffer with those alive beside it: tens of thousands of layers take a while.
     if inf.Layers.Length > 10000 then
         printfn "planning the memory of a training step for %d layers (a network this large takes a minute or more)" inf.Layers.Length

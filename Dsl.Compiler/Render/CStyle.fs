@@ -18,6 +18,9 @@ type Arg =
     /// The run's seed and the step number, as unsigned 64-bit values: dropout masks derive from them.
     | Seed
     | Step
+    /// Where the step's batch starts in a larger one (a data-parallel process's shard), as an unsigned 64-bit sample
+    /// index: dropout draws the masks the larger batch gives those samples.
+    | FirstSample
     /// An optimizer update's tensors: the parameter, its gradient and its two state tensors.
     | Weight
     | WeightGrad

@@ -95,8 +95,9 @@ let private mixHelper (c: Ctx) =
 
 /// The CPU device's mask, bit for bit: the key is mix(layerSeed ^ mix(step + gamma)) with
 /// layerSeed = seed * 1000003 + layer (Cpu/CpuStepRunner.cs), and element i keeps its value when the
-/// top 24 bits of mix(key + (i + 1) * gamma), as a fraction of 2^24, are at least the rate.
-let dropoutForward (c: Ctx) name count (rate: float) (layer: int) x y mask =
+/// top 24 bits of mix(key + (i + 1) * gamma), as a fraction of 2^24, are at least the rate. A shard starting at sample
+/// `first` of a larger batch numbers its elements from first * (count / batch), as the CPU device does.
+let dropoutForward (c: Ctx) name count (batch: int) (rate: float) (layer: int) x y mask =
     let p = float32 rate
     let keep = if p >= 1.0f then 0.0f else 1.0f / (1.0f - p)
     let gamma = c.D.ULongLiteral 0x9E3779B97F4A7C15UL
@@ -105,12 +106,12 @@ let dropoutForward (c: Ctx) name count (rate: float) (layer: int) x y mask =
         { simple name count [ "x", Buf x ] [ "y", Buf y; "mask", Buf mask ]
             $$"""
             const {{u}} key = dsl_mix((seed * 1000003 + {{layer}}) ^ dsl_mix(step + {{gamma}}));
-            const float u = (float)(dsl_mix(key + ({{u}})(idx + 1) * {{gamma}}) >> 40) * {{flt (1.0f / 16777216.0f)}};
+            const float u = (float)(dsl_mix(key + (first * {{count / int64 batch}} + ({{u}})idx + 1) * {{gamma}}) >> 40) * {{flt (1.0f / 16777216.0f)}};
             mask = u < {{flt p}} ? 0.0f : {{flt keep}};
             y = x * mask;
             """
           with
-            Extra = [ Value(u, "seed", Seed); Value(u, "step", Step) ]
+            Extra = [ Value(u, "seed", Seed); Value(u, "step", Step); Value(u, "first", FirstSample) ]
             Helpers = [ mixHelper c ] }
 
 /// dx may be dy.

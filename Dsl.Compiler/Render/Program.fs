@@ -42,7 +42,7 @@ let private combine (parts: Rendered list) =
       Helpers = parts |> List.collect (fun r -> r.Helpers) }
 
 /// The kernels of one plan kernel; the loss reads the plan's class weights, where it has them.
-let private kernel (c: Ctx) (classWeights: int option) (index: int) (k: Kernel) : Rendered =
+let private kernel (c: Ctx) (classWeights: int option) (batch: int) (index: int) (k: Kernel) : Rendered =
     let name = sprintf "k%02d_%s" index (kindName k)
     match k with
     | ConvForward (g, x, w, bias, y, act) -> ConvKernels.forward c name g x w bias y act
@@ -65,7 +65,7 @@ let private kernel (c: Ctx) (classWeights: int option) (index: int) (k: Kernel) 
     | AvgPoolBackward (g, dy, dx) -> PoolKernels.avgBackward c name g dy dx
     | LrnForward (n, ch, h, w, spec, x, y, scale) -> NormKernels.lrnForward c name n ch h w spec x y scale
     | LrnBackward (n, ch, h, w, spec, x, y, scale, dy, dx) -> NormKernels.lrnBackward c name n ch h w spec x y scale dy dx
-    | DropoutForward (count, rate, layer, x, y, mask) -> ElementwiseKernels.dropoutForward c name count rate layer x y mask
+    | DropoutForward (count, rate, layer, x, y, mask) -> ElementwiseKernels.dropoutForward c name count batch rate layer x y mask
     | DropoutBackward (count, mask, dy, dx) -> ElementwiseKernels.dropoutBackward c name count mask dy dx
     | BatchNormForward (n, ch, hw, spec, true, x, gamma, beta, y, mean, invStd, rm, rv) ->
         NormKernels.batchNormTraining c name n ch hw spec x gamma beta y mean invStd rm rv
@@ -90,7 +90,7 @@ let private context d tuning (offsets: Map<int, int64>) (buffers: Buffer array) 
 /// Every kernel of a plan in one file.
 let plan (d: Dialect) (tuning: Tuning) (p: Plan) : Source =
     let c = context d tuning p.Offsets p.Buffers
-    let parts = p.Kernels |> List.mapi (kernel c p.ClassWeights)
+    let parts = p.Kernels |> List.mapi (kernel c p.ClassWeights p.Batch)
     { Dialect = d.Name
       Text = file d (sprintf "%s, %A step, batch %d" p.Network p.Mode p.Batch) parts
       Launches = parts |> List.map (fun r -> r.Launches) |> Array.ofList }

@@ -113,6 +113,7 @@ public static class Harness
         using var parameters = new ParameterSet(device, c.Plan, seed: 11);
         foreach (var b in c.Plan.Buffers) parameters.Write(b.Name, inputs[b.Id]);
         using var runner = device.Load(c.Plan, parameters);
+        runner.FirstSample = c.FirstSample;
         double loss = double.NaN;
         if (c.Optimizer is { } optimizer)
             for (int t = 1; t <= 3; t++) runner.Update(optimizer, 0.05, t);

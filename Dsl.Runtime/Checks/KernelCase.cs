@@ -15,6 +15,8 @@ public sealed record KernelCase(string Name, Plan Plan, IReadOnlyDictionary<int,
 {
     /// <summary>Set for an optimizer check: three updates run instead of the plan's kernels.</summary>
     public Optimizer? Optimizer { get; init; }
+    /// <summary>The runner's <see cref="IStepRunner.FirstSample"/>: the batch as a data-parallel process's shard.</summary>
+    public long FirstSample { get; init; }
 }
 
 /// <summary>Builds a case's plan one buffer at a time.</summary>

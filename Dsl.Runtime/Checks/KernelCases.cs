@@ -41,6 +41,7 @@ public static class KernelCases
             Lrn(1, 5, 3, 4, new LrnSpec(3, 1e-2, 0.6, 1.0)),
             Dropout(1001, 0.5, 3),
             Dropout(4096, 0.3, 8),
+            Dropout(4096, 0.3, 8, batch: 4, first: 12),
             Activations(1003, Core.Activation.Relu),
             Activations(1024, Core.Activation.NewLeakyRelu(0.2)),
             Activations(257, Core.Activation.Tanh),
@@ -133,12 +134,13 @@ public static class KernelCases
         return b.Build(Float32, [Kernel.NewLrnForward(n, c, h, w, spec, x, y, scale), Kernel.NewLrnBackward(n, c, h, w, spec, x, y, scale, dy, dx)]);
     }
 
-    /// <summary>Masks must match the CPU's bit for bit: the same hash of (seed, layer, step, index).</summary>
-    static KernelCase Dropout(long count, double rate, int layer)
+    /// <summary>Masks must match the CPU's bit for bit: the same hash of (seed, layer, step, index), and with a
+    /// <see cref="KernelCase.FirstSample"/> the index in the larger batch.</summary>
+    static KernelCase Dropout(long count, double rate, int layer, int batch = 1, long first = 0)
     {
-        var b = new CaseBuilder($"dropout {count} rate {rate} layer {layer}");
+        var b = new CaseBuilder($"dropout {count} rate {rate} layer {layer}{(first > 0 ? $", batch {batch} from sample {first} of a larger one" : "")}");
         int x = b.Tensor("x", count), y = b.Tensor("y", count), mask = b.Tensor("mask", count), dy = b.Tensor("dy", count), dx = b.Tensor("dx", count);
-        return b.Build(Float32, [Kernel.NewDropoutForward(count, rate, layer, x, y, mask), Kernel.NewDropoutBackward(count, mask, dy, dx)]);
+        return b.Build(Float32, [Kernel.NewDropoutForward(count, rate, layer, x, y, mask), Kernel.NewDropoutBackward(count, mask, dy, dx)], batch) with { FirstSample = first };
     }
 
     /// <summary>The backward runs in place (dx = dy), as the plans run it.</summary>

@@ -135,8 +135,22 @@ sealed unsafe class CpuStepRunner : IStepRunner
     public Plan Plan { get; }
     public double[]? KernelSeconds { get; set; }
 
-    /// <summary>Where this batch starts in a larger one (a data-parallel process's shard): dropout draws that batch's masks.</summary>
     public long FirstSample { get; set; }
+
+    /// <summary>Set for a data-parallel job with synchronised batch norm: each training batch norm takes its statistics over
+    /// the samples of all <c>Processes</c>, summed by <c>Sum</c> (PyTorch's SyncBatchNorm); null: over this batch.</summary>
+    public (int Processes, SumOverProcesses Sum)? SyncBatchNorm
+    {
+        get => syncBatchNorm;
+        set
+        {
+            syncBatchNorm = value;
+            syncStats = new double[2 * kernels.OfType<Kernel.BatchNormForward>().Select(k => k.C).DefaultIfEmpty(0).Max()];
+        }
+    }
+
+    (int Processes, SumOverProcesses Sum)? syncBatchNorm;
+    double[] syncStats = [];
 
     public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
@@ -230,12 +244,22 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask), FirstSample * (k.Count / Plan.Batch));
                     break;
                 case Kernel.DropoutBackward k: Dropout.Backward(k.Count, P(k.Mask), P(k.Dy), P(k.Dx)); break;
+                case Kernel.BatchNormForward k when k.Training && syncBatchNorm is { } sync:
+                    fixed (double* stats = syncStats)
+                        BatchNorm.ForwardTrainingSynced(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.Mean), P(k.InvStd),
+                            P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps, sync.Processes, stats, sync.Sum);
+                    break;
                 case Kernel.BatchNormForward k when k.Training:
                     BatchNorm.ForwardTraining(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.Mean), P(k.InvStd),
                         P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps);
                     break;
                 case Kernel.BatchNormForward k:
                     BatchNorm.ForwardInference(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Eps);
+                    break;
+                case Kernel.BatchNormBackward k when syncBatchNorm is { } sync:
+                    fixed (double* stats = syncStats)
+                        BatchNorm.BackwardSynced(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta),
+                            sync.Processes, stats, sync.Sum);
                     break;
                 case Kernel.BatchNormBackward k:
                     BatchNorm.Backward(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta));

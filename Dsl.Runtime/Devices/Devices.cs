@@ -5,10 +5,10 @@ using Dsl.Runtime.OpenCl;
 namespace Dsl.Runtime;
 
 /// <summary>Finding devices and opening one by the name a user gives: cpu, opencl (the first OpenCL GPU, else the
-/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda (the first CUDA device), or auto.</summary>
+/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda (the first CUDA device), cuda:N, or auto.</summary>
 public static class Devices
 {
-    public const string Names = "cpu, opencl, opencl:N, cuda or auto";
+    public const string Names = "cpu, opencl, opencl:N, cuda, cuda:N or auto";
 
     /// <summary>The OpenCL devices present, and why there are none where there are none.</summary>
     public static IReadOnlyList<OpenClDeviceInfo> OpenCl(out string? problem) => Platforms.List(out problem);
@@ -17,13 +17,21 @@ public static class Devices
     /// the driver's result by name).</summary>
     public static IReadOnlyList<CudaDeviceInfo> Cuda(out string? problem) => Gpus.List(out problem);
 
+    /// <summary>NCCL as a job of several processes on CUDA would use it ("NCCL 2.21.5 (/usr/lib/.../libnccl.so.2)"), or
+    /// null and why not (then the gradients go through host memory).</summary>
+    public static string? Nccl(out string? problem) =>
+        Distributed.Nccl.Load(out problem) is { } nccl ? $"NCCL {Distributed.Nccl.VersionText(nccl.Version)} ({nccl.Path})" : null;
+
     /// <summary>What auto picks after CUDA: an OpenCL GPU where there is one; otherwise the CPU device, which outruns OpenCL
     /// drivers on the CPU such as PoCL. Null means the CPU device.</summary>
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
 
     /// <summary>Whether <paramref name="name"/> names a device at all (cpu, auto, opencl, opencl:N, cuda), present or not.</summary>
     public static bool IsName(string name) => name is not null && (
-        name is "cpu" or "auto" or "opencl" or "cuda" || name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var i) && i >= 0);
+        name is "cpu" or "auto" or "opencl" or "cuda" || Indexed(name, "opencl:") is >= 0 || Indexed(name, "cuda:") is >= 0);
+
+    /// <summary>N of "opencl:N" or "cuda:N", else null.</summary>
+    static int? Indexed(string name, string prefix) => name.StartsWith(prefix) && int.TryParse(name[prefix.Length..], out var i) ? i : null;
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
     /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU. <paramref name="tiles"/> picks the
@@ -75,7 +83,15 @@ public static class Devices
                 return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0], precision: precision, tiles: tiles);
             }
             default:
-                if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))
+                if (Indexed(name, "cuda:") is int ordinal)
+                {
+                    var found = Cuda(out var problem);
+                    if (found.Count == 0) throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu");
+                    if (ordinal < 0 || ordinal >= found.Count)
+                        throw new DeviceException($"there is no CUDA device {ordinal}; `dsl devices` lists {found.Count} (cuda:0 to cuda:{found.Count - 1})");
+                    return new CudaDevice(found[ordinal], precision: precision, tiles: tiles);
+                }
+                if (Indexed(name, "opencl:") is int index)
                 {
                     var found = OpenCl(out var problem);
                     if (found.Count == 0) throw new DeviceException($"no OpenCL device: {problem}; or use --device cpu");

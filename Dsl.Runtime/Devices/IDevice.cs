@@ -54,6 +54,10 @@ public interface IStepRunner : IDisposable
     /// <paramref name="t"/> counts updates from 1 (Adam's bias correction).</summary>
     void Update(Optimizer optimizer, double learningRate, long t);
 
+    /// <summary>Where this batch starts in a larger one (a data-parallel process's shard): dropout draws the masks the
+    /// larger batch gives these samples. 0 unless set.</summary>
+    long FirstSample { get; set; }
+
     /// <summary>When set, <see cref="Run"/> waits for each kernel and adds its time here, by kernel index in the plan.</summary>
     double[]? KernelSeconds { get; set; }
 

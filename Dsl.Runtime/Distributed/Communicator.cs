@@ -17,6 +17,9 @@ public abstract class Communicator
     /// <summary>Every process's <paramref name="value"/>, by rank.</summary>
     public abstract ulong[] Gather(ulong value);
 
+    /// <summary>Replaces <paramref name="values"/> with process 0's.</summary>
+    public abstract void Broadcast(Span<byte> values);
+
     /// <summary>Returns once every process has called it.</summary>
     public abstract void Barrier();
 
@@ -49,6 +52,7 @@ public sealed class SingleProcess : Communicator
     public override void Sum(Span<float> values) { }
     public override void Sum(Span<double> values) { }
     public override ulong[] Gather(ulong value) => [value];
+    public override void Broadcast(Span<byte> values) { }
     public override void Barrier() { }
     public override void Finish() { }
 }

@@ -8,12 +8,13 @@ namespace Dsl.Runtime.Distributed;
 /// every <see cref="DigestEvery"/> steps. Batch-norm layers keep per-process batch statistics (DDP's default); their running
 /// statistics are averaged over the processes before every evaluation and checkpoint. With one process every call is
 /// the single-process behaviour.</summary>
-public sealed class DataParallel
+public sealed class DataParallel : IDisposable
 {
     public const int DigestEvery = 50;
 
     readonly ParameterSet parameters;
     readonly GradientBuckets gradients;
+    IGradientAverager averager;
     readonly double[] scalars = new double[2], flag = new double[1];
     readonly System.Diagnostics.Stopwatch averaging = new();
     long steps;
@@ -24,6 +25,7 @@ public sealed class DataParallel
         this.parameters = parameters;
         LocalBatch = LocalBatchOf(globalBatch, comm.Size);
         gradients = new GradientBuckets(comm, parameters);
+        averager = gradients;
     }
 
     /// <summary>The images of a global batch each of <paramref name="processes"/> computes; they must share it evenly.</summary>
@@ -44,17 +46,30 @@ public sealed class DataParallel
 
     /// <summary>What the job moves and what it cost: a line for the run's log, null for one process.</summary>
     public string? Describe() => Communicator.Size == 1 ? null
-        : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets" +
+        : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets {averager.Route}" +
           (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first");
 
     /// <summary>Makes the step runner compute this process's shard as the single-process step would: its dropout masks
-    /// are those of the shard's positions in the global batch. The CPU device only, for now.</summary>
-    public void Attach(IStepRunner train, IDevice device)
+    /// are those of the shard's positions in the global batch. On CUDA the gradients are averaged by NCCL where every
+    /// process has it; on any other GPU, or without NCCL, through host memory, which <paramref name="log"/> hears as a warning.
+    /// With <paramref name="syncBatchNorm"/> the batch norms take their statistics over the whole global batch (CPU only).</summary>
+    public void Attach(IStepRunner train, IDevice device, Action<string>? log, bool syncBatchNorm = false)
     {
         if (Communicator.Size == 1) return;
-        if (train is not Cpu.CpuStepRunner cpu)
-            throw new DistributedException($"training over MPI runs on the CPU device; {device.Name} cannot take part yet (its allreduce, NCCL, is not built): run with --device cpu");
-        cpu.FirstSample = (long)Communicator.Rank * LocalBatch;
+        train.FirstSample = (long)Communicator.Rank * LocalBatch;
+        if (syncBatchNorm)
+            ((train as Cpu.CpuStepRunner) ?? throw new DistributedException(
+                $"--sync-batchnorm runs on the CPU device; synchronised batch norm is not built for {device.Name}: leave --sync-batchnorm out " +
+                "(each process then normalises over its own shard), or train with --device cpu")).SyncBatchNorm = (Communicator.Size, Communicator.Sum);
+        if (device is Cpu.CpuDevice) return;
+        string? problem = null;
+        if (device is Cuda.CudaDevice cuda && NcclGradients.Open(Communicator, cuda, parameters, gradients, out problem) is { } nccl)
+        {
+            averager = nccl;
+            return;
+        }
+        log?.Invoke($"warning: the gradients are averaged through host memory (each step downloads them from {device.Name}, sums them over MPI and uploads them): " +
+            (problem is null ? "NCCL averages on CUDA devices only" : $"NCCL is absent: {problem}"));
     }
 
     /// <summary>After a step's backward pass: averages the gradients, and returns the global batch's mean loss and its
@@ -64,7 +79,7 @@ public sealed class DataParallel
         if (Communicator.Size == 1) return (loss, correct);
         // The first step waits for the slowest process to start (JIT, data loading): not a cost of averaging.
         if (steps > 0) averaging.Start();
-        gradients.Average();
+        averager.Average();
         scalars[0] = loss;
         scalars[1] = correct;
         Communicator.Sum(scalars);
@@ -72,6 +87,8 @@ public sealed class DataParallel
         steps++;
         return (scalars[0] / Communicator.Size, (long)scalars[1]);
     }
+
+    public void Dispose() => averager.Dispose();
 
     /// <summary>Whether any process was asked to stop (Ctrl-C, SIGTERM), so that all stop after the same step. Every process
     /// must ask after every step.</summary>

@@ -3,8 +3,10 @@ namespace Dsl.Runtime.Distributed;
 /// <summary>Averages the gradients of every trainable tensor over the processes: the tensors, last layer first (the order
 /// a backward pass finishes them), are packed into buckets of at most <see cref="BucketFloats"/> values, each bucket summed
 /// with one allreduce and scaled by 1/processes. Buckets keep each message large (latency paid per bucket, not per tensor)
-/// and the host copy bounded (a tensor larger than a bucket travels in pieces). 25 MB is PyTorch DDP's bucket_cap_mb.</summary>
-public sealed class GradientBuckets
+/// and the host copy bounded (a tensor larger than a bucket travels in pieces). 25 MB is PyTorch DDP's bucket_cap_mb.
+/// This averages through host memory (download, MPI_Allreduce, upload), which works for every device; NCCL averages the
+/// same buckets on a GPU.</summary>
+public sealed class GradientBuckets : IGradientAverager
 {
     public const int BucketFloats = 25 * 1000 * 1000 / sizeof(float);
 
@@ -36,6 +38,9 @@ public sealed class GradientBuckets
     /// <summary>Gradient values each process contributes per step (4 bytes each).</summary>
     public long Floats { get; }
     public int Buckets => buckets.Count;
+    /// <summary>Each bucket's pieces: a gradient tensor's name, where the piece starts in it, and its floats.</summary>
+    public IReadOnlyList<IReadOnlyList<(string Name, long Offset, int Count)>> Layout => buckets;
+    public string Route => "through host memory over MPI";
 
     /// <summary>Replaces every gradient by its mean over the processes.</summary>
     public void Average()
@@ -53,4 +58,6 @@ public sealed class GradientBuckets
             foreach (var (name, offset, count) in bucket) { parameters[name].Upload(host.AsSpan(at, count), offset); at += count; }
         }
     }
+
+    public void Dispose() { }
 }

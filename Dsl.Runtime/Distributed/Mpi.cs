@@ -21,6 +21,7 @@ sealed unsafe class Mpi
     public readonly delegate* unmanaged<nint, void*, int, nint, nint, nint, int> Allreduce;
     public readonly delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Allgather;
     public readonly delegate* unmanaged<nint, int> Barrier;
+    public readonly delegate* unmanaged<void*, int, nint, int, nint, int> Bcast;
     public readonly delegate* unmanaged<byte*, int*, int> Get_processor_name;
     public readonly delegate* unmanaged<int, byte*, int*, int> Error_string;
 
@@ -37,6 +38,7 @@ sealed unsafe class Mpi
         Allreduce = (delegate* unmanaged<nint, void*, int, nint, nint, nint, int>)Export(lib, "MPI_Allreduce");
         Allgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export(lib, "MPI_Allgather");
         Barrier = (delegate* unmanaged<nint, int>)Export(lib, "MPI_Barrier");
+        Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Export(lib, "MPI_Bcast");
         Get_processor_name = (delegate* unmanaged<byte*, int*, int>)Export(lib, "MPI_Get_processor_name");
         Error_string = (delegate* unmanaged<int, byte*, int*, int>)Export(lib, "MPI_Error_string");
         CommWorld = Export(lib, "ompi_mpi_comm_world");

@@ -52,6 +52,12 @@ sealed unsafe class MpiCommunicator : Communicator
         return all;
     }
 
+    public override void Broadcast(Span<byte> values)
+    {
+        fixed (byte* p = values)
+            mpi.Check(mpi.Bcast(p, values.Length, mpi.Byte, 0, mpi.CommWorld), $"to send {values.Length} bytes from process 0 to every process (MPI_Bcast)");
+    }
+
     public override void Barrier() => mpi.Check(mpi.Barrier(mpi.CommWorld), "to wait for every process (MPI_Barrier)");
 
     public override void Finish()

@@ -20,7 +20,7 @@ abstract class GpuStepRunner<TKernel> : IStepRunner where TKernel : GpuKernel
     nint program;
     /// <summary>The launches of each plan kernel, in order.</summary>
     TKernel[][] kernels = [];
-    readonly List<TKernel> stepped = new();
+    readonly List<TKernel> stepped = new(), sampled = new();
     readonly List<(ParamRef Param, nint S1, nint S2)> trainable = new();
     readonly Dictionary<Optimizer, (nint Program, TKernel[] PerParam)> updates = new();
     /// <summary>Whether the plan ends in the loss (a plan without one returns NaN from Run, as the CPU device does).</summary>
@@ -37,6 +37,7 @@ abstract class GpuStepRunner<TKernel> : IStepRunner where TKernel : GpuKernel
 
     public Plan Plan { get; }
     public double[]? KernelSeconds { get; set; }
+    public long FirstSample { get; set; }
 
     /// <summary>"CUDA" or "OpenCL", for messages.</summary>
     protected abstract string Driver { get; }
@@ -73,6 +74,7 @@ abstract class GpuStepRunner<TKernel> : IStepRunner where TKernel : GpuKernel
                     case var x when x.IsLosses: k.SetMemory(a, Own(losses)); break;
                     case var x when x.IsSeed: k.SetULong(a, (ulong)parameters.Seed); break;
                     case var x when x.IsStep: stepped.Add(k); break;
+                    case var x when x.IsFirstSample: sampled.Add(k); break;
                     default: throw new InvalidOperationException($"{k.Name}: argument {k.Args[a]} has no meaning in a step");
                 }
         // Optimizer state lives in the parameter set (a checkpoint saves it); the runner only points kernels at it.
@@ -105,6 +107,7 @@ abstract class GpuStepRunner<TKernel> : IStepRunner where TKernel : GpuKernel
     {
         Enter();
         foreach (var k in stepped) k.SetULong(k.IndexOf(x => x.IsStep), (ulong)step);
+        foreach (var k in sampled) k.SetULong(k.IndexOf(x => x.IsFirstSample), (ulong)FirstSample);
         for (int i = 0; i < kernels.Length; i++)
         {
             if (KernelSeconds is not null) StartTiming();

@@ -41,6 +41,9 @@ public sealed record TrainOptions
         new(option, value, $"TrainOptions.{option} must be at least {least}, got {value}");
     /// <summary>The processes of a data-parallel job (mpirun), each training its shard of every batch; null: this process alone.</summary>
     public Distributed.Communicator? Communicator { get; init; }
+    /// <summary>In a job of several processes, batch norms normalise over the whole global batch, their statistics summed
+    /// over the processes (PyTorch's SyncBatchNorm), instead of over each process's shard.</summary>
+    public bool SyncBatchNorm { get; init; }
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -112,10 +115,10 @@ public sealed class Trainer : IDisposable
             {
                 eval = LoadEval(device, options.EvalBatch);
                 sync = new Distributed.DataParallel(comm, parameters, batch);
-                sync.Attach(train, device);
+                sync.Attach(train, device, options.Log, options.SyncBatchNorm);
                 sync.CheckSame(0, "after initialisation", now: true);
             }
-            catch { train.Dispose(); eval?.Dispose(); throw; }
+            catch { sync?.Dispose(); train.Dispose(); eval?.Dispose(); throw; }
         }
         catch
         {
@@ -464,6 +467,7 @@ public sealed class Trainer : IDisposable
 
     public void Dispose()
     {
+        sync.Dispose();
         train.Dispose();
         eval.Dispose();
         parameters.Dispose();

@@ -9,6 +9,7 @@ open System.Text.RegularExpressions
 open System.Threading
 open Expecto
 open Dsl.Runtime
+open Dsl.Cli
 open Dsl.Cli.Tests.RunDsl
 
 let private mpirun =
@@ -132,10 +133,98 @@ let ``a process that cannot read its data stops the job with its reason`` () =
     Expect.stringContains r.Err "process 1 of 2: data:" "the failing process says who it is and what failed"
     Expect.stringContains r.Err "/nonexistent-dsl-data" "and names the missing data"
 
+let ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does`` () =
+    let file = tempModel (killable.Replace("epochs 6", "epochs 1"))
+    let dir = Path.GetDirectoryName file
+    let r = mpi 2 [ "run"; file; "--out"; Path.Combine(dir, "mpirun") ]
+    Expect.equal r.Code 0 (r.Out + r.Err)
+    let ranks = dsl [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(dir, "ranks") ]
+    Expect.equal ranks.Code 0 (ranks.Out + ranks.Err)
+    Expect.stringContains ranks.Out "starting 2 processes: " "it says the mpirun command it runs"
+    Expect.stringContains ranks.Out "on 2 processes x " "the job's header"
+    let bytes name = File.ReadAllBytes(Path.Combine(dir, name, "weights.safetensors"))
+    Expect.equal (bytes "ranks") (bytes "mpirun") "the same weights bit for bit"
+
+/// The largest difference between two runs' weights, over each tensor's largest value.
+let private worstDifference one two =
+    let a, b = weights one, weights two
+    Expect.equal (Set b.Keys) (Set a.Keys) "the same tensors"
+    [ for KeyValue(name, t) in a ->
+        let scale = t.Values |> Array.map (fun v -> abs (float v)) |> Array.max
+        let diff = Array.map2 (fun (x: float32) (y: float32) -> abs (float x - float y)) t.Values b[name].Values |> Array.max
+        if scale > 0.0 then diff / scale else diff ]
+    |> List.max
+
+let ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory`` () =
+    let found, problem = Devices.OpenCl()
+    if found.Count = 0 then skiptest (sprintf "no OpenCL device (%s); PoCL gives one: sudo apt-get install pocl-opencl-icd" problem)
+    // Dropout: each process must draw the masks of its shard's samples in the whole batch.
+    // Small, since PoCL runs slowly on a shared machine.
+    let file = tempModel (killable.Replace("epochs 6", "epochs 1").Replace("3 x 32 x 32", "3 x 16 x 16").Replace("conv 32", "conv 8").Replace("conv 16", "conv 8"))
+    let dir = Path.GetDirectoryName file
+    let args out = [ "run"; file; "--device"; "opencl"; "--limit"; "160"; "--out"; Path.Combine(dir, out) ]
+    let two = mpi 2 (args "two")
+    Expect.equal two.Code 0 (two.Out + two.Err)
+    Expect.stringContains two.Out "warning: the gradients are averaged through host memory" "the job says the averaging goes through the host"
+    Expect.stringContains two.Out "training killable on 2 processes on OpenCL" "the header"
+    let one = dsl (args "one")
+    Expect.equal one.Code 0 (one.Out + one.Err)
+    let worst = worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "two"))
+    printfn "2x8 against 1x16 on OpenCL after 10 steps: largest difference %.1e of a tensor's largest value" worst
+    Expect.isLessThanOrEqual worst tolerance "the same weights within float32 summation order"
+
+// Batch norm after every layer; no bias before one (its gradient is zero, so its values are rounding noise).
+let private batchNormed =
+    "network bn\n  input 3 x 32 x 32\n  conv 8 kernel 3 pad 1 bias off |> batchnorm |> relu\n  maxpool 2\n"
+    + "  conv 8 kernel 3 pad 1 bias off |> batchnorm |> relu\n  maxpool 2\n  flatten\n  dense 32 bias off |> batchnorm |> relu\n"
+    + "  dense classes\n  softmax\ntrain\n  data synthetic 4\n  optimizer sgd lr 0.05 momentum 0.9\n  batch 16\n  epochs 1\n  seed 5\n"
+
+let ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not`` () =
+    let file = tempModel batchNormed
+    let dir = Path.GetDirectoryName file
+    let args out = [ "run"; file; "--limit"; "160"; "--out"; Path.Combine(dir, out) ]
+    let one = dsl (args "one")
+    Expect.equal one.Code 0 (one.Out + one.Err)
+    let synced = mpi 2 (args "synced" @ [ "--sync-batchnorm" ])
+    Expect.equal synced.Code 0 (synced.Out + synced.Err)
+    let apart = mpi 2 (args "apart")
+    Expect.equal apart.Code 0 (apart.Out + apart.Err)
+    let withSync, without = worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "synced")), worstDifference (Path.Combine(dir, "one")) (Path.Combine(dir, "apart"))
+    printfn "2x8 against 1x16 after 10 steps, largest difference of a tensor's largest value: %.1e with --sync-batchnorm, %.1e without" withSync without
+    Expect.isLessThanOrEqual withSync tolerance "synchronised: the statistics of the whole batch, the single process's weights"
+    Expect.isGreaterThan without (100.0 * tolerance) "per-process statistics train another network: the comparison tells the two apart"
+
+let ``--ranks builds mpirun's command line: root, more processes than cores, threads`` () =
+    let dsl = Ranks.commandLine "/m/mpirun" 4 true 2 [ "a.model"; "--out"; "o" ] |> List.skipWhile ((<>) "-np")
+    Expect.containsAll (Ranks.commandLine "/m/mpirun" 4 true 2 []) [ "--allow-run-as-root"; "--oversubscribe"; "--bind-to"; "none" ] "as root, 4 processes on 2 cores"
+    Expect.equal (List.take 2 dsl) [ "-np"; "4" ] "4 processes"
+    Expect.equal (List.skipWhile ((<>) "run") dsl) [ "run"; "a.model"; "--out"; "o"; "--threads"; "1" ] "the arguments, then 1 thread each (2 cores / 4, at least 1)"
+    let plain = Ranks.commandLine "/m/mpirun" 2 false 16 [ "a.model"; "--threads"; "3" ]
+    Expect.equal (List.head plain) "/m/mpirun" "mpirun first"
+    Expect.isFalse (List.exists (fun a -> a = "--allow-run-as-root" || a = "--oversubscribe") plain) "not root, 2 processes on 16 cores: neither flag"
+    Expect.equal (List.skipWhile ((<>) "run") plain) [ "run"; "a.model"; "--threads"; "3" ] "--threads given: kept, none added"
+    Expect.equal (Ranks.commandLine "/m/mpirun" 2 false 16 [ "a.model" ] |> List.last) "8" "16 cores / 2 processes: 8 threads each"
+
+let ``dsl run --ranks without Open MPI says what to install`` () =
+    let file = tempModel killable
+    let psi = startInfo [] [ "run"; "--ranks"; "2"; file; "--out"; Path.Combine(Path.GetDirectoryName file, "run") ]
+    psi.Environment["PATH"] <- "/nonexistent-dsl-path"
+    use p = Process.Start psi
+    let r = finish p
+    Expect.equal r.Code 1 (r.Out + r.Err)
+    Expect.stringContains r.Err "mpirun, which is not installed" "names what is missing"
+    Expect.stringContains r.Err "sudo apt-get install openmpi-bin libopenmpi3" "and the command that installs it"
+    Expect.isFalse (Directory.Exists(Path.Combine(Path.GetDirectoryName file, "run"))) "and starts nothing"
+
 [<Tests>]
 let tests =
     testList "MpiTests" [
         testCase "2 processes x 32 train the same lenet as 1 process x 64" ``2 processes x 32 train the same lenet as 1 process x 64``
         testCase "kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1" ``kill -9 of one process ends the job; resume finishes it bit for bit, on 2 processes or 1``
         testCase "a process that cannot read its data stops the job with its reason" ``a process that cannot read its data stops the job with its reason``
+        testCase "dsl run --ranks 2 trains what mpirun -np 2 dsl run does" ``dsl run --ranks 2 trains what mpirun -np 2 dsl run does``
+        testCase "dsl run --ranks without Open MPI says what to install" ``dsl run --ranks without Open MPI says what to install``
+        testCase "--ranks builds mpirun's command line: root, more processes than cores, threads" ``--ranks builds mpirun's command line: root, more processes than cores, threads``
+        testCase "2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory" ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory``
+        testCase "--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not" ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not``
     ]

@@ -86,6 +86,7 @@ public class DistributedTests
         public override void Sum(Span<float> values) { Sent.Add(values.Length); foreach (ref var v in values) v += Peer; }
         public override void Sum(Span<double> values) => throw new NotSupportedException();
         public override ulong[] Gather(ulong value) => throw new NotSupportedException();
+        public override void Broadcast(Span<byte> values) => throw new NotSupportedException();
         public override void Barrier() { }
         public override void Finish() { }
     }

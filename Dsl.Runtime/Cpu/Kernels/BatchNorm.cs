@@ -4,6 +4,9 @@ using System.Runtime.Intrinsics;
 
 namespace Dsl.Runtime.Cpu;
 
+/// <summary>Adds <c>values</c> element-wise over the processes of a data-parallel job, in place.</summary>
+public delegate void SumOverProcesses(Span<double> values);
+
 /// <summary>Batch normalisation per channel over x[N, C, HW] (HW = 1 for [N, F]); statistics accumulate in double.</summary>
 public static unsafe class BatchNorm
 {
@@ -34,6 +37,37 @@ public static unsafe class BatchNorm
         CpuThreads.For(C, 1, ref job);
     }
 
+    /// <summary>Training-mode batch norm over the whole batch of a data-parallel job (PyTorch's SyncBatchNorm): each of
+    /// <paramref name="processes"/> holds N samples, and <paramref name="sum"/> adds a span over them in place. The mean is
+    /// summed first, then the squared deviations from it, as <see cref="ForwardTraining"/> does within one process.
+    /// <paramref name="stats"/> holds C doubles.</summary>
+    public static void ForwardTrainingSynced(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
+        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps, int processes, double* stats, SumOverProcesses sum)
+    {
+        var job = new Job { N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y, Mean = saveMean, InvStd = saveInvStd,
+            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps, Stats = stats, Total = (long)N * HW * processes };
+        foreach (var phase in (ReadOnlySpan<Op>)[Op.SumX, Op.SumSquares, Op.Normalise])
+        {
+            job.Mode = phase;
+            CpuThreads.For(C, 1, ref job);
+            if (phase != Op.Normalise) sum(new Span<double>(stats, C));
+        }
+    }
+
+    /// <summary>The backward pass of <see cref="ForwardTrainingSynced"/>: dgamma and dbeta from this process's samples (the
+    /// job averages them with the other gradients), dx from the sums of dy and dy·(x − mean) over every process's samples.
+    /// <paramref name="stats"/> holds 2C doubles.</summary>
+    public static void BackwardSynced(int N, int C, int HW, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+        float* dx, float* dgamma, float* dbeta, int processes, double* stats, SumOverProcesses sum)
+    {
+        var job = new Job { Mode = Op.GradSums, N = N, C = C, HW = HW, X = x, Dy = dy, Gamma = gamma, Mean = saveMean, InvStd = saveInvStd,
+            Dx = dx, DGamma = dgamma, DBeta = dbeta, Stats = stats, Total = (long)N * HW * processes };
+        CpuThreads.For(C, 1, ref job);
+        sum(new Span<double>(stats, 2 * C));
+        job.Mode = Op.GradInput;
+        CpuThreads.For(C, 1, ref job);
+    }
+
     /// <summary>Inference-mode batch norm as y = x * a + b: a = gamma / sqrt(var + eps), b = beta - mean * a (also what a
     /// convolution folds into its epilogue).</summary>
     internal static (float A, float B) InferenceAffine(float gamma, float beta, float mean, float variance, float eps)
@@ -42,7 +76,7 @@ public static unsafe class BatchNorm
         return (a, beta - mean * a);
     }
 
-    private enum Op { Train, Infer, Grad }
+    private enum Op { Train, Infer, Grad, SumX, SumSquares, Normalise, GradSums, GradInput }
 
     private struct Job : IParallelJob
     {
@@ -50,19 +84,36 @@ public static unsafe class BatchNorm
         public int N, C, HW;
         public float Momentum, Eps;
         public float* X, Y, Dy, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
+        /// <summary>The synced passes' per-channel sums, and the samples' count over every process.</summary>
+        public double* Stats;
+        public long Total;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
             for (int c = begin; c < end; c++)
             {
-                if (Mode == Op.Train) Train(c);
-                else if (Mode == Op.Infer)
+                switch (Mode)
                 {
-                    var (a, b) = InferenceAffine(Gamma[c], Beta[c], RunningMean[c], RunningVar[c], Eps);
-                    Scale(c, a, b);
+                    case Op.Train: Train(c); break;
+                    case Op.Infer:
+                        var (a, b) = InferenceAffine(Gamma[c], Beta[c], RunningMean[c], RunningVar[c], Eps);
+                        Scale(c, a, b);
+                        break;
+                    case Op.Grad: Grad(c); break;
+                    case Op.SumX:
+                        Stats[c] = 0;
+                        for (int n = 0; n < N; n++) Stats[c] += Sum(Plane(X, n, c), HW, null, 0f);
+                        break;
+                    case Op.SumSquares:
+                        float mean = Mean[c] = (float)(Stats[c] / Total);
+                        Stats[c] = 0;
+                        for (int n = 0; n < N; n++) Stats[c] += SumSquaredDeviation(Plane(X, n, c), HW, mean);
+                        break;
+                    case Op.Normalise: Normalise(c, Stats[c], Total); break;
+                    case Op.GradSums: GradSums(c); break;
+                    case Op.GradInput: GradInput(c, (float)Stats[c], (float)(Stats[C + c] * InvStd[c]), Total); break;
                 }
-                else Grad(c);
             }
         }
 
@@ -77,9 +128,18 @@ public static unsafe class BatchNorm
             float mean = (float)(sum / count);
             double sq = 0;
             for (int n = 0; n < N; n++) sq += SumSquaredDeviation(Plane(X, n, c), HW, mean);
+            Mean[c] = mean;
+            Normalise(c, sq, count);
+        }
+
+        /// <summary>From the mean already in Mean[c] and the squared deviations from it over <paramref name="count"/> samples:
+        /// 1/sqrt(var+eps), the running statistics, and y.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Normalise(int c, double sq, long count)
+        {
+            float mean = Mean[c];
             double variance = sq / count;
             float invStd = (float)(1.0 / Math.Sqrt(variance + Eps));
-            Mean[c] = mean;
             InvStd[c] = invStd;
             if (RunningMean != null) RunningMean[c] = (1f - Momentum) * RunningMean[c] + Momentum * mean;
             if (RunningVar != null)
@@ -108,17 +168,32 @@ public static unsafe class BatchNorm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Grad(int c)
         {
-            float mean = Mean[c], invStd = InvStd[c];
+            GradSums(c);
+            GradInput(c, DBeta[c], DGamma[c], (long)N * HW);
+        }
+
+        /// <summary>dbeta = Σ dy and dgamma = Σ dy·(x − mean)·invStd over this process's samples; the synced pass also
+        /// keeps both sums in <see cref="Stats"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void GradSums(int c)
+        {
+            float mean = Mean[c];
             double sdy = 0, sdyx = 0;
             for (int n = 0; n < N; n++)
             {
                 sdy += Sum(Plane(Dy, n, c), HW, null, 0f);
                 sdyx += Sum(Plane(Dy, n, c), HW, Plane(X, n, c), mean);
             }
-            float dbeta = (float)sdy, dgamma = (float)(sdyx * invStd);
-            DBeta[c] = dbeta;
-            DGamma[c] = dgamma;
-            long count = (long)N * HW;
+            DBeta[c] = (float)sdy;
+            DGamma[c] = (float)(sdyx * InvStd[c]);
+            if (Stats != null) (Stats[c], Stats[C + c]) = (sdy, sdyx);
+        }
+
+        /// <summary>dx from the sums of dy (<paramref name="dbeta"/>) and dy·xhat (<paramref name="dgamma"/>) over <paramref name="count"/> samples.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void GradInput(int c, float dbeta, float dgamma, long count)
+        {
+            float mean = Mean[c], invStd = InvStd[c];
             float k = Gamma[c] * invStd, meanDy = dbeta / count, xCoef = dgamma * invStd / count;
             for (int n = 0; n < N; n++)
             {
