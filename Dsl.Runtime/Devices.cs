@@ -1,14 +1,16 @@
 using Dsl.Runtime.Cpu;
 using Dsl.Runtime.Cuda;
+using Dsl.Runtime.Ilgpu;
 using Dsl.Runtime.OpenCl;
 
 namespace Dsl.Runtime;
 
 /// <summary>Finding devices and opening one by the name a user gives: cpu, opencl (the first OpenCL GPU, else the
-/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda (the first CUDA device), or auto.</summary>
+/// first OpenCL device), opencl:N (the N-th in `dsl devices`), cuda (the first CUDA device), ilgpu-cpu (ILGPU's CPU
+/// accelerator running the ILGPU kernels), or auto.</summary>
 public static class Devices
 {
-    public const string Names = "cpu, opencl, opencl:N, cuda or auto";
+    public const string Names = "cpu, opencl, opencl:N, cuda, ilgpu-cpu or auto";
 
     /// <summary>The OpenCL devices present, and why there are none where there are none.</summary>
     public static IReadOnlyList<OpenClDeviceInfo> OpenCl(out string? problem) => Platforms.List(out problem);
@@ -21,9 +23,9 @@ public static class Devices
     /// drivers on the CPU such as PoCL. Null means the CPU device.</summary>
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
 
-    /// <summary>Whether <paramref name="name"/> names a device at all (cpu, auto, opencl, opencl:N, cuda), present or not.</summary>
+    /// <summary>Whether <paramref name="name"/> names a device at all (cpu, auto, opencl, opencl:N, cuda, ilgpu-cpu), present or not.</summary>
     public static bool IsName(string name) => name is not null && (
-        name is "cpu" or "auto" or "opencl" or "cuda" || name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var i) && i >= 0);
+        name is "cpu" or "auto" or "opencl" or "cuda" or "ilgpu-cpu" || name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var i) && i >= 0);
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
     /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU. <paramref name="tiles"/> picks the
@@ -36,6 +38,8 @@ public static class Devices
         {
             case "cpu":
                 return new CpuDevice(threads);
+            case "ilgpu-cpu":
+                return IlgpuDevice.OpenCpu();
             case "auto":
             {
                 try
