@@ -19,6 +19,10 @@ public static class Devices
     /// the driver's result by name).</summary>
     public static IReadOnlyList<CudaDeviceInfo> Cuda(out string? problem) => Gpus.List(out problem);
 
+    /// <summary>Where the NVRTC library that compiles the generated CUDA C was found, or null with why there is none (a
+    /// CUDA GPU then runs ILGPU's kernels).</summary>
+    public static string? NvrtcPath(out string? problem) => Nvrtc.Get(out problem)?.Path;
+
     /// <summary>What auto picks after CUDA: an OpenCL GPU where there is one; otherwise the CPU device, which outruns OpenCL
     /// drivers on the CPU such as PoCL. Null means the CPU device.</summary>
     public static OpenClDeviceInfo? AutoChoice(IReadOnlyList<OpenClDeviceInfo> found) => found.FirstOrDefault(d => d.Kind.IsGpuTarget);
@@ -29,11 +33,14 @@ public static class Devices
 
     /// <summary>Opens the named device; <paramref name="say"/> hears which device auto chose, or why it passed one over.
     /// Auto takes the first CUDA device where there is one, then an OpenCL GPU, then the CPU. <paramref name="tiles"/> picks the
-    /// GEMM tiles of a GPU (the CPU device has kernels of its own).</summary>
-    public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default, GemmTiles tiles = GemmTiles.Standard)
+    /// GEMM tiles of a GPU (the CPU device has kernels of its own); <paramref name="kernels"/> the kernel path of a CUDA GPU.</summary>
+    public static IDevice Open(string name, int? threads = null, Action<string>? say = null, Precision precision = Precision.Default, GemmTiles tiles = GemmTiles.Standard,
+        KernelPath kernels = KernelPath.Auto)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "a device needs at least one thread");
+        if (kernels != KernelPath.Auto && name is not ("cuda" or "auto"))
+            throw new DeviceException($"--kernels {kernels.ToString().ToLowerInvariant()} picks the kernels of a CUDA GPU; use it with --device cuda (or auto), not {name}");
         switch (name)
         {
             case "cpu":
@@ -46,7 +53,7 @@ public static class Devices
                 {
                     if (Cuda(out _) is [var first, ..])
                     {
-                        var d = new CudaDevice(first, precision: precision, tiles: tiles);
+                        var d = OpenCuda(first, kernels, say, precision, tiles);
                         say?.Invoke($"auto: {d.Name}");
                         return d;
                     }
@@ -76,7 +83,7 @@ public static class Devices
             case "cuda":
             {
                 var found = Cuda(out var problem);
-                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : new CudaDevice(found[0], precision: precision, tiles: tiles);
+                return found.Count == 0 ? throw new DeviceException($"no CUDA device: {problem}; use --device opencl or --device cpu") : OpenCuda(found[0], kernels, say, precision, tiles);
             }
             default:
                 if (name.StartsWith("opencl:") && int.TryParse(name["opencl:".Length..], out var index))
@@ -89,6 +96,18 @@ public static class Devices
                 }
                 throw new DeviceException($"unknown device `{name}`; use {Names}");
         }
+    }
+
+    /// <summary>A CUDA GPU with the kernels asked for: NVRTC's where libnvrtc loads (or where asked), else ILGPU's, saying so.</summary>
+    static IDevice OpenCuda(CudaDeviceInfo gpu, KernelPath kernels, Action<string>? say, Precision precision, GemmTiles tiles)
+    {
+        if (kernels == KernelPath.Ilgpu) return IlgpuDevice.OpenCuda();
+        if (kernels == KernelPath.Auto && Nvrtc.Get(out var problem) is null)
+        {
+            say?.Invoke($"cuda: the kernels are ILGPU's, as there is {problem} (--kernels nvrtc insists on NVRTC)");
+            return IlgpuDevice.OpenCuda();
+        }
+        return new CudaDevice(gpu, precision: precision, tiles: tiles);
     }
 
     /// <summary>The compiler's own choice (null) unless large GEMM tiles were asked for.</summary>

@@ -20,13 +20,13 @@ public sealed class IlgpuDevice : IDevice
     /// (IlgpuBarrierTests) and the ptxas budgets hold at O1.</summary>
     public const OptimizationLevel Level = OptimizationLevel.O1;
 
-    IlgpuDevice(Context context, Accelerator accelerator, string kind)
+    IlgpuDevice(Context context, Accelerator accelerator, string name)
     {
         this.context = context;
         Accelerator = accelerator;
         // The CPU accelerator runs a group's threads as .NET threads: small groups keep its barriers cheap.
-        GroupSize = Math.Min(accelerator is CPUAccelerator ? 16 : 256, accelerator.MaxNumThreadsPerGroup);
-        Name = $"{accelerator.Name} ({kind}, ILGPU kernels)";
+        GroupSize = Math.Min(256, accelerator.MaxNumThreadsPerGroup);
+        Name = name;
     }
 
     internal Accelerator Accelerator { get; }
@@ -34,14 +34,18 @@ public sealed class IlgpuDevice : IDevice
     /// <summary>Threads per group of the explicitly grouped kernels (batch norm, bias sums).</summary>
     internal int GroupSize { get; }
 
+    /// <summary>The most threads a launch of one thread per element starts: what the device runs at once.</summary>
+    internal int Threads => Accelerator.MaxNumThreads;
+
     /// <summary>Compiler options shared by every ILGPU context dsl creates.</summary>
     internal static Context.Builder Configure(Context.Builder builder) => builder.Optimize(Level).EnableAlgorithms();
 
     /// <summary>ILGPU's CPU accelerator: present everywhere.</summary>
     public static IlgpuDevice OpenCpu()
     {
-        var context = Context.Create(b => Configure(b.CPU(CPUDevice.Default)));
-        return new IlgpuDevice(context, context.CreateCPUAccelerator(0), "ILGPU CPU accelerator");
+        var context = Context.Create(b => Configure(b.CPU(new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 1, numMultiprocessors: Environment.ProcessorCount))));
+        var cpu = context.CreateCPUAccelerator(0);
+        return new IlgpuDevice(context, cpu, $"ILGPU CPU accelerator ({cpu.MaxNumThreads} threads, ILGPU kernels)");
     }
 
     /// <summary>The CUDA GPUs ILGPU finds (by name), and why there are none where there are none.</summary>
@@ -72,7 +76,8 @@ public sealed class IlgpuDevice : IDevice
             context = Context.Create(b => Configure(b.Cuda()));
             if (context.GetCudaDevices().Count == 0)
                 throw new DeviceException("no CUDA device for ILGPU kernels: ILGPU finds no GPU (it needs the NVIDIA driver's libcuda); use --device cpu or --device ilgpu-cpu");
-            return new IlgpuDevice(context, context.CreateCudaAccelerator(0), "CUDA");
+            var gpu = context.CreateCudaAccelerator(0);
+            return new IlgpuDevice(context, gpu, $"CUDA {gpu.Name} ({gpu.Architecture}, {gpu.NumMultiprocessors} SMs, {DeviceMemory.Mib(gpu.MemorySize)}, ILGPU kernels)");
         }
         catch (Exception e) when (e is not DeviceException)
         {

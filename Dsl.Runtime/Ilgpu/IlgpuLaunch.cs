@@ -1,6 +1,7 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
+using Dsl.Runtime.Ilgpu.Kernels;
 
 namespace Dsl.Runtime.Ilgpu;
 
@@ -15,22 +16,29 @@ abstract class IlgpuLaunch(string name, Delegate kernel)
     /// groups its one thread per element.</summary>
     public abstract bool Grouped { get; }
 
-    /// <summary>Compiles the kernel for <paramref name="accelerator"/>; the result queues it with the arguments of a step.</summary>
-    public abstract Action<long> Load(Accelerator accelerator, int groupSize);
+    /// <summary>Compiles the kernel for <paramref name="accelerator"/>; the result queues it with the arguments of a step.
+    /// <paramref name="groupSize"/> is the size of an explicit group, <paramref name="threads"/> the most threads a launch of
+    /// one thread per element starts (each then takes every threads-th element).</summary>
+    public abstract Action<long> Load(Accelerator accelerator, int groupSize, int threads);
 }
 
-/// <summary>One thread per element, <paramref name="count"/> of them.</summary>
-sealed class PerElement<TArgs>(string name, Action<Index1D, TArgs> kernel, long count, Func<long, TArgs> args)
-    : IlgpuLaunch(name, kernel) where TArgs : struct
+/// <summary><paramref name="count"/> elements, each computed by the element kernel <paramref name="kernel"/> (an
+/// <see cref="IElementKernel{TArgs}"/> struct) in <see cref="Elements.Each"/>'s grid-stride loop.</summary>
+sealed class PerElement<TArgs>(string name, Type kernel, long count, Func<long, TArgs> args)
+    : IlgpuLaunch(name, Loop(kernel)) where TArgs : struct
 {
+    static Action<Index1D, TArgs, int, int> Loop(Type kernel) =>
+        typeof(Elements).GetMethod(nameof(Elements.Each))!.MakeGenericMethod(kernel, typeof(TArgs)).CreateDelegate<Action<Index1D, TArgs, int, int>>();
+
     public override bool Grouped => false;
 
-    public override Action<long> Load(Accelerator accelerator, int groupSize)
+    public override Action<long> Load(Accelerator accelerator, int groupSize, int threads)
     {
-        var run = accelerator.LoadAutoGroupedStreamKernel(kernel);
+        var run = accelerator.LoadAutoGroupedStreamKernel(Loop(kernel));
+        int launched = (int)Math.Min(count, threads);
         return step =>
         {
-            if (count > 0) run((int)count, args(step));
+            if (count > 0) run(launched, args(step), (int)count, launched);
         };
     }
 }
@@ -41,7 +49,7 @@ sealed class PerGroup<TArgs>(string name, Action<TArgs> kernel, int groups, Func
 {
     public override bool Grouped => true;
 
-    public override Action<long> Load(Accelerator accelerator, int groupSize)
+    public override Action<long> Load(Accelerator accelerator, int groupSize, int threads)
     {
         var run = accelerator.LoadStreamKernel(kernel);
         return step =>

@@ -23,61 +23,61 @@ static class IlgpuProgram
         switch (kernel)
         {
             case Kernel.ConvForward k:
-                return [new PerElement<ConvArgs>(name, Epilogue.With<Action<Index1D, ConvArgs>>(Conv.Forward<Identity>, k.Act?.Value), Count(k.G, output: true),
+                return [new PerElement<ConvArgs>(name, Epilogue.With(typeof(Conv.Forward<>), k.Act?.Value), Count(k.G, output: true),
                     _ => new ConvArgs { G = ConvGeometry.Of(k.G), X = v(k.X), W = v(k.W), Bias = Opt(k.Bias), Y = v(k.Y), HasBias = k.Bias is null ? 0 : 1, Slope = Epilogue.Slope(k.Act?.Value) })];
             case Kernel.ConvBackwardData k:
-                return [new PerElement<ConvArgs>(name, Conv.BackwardData, Count(k.G, output: false),
+                return [new PerElement<ConvArgs>(name, typeof(Conv.BackwardData), Count(k.G, output: false),
                     _ => new ConvArgs { G = ConvGeometry.Of(k.G), Dy = v(k.Dy), W = v(k.W), Dx = v(k.Dx) })];
             case Kernel.ConvBackwardFilter k:
                 return
                 [
-                    new PerElement<ConvArgs>(name, Conv.BackwardFilter, (long)k.G.K * (k.G.C / k.G.Groups) * k.G.R * k.G.S,
+                    new PerElement<ConvArgs>(name, typeof(Conv.BackwardFilter), (long)k.G.K * (k.G.C / k.G.Groups) * k.G.R * k.G.S,
                         _ => new ConvArgs { G = ConvGeometry.Of(k.G), X = v(k.X), Dy = v(k.Dy), Dw = v(k.Dw) }),
                     .. BiasSums(name, k.G.N, k.G.K, k.G.Ho * k.G.Wo, k.Dy, k.Dbias, v),
                 ];
             case Kernel.DenseForward k:
-                return [new PerElement<DenseArgs>(name, Epilogue.With<Action<Index1D, DenseArgs>>(K.Dense.Forward<Identity>, k.Act?.Value), (long)k.N * k.Out,
+                return [new PerElement<DenseArgs>(name, Epilogue.With(typeof(K.Dense.Forward<>), k.Act?.Value), (long)k.N * k.Out,
                     _ => new DenseArgs { N = k.N, In = k.In, Out = k.Out, X = v(k.X), W = v(k.W), Bias = Opt(k.Bias), Y = v(k.Y), HasBias = k.Bias is null ? 0 : 1, Slope = Epilogue.Slope(k.Act?.Value) })];
             case Kernel.DenseBackwardData k:
-                return [new PerElement<DenseArgs>(name, K.Dense.BackwardData, (long)k.N * k.In,
+                return [new PerElement<DenseArgs>(name, typeof(K.Dense.BackwardData), (long)k.N * k.In,
                     _ => new DenseArgs { N = k.N, In = k.In, Out = k.Out, Dy = v(k.Dy), W = v(k.W), Dx = v(k.Dx) })];
             case Kernel.DenseBackwardWeights k:
                 return
                 [
-                    new PerElement<DenseArgs>(name, K.Dense.BackwardWeights, (long)k.Out * k.In,
+                    new PerElement<DenseArgs>(name, typeof(K.Dense.BackwardWeights), (long)k.Out * k.In,
                         _ => new DenseArgs { N = k.N, In = k.In, Out = k.Out, X = v(k.X), Dy = v(k.Dy), Dw = v(k.Dw) }),
                     .. BiasSums(name, k.N, k.Out, 1, k.Dy, k.Dbias, v),
                 ];
             case Kernel.ActivationForward k:
-                return [new PerElement<ActivationArgs>(name, Epilogue.With<Action<Index1D, ActivationArgs>>(Elementwise.ActivationForward<Identity>, k.Act), k.Count,
+                return [new PerElement<ActivationArgs>(name, Epilogue.With(typeof(Elementwise.ActivationForward<>), k.Act), k.Count,
                     _ => new ActivationArgs { X = v(k.X), Y = v(k.Y), Slope = Epilogue.Slope(k.Act) })];
             case Kernel.ActivationBackward k:
-                return [new PerElement<ActivationArgs>(name, Epilogue.With<Action<Index1D, ActivationArgs>>(Elementwise.ActivationBackward<Identity>, k.Act), k.Count,
+                return [new PerElement<ActivationArgs>(name, Epilogue.With(typeof(Elementwise.ActivationBackward<>), k.Act), k.Count,
                     _ => new ActivationArgs { Y = v(k.Y), Dy = v(k.Dy), Dx = v(k.Dx), Slope = Epilogue.Slope(k.Act) })];
             case Kernel.MaxPoolForward k:
-                return [new PerElement<PoolArgs>(name, K.Pool.MaxForward, Outputs(k.P),
+                return [new PerElement<PoolArgs>(name, typeof(K.Pool.MaxForward), Outputs(k.P),
                     _ => new PoolArgs { G = PoolGeometry.Of(k.P), X = v(k.X), Y = v(k.Y), Argmax = v(k.Argmax).Cast<int>() })];
             case Kernel.MaxPoolBackward k:
-                return [new PerElement<PoolArgs>(name, K.Pool.MaxBackward, Inputs(k.P),
+                return [new PerElement<PoolArgs>(name, typeof(K.Pool.MaxBackward), Inputs(k.P),
                     _ => new PoolArgs { G = PoolGeometry.Of(k.P), Dy = v(k.Dy), Argmax = v(k.Argmax).Cast<int>(), Dx = v(k.Dx) })];
             case Kernel.AvgPoolForward k:
-                return [new PerElement<PoolArgs>(name, K.Pool.AvgForward, Outputs(k.P), _ => new PoolArgs { G = PoolGeometry.Of(k.P), X = v(k.X), Y = v(k.Y) })];
+                return [new PerElement<PoolArgs>(name, typeof(K.Pool.AvgForward), Outputs(k.P), _ => new PoolArgs { G = PoolGeometry.Of(k.P), X = v(k.X), Y = v(k.Y) })];
             case Kernel.AvgPoolBackward k:
-                return [new PerElement<PoolArgs>(name, K.Pool.AvgBackward, Inputs(k.P), _ => new PoolArgs { G = PoolGeometry.Of(k.P), Dy = v(k.Dy), Dx = v(k.Dx) })];
+                return [new PerElement<PoolArgs>(name, typeof(K.Pool.AvgBackward), Inputs(k.P), _ => new PoolArgs { G = PoolGeometry.Of(k.P), Dy = v(k.Dy), Dx = v(k.Dx) })];
             case Kernel.LrnForward k:
-                return [new PerElement<LrnArgs>(name, K.Lrn.Forward, (long)k.N * k.C * k.H * k.W,
+                return [new PerElement<LrnArgs>(name, typeof(K.Lrn.Forward), (long)k.N * k.C * k.H * k.W,
                     _ => Lrn(k.C, k.H * k.W, k.Spec) with { X = v(k.X), Y = v(k.Y), Scale = v(k.Scale) })];
             case Kernel.LrnBackward k:
-                return [new PerElement<LrnArgs>(name, K.Lrn.Backward, (long)k.N * k.C * k.H * k.W,
+                return [new PerElement<LrnArgs>(name, typeof(K.Lrn.Backward), (long)k.N * k.C * k.H * k.W,
                     _ => Lrn(k.C, k.H * k.W, k.Spec) with { X = v(k.X), Y = v(k.Y), Scale = v(k.Scale), Dy = v(k.Dy), Dx = v(k.Dx) })];
             case Kernel.DropoutForward k:
             {
                 float rate = (float)k.Rate;
-                return [new PerElement<DropoutArgs>(name, Dropout.Forward, k.Count,
+                return [new PerElement<DropoutArgs>(name, typeof(Dropout.Forward), k.Count,
                     step => new DropoutArgs { X = v(k.X), Y = v(k.Y), Mask = v(k.Mask), Key = Dropout.Key(seed, k.Layer, step), Rate = rate, Keep = rate >= 1f ? 0f : 1f / (1f - rate) })];
             }
             case Kernel.DropoutBackward k:
-                return [new PerElement<DropoutArgs>(name, Dropout.Backward, k.Count, _ => new DropoutArgs { Mask = v(k.Mask), Dy = v(k.Dy), Dx = v(k.Dx) })];
+                return [new PerElement<DropoutArgs>(name, typeof(Dropout.Backward), k.Count, _ => new DropoutArgs { Mask = v(k.Mask), Dy = v(k.Dy), Dx = v(k.Dx) })];
             case Kernel.BatchNormForward k:
             {
                 BatchNormArgs Args() => new()
@@ -87,7 +87,7 @@ static class IlgpuProgram
                 };
                 return k.Training
                     ? [new PerGroup<BatchNormArgs>(name, K.BatchNorm.ForwardTraining, k.C, _ => Args())]
-                    : [new PerElement<BatchNormArgs>(name, K.BatchNorm.ForwardInference, (long)k.N * k.C * k.HW, _ => Args())];
+                    : [new PerElement<BatchNormArgs>(name, typeof(K.BatchNorm.ForwardInference), (long)k.N * k.C * k.HW, _ => Args())];
             }
             case Kernel.BatchNormBackward k:
                 return [new PerGroup<BatchNormArgs>(name, K.BatchNorm.Backward, k.C, _ => new BatchNormArgs
@@ -96,7 +96,7 @@ static class IlgpuProgram
                     Dx = v(k.Dx), Dgamma = v(k.Dgamma), Dbeta = v(k.Dbeta),
                 })];
             case Kernel.SoftmaxCrossEntropy k:
-                return [new PerElement<LossArgs>(name, Loss.SoftmaxCrossEntropy, k.N, _ => new LossArgs
+                return [new PerElement<LossArgs>(name, typeof(Loss.SoftmaxCrossEntropy), k.N, _ => new LossArgs
                 {
                     N = k.N, Classes = k.Classes, Weighted = plan.ClassWeights is null ? 0 : 1, Training = k.Dlogits is null ? 0 : 1,
                     Logits = v(k.Logits), Labels = v(k.Labels).Cast<int>(), Probs = v(k.Probs), ClassWeights = Opt(plan.ClassWeights), Dlogits = Opt(k.Dlogits),
@@ -117,13 +117,14 @@ static class IlgpuProgram
     static LrnArgs Lrn(int c, int hw, LrnSpec spec) =>
         new() { C = c, HW = hw, Half = spec.Size / 2, Alpha = (float)spec.Alpha, Beta = (float)spec.Beta, K = (float)spec.K };
 
-    /// <summary>The update kernel of an optimizer.</summary>
-    public static Action<Index1D, UpdateArgs> Update(Optimizer optimizer) => optimizer switch
-    {
-        Optimizer.Sgd => Optimizers.Sgd,
-        Optimizer.Adam => Optimizers.Adam,
-        _ => Optimizers.RmsProp,
-    };
+    /// <summary>The update of one tensor of <paramref name="count"/> floats, its arguments given at each step.</summary>
+    public static PerElement<UpdateArgs> Update(Optimizer optimizer, long count, Func<long, UpdateArgs> args) =>
+        new($"update_{count}", optimizer switch
+        {
+            Optimizer.Sgd => typeof(Optimizers.Sgd),
+            Optimizer.Adam => typeof(Optimizers.Adam),
+            _ => typeof(Optimizers.RmsProp),
+        }, count, args);
 
     /// <summary>The arguments of one tensor's update at step <paramref name="t"/>, in the CPU device's precision.</summary>
     public static UpdateArgs UpdateArgs(Optimizer optimizer, double learningRate, ParamRef p, long t)

@@ -18,7 +18,10 @@ sealed class IlgpuStepRunner : IStepRunner
     readonly Action<long>[][] kernels;
     readonly string[] what;
     readonly List<(ParamRef Param, ArrayView<float> S1, ArrayView<float> S2)> trainable = new();
-    readonly Dictionary<Optimizer, Action<Index1D, UpdateArgs>> updates = new();
+    /// <summary>Each optimizer's update launches, one per trainable tensor, compiled on first use; they read the learning
+    /// rate and the update count of the current <see cref="Update"/>.</summary>
+    readonly Dictionary<Optimizer, Action<long>[]> updates = new();
+    double learningRate;
     readonly bool hasLoss;
 
     public IlgpuStepRunner(IlgpuDevice device, Plan plan, ParameterSet parameters)
@@ -33,7 +36,7 @@ sealed class IlgpuStepRunner : IStepRunner
         try
         {
             var launches = IlgpuProgram.Of(plan, View, () => losses.View, (ulong)parameters.Seed);
-            kernels = launches.Select(ls => ls.Select(l => Compile(l.Name, () => l.Load(device.Accelerator, device.GroupSize))).ToArray()).ToArray();
+            kernels = launches.Select(ls => ls.Select(l => Compile(l.Name, () => l.Load(device.Accelerator, device.GroupSize, device.Threads))).ToArray()).ToArray();
             what = plan.Kernels.Select(k => Dsl.Compiler.MemoryPlan.describe(plan, k)).ToArray();
             if (plan.Mode.IsTraining)
                 foreach (var p in plan.Params)
@@ -101,18 +104,25 @@ sealed class IlgpuStepRunner : IStepRunner
 
     public void Update(Optimizer optimizer, double learningRate, long t)
     {
-        if (!updates.TryGetValue(optimizer, out var update))
-            updates[optimizer] = update = Compile("the update of " + Plan.Network, () => device.Accelerator.LoadAutoGroupedStreamKernel(IlgpuProgram.Update(optimizer)));
-        foreach (var (p, s1, s2) in trainable)
-        {
-            var args = IlgpuProgram.UpdateArgs(optimizer, learningRate, p, t);
-            args.W = View(p.Value);
-            args.G = View(p.Grad);
-            args.S1 = s1;
-            args.S2 = s2;
-            if (args.W.Length > 0) update((int)args.W.Length, args);
-        }
+        if (!updates.TryGetValue(optimizer, out var launches))
+            updates[optimizer] = launches = trainable.Select(p =>
+            {
+                var update = IlgpuProgram.Update(optimizer, Plan.Buffers[p.Param.Value].Floats, step => Arguments(optimizer, p, step));
+                return Compile(update.Name, () => update.Load(device.Accelerator, device.GroupSize, device.Threads));
+            }).ToArray();
+        this.learningRate = learningRate;
+        foreach (var run in launches) run(t);
         device.Wait("updating the parameters");
+    }
+
+    UpdateArgs Arguments(Optimizer optimizer, (ParamRef Param, ArrayView<float> S1, ArrayView<float> S2) p, long t)
+    {
+        var args = IlgpuProgram.UpdateArgs(optimizer, learningRate, p.Param, t);
+        args.W = View(p.Param.Value);
+        args.G = View(p.Param.Grad);
+        args.S1 = p.S1;
+        args.S2 = p.S2;
+        return args;
     }
 
     public void ReadProbabilities(Span<float> destination) => arena.Download(destination, Plan.Offsets[Plan.Probs]);

@@ -47,11 +47,14 @@ public static class BatchNorm
     }
 
     /// <summary>y = x * a + b with a = gamma / sqrt(runningVar + eps), b = beta - runningMean * a.</summary>
-    public static void ForwardInference(Index1D i, BatchNormArgs a)
+    public struct ForwardInference : IElementKernel<BatchNormArgs>
     {
-        int c = i / a.HW % a.C;
-        float scale = a.Gamma[c] * (1f / MathF.Sqrt(a.RunningVar[c] + a.Eps));
-        a.Y[i] = a.X[i] * scale + (a.Beta[c] - a.RunningMean[c] * scale);
+        public readonly void Run(int i, BatchNormArgs a)
+        {
+            int c = i / a.HW % a.C;
+            float scale = a.Gamma[c] * (1f / MathF.Sqrt(a.RunningVar[c] + a.Eps));
+            a.Y[i] = a.X[i] * scale + (a.Beta[c] - a.RunningMean[c] * scale);
+        }
     }
 
     /// <summary>dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma*invStd/M * (M*dy - dbeta - xhat*dgamma), xhat = (x - mean)*invStd.</summary>

@@ -14,30 +14,39 @@ public struct DenseArgs
 public static class Dense
 {
     /// <summary>y[n, o] = act(sum over i of x[n, i] * w[o, i] + bias[o]).</summary>
-    public static void Forward<TAct>(Index1D e, DenseArgs a) where TAct : struct, IActivation
+    public struct Forward<TAct> : IElementKernel<DenseArgs> where TAct : struct, IActivation
     {
-        int o = e % a.Out, n = e / a.Out;
-        float sum = 0f;
-        for (int i = 0; i < a.In; i++) sum += a.X[n * a.In + i] * a.W[o * a.In + i];
-        if (a.HasBias != 0) sum += a.Bias[o];
-        a.Y[e] = default(TAct).Forward(sum, a.Slope);
+        public readonly void Run(int e, DenseArgs a)
+        {
+            int o = e % a.Out, n = e / a.Out;
+            float sum = 0f;
+            for (int i = 0; i < a.In; i++) sum += a.X[n * a.In + i] * a.W[o * a.In + i];
+            if (a.HasBias != 0) sum += a.Bias[o];
+            a.Y[e] = default(TAct).Forward(sum, a.Slope);
+        }
     }
 
     /// <summary>dx[n, i] = sum over o of dy[n, o] * w[o, i].</summary>
-    public static void BackwardData(Index1D e, DenseArgs a)
+    public struct BackwardData : IElementKernel<DenseArgs>
     {
-        int i = e % a.In, n = e / a.In;
-        float sum = 0f;
-        for (int o = 0; o < a.Out; o++) sum += a.Dy[n * a.Out + o] * a.W[o * a.In + i];
-        a.Dx[e] = sum;
+        public readonly void Run(int e, DenseArgs a)
+        {
+            int i = e % a.In, n = e / a.In;
+            float sum = 0f;
+            for (int o = 0; o < a.Out; o++) sum += a.Dy[n * a.Out + o] * a.W[o * a.In + i];
+            a.Dx[e] = sum;
+        }
     }
 
     /// <summary>dw[o, i] = sum over n of dy[n, o] * x[n, i]; the bias gradient is a <see cref="Reduce.ChannelSums"/>.</summary>
-    public static void BackwardWeights(Index1D e, DenseArgs a)
+    public struct BackwardWeights : IElementKernel<DenseArgs>
     {
-        int i = e % a.In, o = e / a.In;
-        float sum = 0f;
-        for (int n = 0; n < a.N; n++) sum += a.Dy[n * a.Out + o] * a.X[n * a.In + i];
-        a.Dw[e] = sum;
+        public readonly void Run(int e, DenseArgs a)
+        {
+            int i = e % a.In, o = e / a.In;
+            float sum = 0f;
+            for (int n = 0; n < a.N; n++) sum += a.Dy[n * a.Out + o] * a.X[n * a.In + i];
+            a.Dw[e] = sum;
+        }
     }
 }

@@ -11,12 +11,18 @@ public struct ActivationArgs
 /// <summary>Activations on their own (where no GEMM before them carries them) and dropout: one thread per element.</summary>
 public static class Elementwise
 {
-    public static void ActivationForward<TAct>(Index1D i, ActivationArgs a) where TAct : struct, IActivation =>
-        a.Y[i] = default(TAct).Forward(a.X[i], a.Slope);
+    public struct ActivationForward<TAct> : IElementKernel<ActivationArgs> where TAct : struct, IActivation
+    {
+        public readonly void Run(int i, ActivationArgs a) =>
+            a.Y[i] = default(TAct).Forward(a.X[i], a.Slope);
+    }
 
     /// <summary>Dx may be Dy: each element is read before it is written.</summary>
-    public static void ActivationBackward<TAct>(Index1D i, ActivationArgs a) where TAct : struct, IActivation =>
-        a.Dx[i] = default(TAct).Backward(a.Y[i], a.Dy[i], a.Slope);
+    public struct ActivationBackward<TAct> : IElementKernel<ActivationArgs> where TAct : struct, IActivation
+    {
+        public readonly void Run(int i, ActivationArgs a) =>
+            a.Dx[i] = default(TAct).Backward(a.Y[i], a.Dy[i], a.Slope);
+    }
 }
 
 public struct DropoutArgs
@@ -42,14 +48,20 @@ public static class Dropout
     /// <summary>The key of a layer's masks at a step, as the CPU device derives it: layerSeed = seed * 1000003 + layer.</summary>
     public static ulong Key(ulong seed, int layer, long step) => Mix((seed * 1000003UL + (ulong)layer) ^ Mix((ulong)step + Gamma));
 
-    public static void Forward(Index1D i, DropoutArgs a)
+    public struct Forward : IElementKernel<DropoutArgs>
     {
-        float u = (Mix(a.Key + (ulong)(i + 1L) * Gamma) >> 40) * (1f / (1 << 24));
-        float m = u < a.Rate ? 0f : a.Keep;
-        a.Mask[i] = m;
-        a.Y[i] = a.X[i] * m;
+        public readonly void Run(int i, DropoutArgs a)
+        {
+            float u = (Mix(a.Key + (ulong)(i + 1L) * Gamma) >> 40) * (1f / (1 << 24));
+            float m = u < a.Rate ? 0f : a.Keep;
+            a.Mask[i] = m;
+            a.Y[i] = a.X[i] * m;
+        }
     }
 
     /// <summary>Dx may be Dy.</summary>
-    public static void Backward(Index1D i, DropoutArgs a) => a.Dx[i] = a.Dy[i] * a.Mask[i];
+    public struct Backward : IElementKernel<DropoutArgs>
+    {
+        public readonly void Run(int i, DropoutArgs a) => a.Dx[i] = a.Dy[i] * a.Mask[i];
+    }
 }

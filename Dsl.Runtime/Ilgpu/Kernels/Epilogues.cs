@@ -54,8 +54,6 @@ static class Epilogue
     /// <summary>The leaky ReLU's slope, else 0.</summary>
     public static float Slope(Core.Activation? a) => a is Core.Activation.LeakyRelu l ? (float)l.slope : 0f;
 
-    /// <summary><paramref name="kernel"/> (any instantiation of a kernel generic in its activation) instantiated for
-    /// <paramref name="a"/>.</summary>
-    public static TDelegate With<TDelegate>(TDelegate kernel, Core.Activation? a) where TDelegate : Delegate =>
-        kernel.Method.GetGenericMethodDefinition().MakeGenericMethod(Of(a)).CreateDelegate<TDelegate>();
+    /// <summary>A kernel struct generic in its activation (typeof(Conv.Forward&lt;&gt;)) for <paramref name="a"/>.</summary>
+    public static Type With(Type kernel, Core.Activation? a) => kernel.MakeGenericType(Of(a));
 }

@@ -14,32 +14,38 @@ public struct LrnArgs
 public static class Lrn
 {
     /// <summary>scale = k + alpha * (sum of x^2 over the window), kept for the backward; y = x * scale^-beta.</summary>
-    public static void Forward(Index1D i, LrnArgs a)
+    public struct Forward : IElementKernel<LrnArgs>
     {
-        Window(a, i, out int first, out int j0, out int j1);
-        float sq = 0f;
-        for (int j = j0; j <= j1; j++)
+        public readonly void Run(int i, LrnArgs a)
         {
-            float v = a.X[first + j * a.HW];
-            sq += v * v;
+            Window(a, i, out int first, out int j0, out int j1);
+            float sq = 0f;
+            for (int j = j0; j <= j1; j++)
+            {
+                float v = a.X[first + j * a.HW];
+                sq += v * v;
+            }
+            float s = a.K + a.Alpha * sq;
+            a.Scale[i] = s;
+            a.Y[i] = a.X[i] * PowNeg(s, a.Beta);
         }
-        float s = a.K + a.Alpha * sq;
-        a.Scale[i] = s;
-        a.Y[i] = a.X[i] * PowNeg(s, a.Beta);
     }
 
     /// <summary>dx_i = dy_i * scale_i^-beta - 2 alpha beta x_i * sum over the window of dy_j y_j / scale_j (the window is
     /// symmetric: j's window holds i exactly when i's holds j).</summary>
-    public static void Backward(Index1D i, LrnArgs a)
+    public struct Backward : IElementKernel<LrnArgs>
     {
-        Window(a, i, out int first, out int j0, out int j1);
-        float ratio = 0f;
-        for (int j = j0; j <= j1; j++)
+        public readonly void Run(int i, LrnArgs a)
         {
-            int o = first + j * a.HW;
-            ratio += a.Dy[o] * a.Y[o] / a.Scale[o];
+            Window(a, i, out int first, out int j0, out int j1);
+            float ratio = 0f;
+            for (int j = j0; j <= j1; j++)
+            {
+                int o = first + j * a.HW;
+                ratio += a.Dy[o] * a.Y[o] / a.Scale[o];
+            }
+            a.Dx[i] = a.Dy[i] * PowNeg(a.Scale[i], a.Beta) + -2f * a.Alpha * a.Beta * a.X[i] * ratio;
         }
-        a.Dx[i] = a.Dy[i] * PowNeg(a.Scale[i], a.Beta) + -2f * a.Alpha * a.Beta * a.X[i] * ratio;
     }
 
     /// <summary>Where element i's column of channels starts, and the channels of the window centred on its own.</summary>

@@ -16,72 +16,84 @@ public struct PoolArgs
 /// input cell sums, in output order, what the windows covering it send back, so no two threads write the same cell.</summary>
 public static class Pool
 {
-    public static void MaxForward(Index1D i, PoolArgs a)
+    public struct MaxForward : IElementKernel<PoolArgs>
     {
-        var g = a.G;
-        int ow = i % g.Wo, oh = i / g.Wo % g.Ho, plane = i / (g.Ho * g.Wo);
-        int hs = oh * g.StrideH - g.PadH, ws = ow * g.StrideW - g.PadW;
-        int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + g.KernelH, g.H), w0 = Math.Max(ws, 0), w1 = Math.Min(ws + g.KernelW, g.W);
-        if (h0 >= h1 || w0 >= w1)
+        public readonly void Run(int i, PoolArgs a)
         {
-            a.Y[i] = 0f;
-            a.Argmax[i] = -1;
-            return;
-        }
-        int first = plane * g.H * g.W, at = h0 * g.W + w0;
-        float best = a.X[first + at];
-        for (int ih = h0; ih < h1; ih++)
-            for (int iw = w0; iw < w1; iw++)
+            var g = a.G;
+            int ow = i % g.Wo, oh = i / g.Wo % g.Ho, plane = i / (g.Ho * g.Wo);
+            int hs = oh * g.StrideH - g.PadH, ws = ow * g.StrideW - g.PadW;
+            int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + g.KernelH, g.H), w0 = Math.Max(ws, 0), w1 = Math.Min(ws + g.KernelW, g.W);
+            if (h0 >= h1 || w0 >= w1)
             {
-                float v = a.X[first + ih * g.W + iw];
-                if (v > best)
+                a.Y[i] = 0f;
+                a.Argmax[i] = -1;
+                return;
+            }
+            int first = plane * g.H * g.W, at = h0 * g.W + w0;
+            float best = a.X[first + at];
+            for (int ih = h0; ih < h1; ih++)
+                for (int iw = w0; iw < w1; iw++)
                 {
-                    best = v;
-                    at = ih * g.W + iw;
+                    float v = a.X[first + ih * g.W + iw];
+                    if (v > best)
+                    {
+                        best = v;
+                        at = ih * g.W + iw;
+                    }
                 }
-            }
-        a.Y[i] = best;
-        a.Argmax[i] = at;
+            a.Y[i] = best;
+            a.Argmax[i] = at;
+        }
     }
 
-    public static void MaxBackward(Index1D i, PoolArgs a)
+    public struct MaxBackward : IElementKernel<PoolArgs>
     {
-        var g = a.G;
-        int iw = i % g.W, ih = i / g.W % g.H, plane = i / (g.H * g.W);
-        Covering(g, ih, iw, out int oh0, out int oh1, out int ow0, out int ow1);
-        float sum = 0f;
-        for (int oh = oh0; oh <= oh1; oh++)
-            for (int ow = ow0; ow <= ow1; ow++)
-            {
-                int o = (plane * g.Ho + oh) * g.Wo + ow;
-                if (a.Argmax[o] == ih * g.W + iw) sum += a.Dy[o];
-            }
-        a.Dx[i] = sum;
+        public readonly void Run(int i, PoolArgs a)
+        {
+            var g = a.G;
+            int iw = i % g.W, ih = i / g.W % g.H, plane = i / (g.H * g.W);
+            Covering(g, ih, iw, out int oh0, out int oh1, out int ow0, out int ow1);
+            float sum = 0f;
+            for (int oh = oh0; oh <= oh1; oh++)
+                for (int ow = ow0; ow <= ow1; ow++)
+                {
+                    int o = (plane * g.Ho + oh) * g.Wo + ow;
+                    if (a.Argmax[o] == ih * g.W + iw) sum += a.Dy[o];
+                }
+            a.Dx[i] = sum;
+        }
     }
 
-    public static void AvgForward(Index1D i, PoolArgs a)
+    public struct AvgForward : IElementKernel<PoolArgs>
     {
-        var g = a.G;
-        int ow = i % g.Wo, oh = i / g.Wo % g.Ho, plane = i / (g.Ho * g.Wo);
-        int hs = oh * g.StrideH - g.PadH, ws = ow * g.StrideW - g.PadW;
-        int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + g.KernelH, g.H), w0 = Math.Max(ws, 0), w1 = Math.Min(ws + g.KernelW, g.W);
-        int first = plane * g.H * g.W;
-        float sum = 0f;
-        for (int ih = h0; ih < h1; ih++)
-            for (int iw = w0; iw < w1; iw++) sum += a.X[first + ih * g.W + iw];
-        a.Y[i] = sum / Positions(g, hs, ws);
+        public readonly void Run(int i, PoolArgs a)
+        {
+            var g = a.G;
+            int ow = i % g.Wo, oh = i / g.Wo % g.Ho, plane = i / (g.Ho * g.Wo);
+            int hs = oh * g.StrideH - g.PadH, ws = ow * g.StrideW - g.PadW;
+            int h0 = Math.Max(hs, 0), h1 = Math.Min(hs + g.KernelH, g.H), w0 = Math.Max(ws, 0), w1 = Math.Min(ws + g.KernelW, g.W);
+            int first = plane * g.H * g.W;
+            float sum = 0f;
+            for (int ih = h0; ih < h1; ih++)
+                for (int iw = w0; iw < w1; iw++) sum += a.X[first + ih * g.W + iw];
+            a.Y[i] = sum / Positions(g, hs, ws);
+        }
     }
 
-    public static void AvgBackward(Index1D i, PoolArgs a)
+    public struct AvgBackward : IElementKernel<PoolArgs>
     {
-        var g = a.G;
-        int iw = i % g.W, ih = i / g.W % g.H, plane = i / (g.H * g.W);
-        Covering(g, ih, iw, out int oh0, out int oh1, out int ow0, out int ow1);
-        float sum = 0f;
-        for (int oh = oh0; oh <= oh1; oh++)
-            for (int ow = ow0; ow <= ow1; ow++)
-                sum += a.Dy[(plane * g.Ho + oh) * g.Wo + ow] / Positions(g, oh * g.StrideH - g.PadH, ow * g.StrideW - g.PadW);
-        a.Dx[i] = sum;
+        public readonly void Run(int i, PoolArgs a)
+        {
+            var g = a.G;
+            int iw = i % g.W, ih = i / g.W % g.H, plane = i / (g.H * g.W);
+            Covering(g, ih, iw, out int oh0, out int oh1, out int ow0, out int ow1);
+            float sum = 0f;
+            for (int oh = oh0; oh <= oh1; oh++)
+                for (int ow = ow0; ow <= ow1; ow++)
+                    sum += a.Dy[(plane * g.Ho + oh) * g.Wo + ow] / Positions(g, oh * g.StrideH - g.PadH, ow * g.StrideW - g.PadW);
+            a.Dx[i] = sum;
+        }
     }
 
     /// <summary>The window's positions inside the zero-padded input (at least 1).</summary>
