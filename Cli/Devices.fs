@@ -25,6 +25,16 @@ let run () =
     match Devices.Nccl() with
     | null, problem -> printfn "NCCL     none (a job on GPUs averages its gradients through host memory): %s" problem
     | nccl, _ -> printfn "NCCL     %s: a job on CUDA devices averages its gradients on them" nccl
+    // The two kernel paths of a CUDA GPU: NVRTC's generated CUDA C, and ILGPU's kernels with the driver alone.
+    let nvrtc, nvrtcProblem = Devices.NvrtcPath()
+    if isNull nvrtc then printfn "kernels  nvrtc: none: %s" nvrtcProblem else printfn "kernels  nvrtc: %s" nvrtc
+    let ilgpuGpus, ilgpuProblem = Ilgpu.IlgpuDevice.CudaGpus()
+    if isNull ilgpuProblem then printfn "kernels  ilgpu: CUDA %s" (String.concat ", " ilgpuGpus)
+    else printfn "kernels  ilgpu: CUDA none: %s" ilgpuProblem
+    use ilgpuCpu = Ilgpu.IlgpuDevice.OpenCpu()
+    printfn "ILGPU    [ilgpu-cpu] %s (slow: for checking the ILGPU kernels, e.g. `dsl selftest --device ilgpu-cpu`)" ilgpuCpu.Name
+    if gpus.Count > 0 then
+        printfn "cuda:    %s kernels (--kernels nvrtc|ilgpu picks)" (if isNull nvrtc then "ILGPU's" else "NVRTC's")
     match Seq.tryHead gpus, Devices.AutoChoice found with
     | Some g, _ -> printfn "auto:    cuda, %s" g.Name
     | None, null -> printfn "auto:    the CPU device (no CUDA device, no OpenCL GPU; OpenCL drivers on the CPU, such as PoCL, are slower than it)"

@@ -40,6 +40,7 @@ type RunArgs =
     | Out of dir: string
     | Threads of int
     | Precision of Training.PrecisionChoice
+    | Kernels of Training.KernelsChoice
     | Init of InitChoice
     | Ranks of int
     | Sync_Batchnorm
@@ -51,7 +52,7 @@ type RunArgs =
             | Sync_Batchnorm -> "on several processes, batch norms normalise over the whole batch, not each process's share (PyTorch's SyncBatchNorm; CPU device)"
             | Resume _ -> "continue a run from its folder's last checkpoint, with the same settings"
             | Classes _ -> "number of classes, where the data set does not say"
-            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N or auto (default: auto, the fastest present; see `dsl devices`)"
+            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N, ilgpu-cpu or auto (default: auto, the fastest present; see `dsl devices`)"
             | Epochs _ -> "epochs to train (default: the train block's)"
             | Batch _ -> "batch size (default: the train block's)"
             | Limit _ -> "train on at most this many images"
@@ -60,6 +61,7 @@ type RunArgs =
             | Threads _ -> "CPU threads (default: all cores)"
             | Init _ -> "weight initialisation: by-role, he, glorot or paper (default: the train block's, else by-role)"
             | Precision _ -> Training.PrecisionChoice.Usage
+            | Kernels _ -> Training.KernelsChoice.Usage
 
 and InitChoice =
     | By_Role
@@ -76,14 +78,16 @@ type BenchArgs =
     | Warmup of int
     | Threads of int
     | Precision of Training.PrecisionChoice
+    | Kernels of Training.KernelsChoice
     | Tiles of string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | File _ -> "the model file"
+            | Kernels _ -> Training.KernelsChoice.Usage
             | Tiles _ -> sprintf "GEMM tiles on a GPU: %s (default standard)" GemmTilesChoice.Names
             | Classes _ -> "number of classes (default: the data set's, else 1000)"
-            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N or auto (default: auto, the fastest present; see `dsl devices`)"
+            | Device _ -> "cpu, opencl, opencl:N, cuda, cuda:N, ilgpu-cpu or auto (default: auto, the fastest present; see `dsl devices`)"
             | Batch _ -> "batch size (default 32)"
             | Steps _ -> "timed steps (default 10)"
             | Warmup _ -> "untimed steps first (default 2)"
@@ -178,7 +182,7 @@ let private run (argv: string[]) (cmd: Command) =
         0
     | Kernels a -> Kernels.run a
     | Eval a ->
-        use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None
+        use dev = Training.device (a.GetResult(EvalArgs.Device, "auto")) None None None
         Evaluate.eval (a.GetResult EvalArgs.Run_Dir) dev
     | Doctor a -> Doctor.run a
     | Predict a ->
@@ -186,7 +190,7 @@ let private run (argv: string[]) (cmd: Command) =
         | runDir :: (_ :: _ as images) ->
             let top = a.GetResult(PredictArgs.Top, 5)
             if top < 1 then raise (UsageError(sprintf "--top must be at least 1, got %d" top))
-            use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None None
+            use dev = Training.device (a.GetResult(PredictArgs.Device, "auto")) None None None
             Evaluate.predict runDir images top dev
         | _ -> raise (UsageError "predict needs a run folder and at least one image")
     | Bench a ->
@@ -200,7 +204,8 @@ let private run (argv: string[]) (cmd: Command) =
         let tiles = GemmTilesChoice.Parse(a.TryGetResult BenchArgs.Tiles |> Option.toObj)
         let threads = a.TryGetResult BenchArgs.Threads |> Option.map (positive "threads") |> Option.toNullable
         let precision = Training.precision (Training.PrecisionChoice.Text(a.TryGetResult BenchArgs.Precision))
-        use dev = Devices.Open(a.GetResult(BenchArgs.Device, "auto"), threads, (fun line -> eprintfn "%s" line), precision, tiles)
+        let kernels = Training.kernels (Training.KernelsChoice.Text(a.TryGetResult BenchArgs.Kernels))
+        use dev = Devices.Open(a.GetResult(BenchArgs.Device, "auto"), threads, (fun line -> eprintfn "%s" line), precision, tiles, kernels)
         Bench.run
             { File = file
               Classes = classes
@@ -245,8 +250,12 @@ let private run (argv: string[]) (cmd: Command) =
                         printfn "resuming with %d epochs (the run was started with %s)" e (s.Epochs |> Option.map string |> Option.defaultValue "the train block's")
                         { s with Epochs = Some e }
                     | _ -> s
-                match Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision) with
-                | Some p -> { s with Precision = Some p }
+                let s =
+                    match Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision) with
+                    | Some p -> { s with Precision = Some p }
+                    | None -> s
+                match Training.KernelsChoice.Text(a.TryGetResult RunArgs.Kernels) with
+                | Some k -> { s with Kernels = Some k }
                 | None -> s
             | None, None -> raise (UsageError "run needs a model file, or --resume RUN_DIR")
             | None, Some file ->
@@ -255,6 +264,7 @@ let private run (argv: string[]) (cmd: Command) =
                   Classes = a.TryGetResult RunArgs.Classes
                   Device = a.GetResult(RunArgs.Device, "auto")
                   Precision = Training.PrecisionChoice.Text(a.TryGetResult RunArgs.Precision)
+                  Kernels = Training.KernelsChoice.Text(a.TryGetResult RunArgs.Kernels)
                   Threads = positive "threads" (a.TryGetResult RunArgs.Threads)
                   Epochs = a.TryGetResult RunArgs.Epochs
                   Batch = positive "batch" (a.TryGetResult RunArgs.Batch)

@@ -13,6 +13,7 @@ type SelftestArgs =
     | Seed of int
     | Model of path: string
     | Precision of Training.PrecisionChoice
+    | Kernels of Training.KernelsChoice
     | Tiles of string
     interface IArgParserTemplate with
         member a.Usage =
@@ -21,6 +22,7 @@ type SelftestArgs =
             | Seed _ -> "seed of the random shapes and inputs (default 1)"
             | Model _ -> "also compare a training step (batch 2) of this model file, e.g. Models/alexnet.model"
             | Precision _ -> Training.PrecisionChoice.Usage + "; tensor-core products are held to a TF32 tolerance"
+            | Kernels _ -> Training.KernelsChoice.Usage
             | Tiles _ -> sprintf "GEMM tiles: %s (default standard)" GemmTilesChoice.Names
 
 let private line (r: CheckResult) =
@@ -32,7 +34,9 @@ let run (a: ParseResults<SelftestArgs>) =
     let name = a.GetResult(Device, "opencl")
     let seed = a.GetResult(Seed, 1)
     let tiles = GemmTilesChoice.Parse(a.TryGetResult Tiles |> Option.toObj)
-    use device = Devices.Open(name, precision = Training.precision (Training.PrecisionChoice.Text(a.TryGetResult Precision)), tiles = tiles)
+    use device =
+        Devices.Open(name, precision = Training.precision (Training.PrecisionChoice.Text(a.TryGetResult Precision)), tiles = tiles,
+                     kernels = Training.kernels (Training.KernelsChoice.Text(a.TryGetResult Kernels)))
     use reference = new Cpu.CpuDevice()
     if device :? Cpu.CpuDevice then
         printfn "the CPU device is the reference the checks compare with; choose another device (%s)" Devices.Names

@@ -16,6 +16,8 @@ type RunSettings =
       Device: string
       /// "fp32" forces FP32 products; None (or "tf32") lets a GPU with tensor cores use TF32.
       Precision: string option
+      /// "nvrtc" or "ilgpu" picks a CUDA GPU's kernels; None: NVRTC's where it loads, else ILGPU's.
+      Kernels: string option
       Threads: int option
       Epochs: int option
       Batch: int option
@@ -42,9 +44,24 @@ let precision (choice: string option) =
     | Some "fp32" -> Precision.Fp32
     | _ -> Precision.Default
 
+/// --kernels: which kernels a CUDA GPU runs.
+[<RequireQualifiedAccess>]
+type KernelsChoice =
+    | Nvrtc
+    | Ilgpu
+    static member Usage = "a CUDA GPU's kernels: nvrtc (the generated CUDA C) or ilgpu (ILGPU's, the driver alone); default nvrtc where libnvrtc loads, else ilgpu"
+    static member Text(k: KernelsChoice option) = k |> Option.map (fun c -> (string c).ToLowerInvariant())
+
+/// The kernel path of a --kernels choice as run.json keeps it.
+let kernels (choice: string option) =
+    match choice with
+    | Some "nvrtc" -> KernelPath.Nvrtc
+    | Some "ilgpu" -> KernelPath.Ilgpu
+    | _ -> KernelPath.Auto
+
 /// The device named by --device (Dsl.Runtime.Devices); says on stderr what auto chose.
-let device (name: string) (threads: int option) (precisionChoice: string option) : IDevice =
-    Devices.Open(name, Option.toNullable threads, (fun line -> eprintfn "%s" line), precision precisionChoice)
+let device (name: string) (threads: int option) (precisionChoice: string option) (kernelsChoice: string option) : IDevice =
+    Devices.Open(name, Option.toNullable threads, (fun line -> eprintfn "%s" line), precision precisionChoice, kernels = kernels kernelsChoice)
 
 let private pct (v: float) = if Double.IsNaN v then "  -  " else sprintf "%5.2f%%" (100.0 * v)
 let private lossStr (v: float) = if Double.IsNaN v then "-" else sprintf "%.4f" v
@@ -231,7 +248,7 @@ let run (s: RunSettings) =
     let config = inf.Network.Train |> Option.defaultValue TrainConfig.defaults
     let data = config.Data |> Option.map (fun d -> d.Source) |> Option.defaultValue (Synthetic 10)
     Report.printSummary false inf
-    use dev = device s.Device s.Threads s.Precision
+    use dev = device s.Device s.Threads s.Precision s.Kernels
     let seed = s.Seed |> Option.defaultValue config.Seed
     let skipped (f: SkippedFile) = eprintfn "skipped %s: %s" f.Path f.Reason
     // Process 0 fetches a missing data set first; the others then find it in the cache.

@@ -5,8 +5,9 @@ namespace Dsl.Runtime.Checks;
 public static class Backends
 {
     /// <summary>CUDA twice: every kernel in plain FP32 at the FP32 tolerance, then with the products on TF32 tensor cores
-    /// (where the GPU has them) at the TF32 tolerance.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["opencl", "cuda", "cuda-tf32"];
+    /// (where the GPU has them) at the TF32 tolerance. ilgpu-cpu: the ILGPU kernels on ILGPU's CPU accelerator, present
+    /// everywhere.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["opencl", "cuda", "cuda-tf32", "ilgpu-cpu"];
 
     /// <summary>Opens a backend, or says why it is absent.</summary>
     public static IDevice? TryOpen(string name, out string? absent)

@@ -286,11 +286,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
 
     static (Act, float) Fused(Microsoft.FSharp.Core.FSharpOption<Core.Activation>? a) => a is null ? (Act.None, 0f) : Map(a.Value);
 
-    static ConvGeometry Geometry(ConvGeom g) =>
-        new(g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.StrideH, g.StrideW, g.PadH, g.PadW, g.Groups, g.Ho, g.Wo);
+    static ConvGeometry Geometry(ConvGeom g) => ConvGeometry.Of(g);
 
-    static PoolGeometry Geometry(PoolGeom g) =>
-        new(g.N, g.C, g.H, g.W, g.R, g.S, g.StrideH, g.StrideW, g.PadH, g.PadW, g.Ho, g.Wo);
+    static PoolGeometry Geometry(PoolGeom g) => PoolGeometry.Of(g);
 
     public void Dispose()
     {

@@ -41,7 +41,7 @@ public sealed unsafe class CudaDevice : IDevice
     internal nint Stream => stream;
     internal CudaProgramCache Programs { get; }
 
-    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")}, {Tuning.TileM}x{Tuning.TileN} GEMM tiles{(Tuning.Stages > 1 ? $" in {Tuning.Stages} cp.async stages" : "")})";
+    public string Name => $"CUDA {Info.Name} (compute {Info.ComputeCapability}, {Info.Multiprocessors} SMs, {DeviceMemory.Mib(Info.GlobalMemory)}, driver {Gpus.VersionText(Info.DriverVersion)}, {(Tuning.TensorCores ? "TF32 tensor cores" : "FP32")}, {Tuning.TileM}x{Tuning.TileN} GEMM tiles{(Tuning.Stages > 1 ? $" in {Tuning.Stages} cp.async stages" : "")}, NVRTC kernels)";
     public int LiveBuffers => memory.Buffers;
     public long LiveBytes => memory.Live;
     public long PeakBytes => memory.Peak;

@@ -45,14 +45,26 @@ public static class StepArithmetic
     /// (Cpu/CpuStepRunner.cs, Cpu/Kernels/Optimizers.cs); null for arguments that are not such scalars.</summary>
     public static float? UpdateScalar(CStyle.Arg arg, Optimizer optimizer, double learningRate, ParamRef p, long t)
     {
-        var decay = optimizer switch { Optimizer.Sgd o => o.weightDecay, Optimizer.Adam o => o.weightDecay, Optimizer.RmsProp o => o.weightDecay, _ => 0.0 };
-        float lr = (float)learningRate * (float)p.LrMult, wd = (float)decay * (float)p.DecayMult;
+        var (lr, wd) = Scaled(optimizer, learningRate, p);
         if (arg.IsLearningRate) return lr;
         if (arg.IsWeightDecay) return wd;
-        if (arg.IsAdamStepSize && optimizer is Optimizer.Adam adam) return (float)(lr / (1 - Math.Pow(adam.beta1, t)));
-        if (arg.IsAdamInvSqrtBias2 && optimizer is Optimizer.Adam adam2) return (float)(1 / Math.Sqrt(1 - Math.Pow(adam2.beta2, t)));
+        if (arg.IsAdamStepSize && optimizer is Optimizer.Adam adam) return AdamStepSize(lr, adam, t);
+        if (arg.IsAdamInvSqrtBias2 && optimizer is Optimizer.Adam adam2) return AdamInvSqrtBias2(adam2, t);
         return null;
     }
+
+    /// <summary>The learning rate and the weight decay of one tensor: the optimizer's, times the tensor's factors.</summary>
+    public static (float Lr, float Wd) Scaled(Optimizer optimizer, double learningRate, ParamRef p)
+    {
+        var decay = optimizer switch { Optimizer.Sgd o => o.weightDecay, Optimizer.Adam o => o.weightDecay, Optimizer.RmsProp o => o.weightDecay, _ => 0.0 };
+        return ((float)learningRate * (float)p.LrMult, (float)decay * (float)p.DecayMult);
+    }
+
+    /// <summary>Adam's step size at update t: lr / (1 - beta1^t).</summary>
+    public static float AdamStepSize(float lr, Optimizer.Adam adam, long t) => (float)(lr / (1 - Math.Pow(adam.beta1, t)));
+
+    /// <summary>Adam's second bias correction at update t: 1 / sqrt(1 - beta2^t).</summary>
+    public static float AdamInvSqrtBias2(Optimizer.Adam adam, long t) => (float)(1 / Math.Sqrt(1 - Math.Pow(adam.beta2, t)));
 
     /// <summary>The batch's mean loss from the runner's losses buffer (batch weighted losses, then batch weights): the
     /// ratio of their sums, taken in double as the CPU device does.</summary>

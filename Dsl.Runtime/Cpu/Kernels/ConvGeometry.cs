@@ -16,4 +16,8 @@ public readonly record struct ConvGeometry(
 
     /// <summary>1x1, stride 1, no padding: the input already is the im2col matrix.</summary>
     public bool IsPointwise => R == 1 && S == 1 && StrideH == 1 && StrideW == 1 && PadH == 0 && PadW == 0 && Ho == H && Wo == W;
+
+    /// <summary>The plan's geometry.</summary>
+    public static ConvGeometry Of(Core.ConvGeom g) =>
+        new(g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.StrideH, g.StrideW, g.PadH, g.PadW, g.Groups, g.Ho, g.Wo);
 }
