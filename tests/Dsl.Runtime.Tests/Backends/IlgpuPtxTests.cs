@@ -15,12 +15,14 @@ namespace Dsl.Runtime.Tests.Backends;
 /// bench/cuda-tools.sh; without it the test says so and passes, unless DSL_REQUIRE_PTXAS=1 (as in CI).</summary>
 public class IlgpuPtxTests(ITestOutputHelper output)
 {
-    /// <summary>Where bench/cuda-tools.sh unpacks ptxas (DSL_PTXAS overrides it).</summary>
+    /// <summary>Where bench/cuda-tools.sh unpacks ptxas: under the user's cache (the test run points XDG_CACHE_HOME at a
+    /// scratch folder, so HOME's is tried too); DSL_PTXAS overrides both.</summary>
     static string PtxasPath()
     {
         if (Environment.GetEnvironmentVariable("DSL_PTXAS") is { Length: > 0 } given) return given;
-        var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg : Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? "/", ".cache");
-        return Path.Combine(cache, "dsl", "cuda-toolkit", "usr", "bin", "ptxas");
+        var caches = new[] { Environment.GetEnvironmentVariable("XDG_CACHE_HOME"), Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? "/", ".cache") };
+        var paths = caches.Where(c => !string.IsNullOrEmpty(c)).Select(c => Path.Combine(c!, "dsl", "cuda-toolkit", "usr", "bin", "ptxas")).ToList();
+        return paths.FirstOrDefault(File.Exists) ?? paths.Last();
     }
 
     [Theory]
