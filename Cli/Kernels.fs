@@ -24,7 +24,7 @@ type KernelsArgs =
         member a.Usage =
             match a with
             | File _ -> "the model file"
-            | Target _ -> sprintf "what to render for: %s" KernelTarget.Names
+            | Target _ -> sprintf "what to render for: %s; or ILGPU's PTX: %s" KernelTarget.Names Ilgpu.IlgpuPtx.Targets
             | Precision _ -> Training.PrecisionChoice.Usage
             | Batch _ -> "batch size (default: the train block's)"
             | Classes _ -> "number of classes, where the data set does not say (default 1000 where it names none)"
@@ -54,10 +54,22 @@ let private print (step: string) (rows: KernelResources list) =
 /// A value that parses but makes no sense; said on stderr with exit code 2, as Program does for the other verbs.
 exception private KernelsUsage of string
 
+/// ILGPU's PTX of every kernel of the training and inference steps, one file per kernel, for ptxas to judge.
+let private ilgpuListing (inf: Shapes.Inferred) batch (target: string) arch (out: string) =
+    Directory.CreateDirectory out |> ignore
+    printfn "%s, batch %d, %s: PTX in %s" inf.Network.Name batch target out
+    for mode, step in [ PlanMode.Training, "training"; PlanMode.Inference, "inference" ] do
+        let kernels = Ilgpu.IlgpuPtx.Compile([ MemoryPlan.compile mode batch inf ], arch)
+        for k in kernels do File.WriteAllText(Path.Combine(out, sprintf "%s-%s.ptx" step k.Name), k.Ptx)
+        printfn "  %s step: %d kernels" step kernels.Count
+    0
+
 let private listing (a: ParseResults<KernelsArgs>) =
     let file = a.GetResult File
     let precisionChoice = a.TryGetResult Precision
+    let ilgpuArch = Ilgpu.IlgpuPtx.Architecture(a.GetResult Target)
     let target =
+      if ilgpuArch.HasValue then Unchecked.defaultof<KernelTarget> else
         try KernelTarget.Parse(a.GetResult Target, Training.precision (Training.PrecisionChoice.Text precisionChoice))
         with :? ArgumentException as e -> raise (KernelsUsage e.Message)
     let classes =
@@ -70,6 +82,10 @@ let private listing (a: ParseResults<KernelsArgs>) =
         | Some b when b < 1 -> raise (KernelsUsage(sprintf "--batch must be at least 1, got %d" b))
         | Some b -> b
         | None -> inf.Network.Train |> Option.map (fun t -> t.Batch) |> Option.defaultValue TrainConfig.defaults.Batch
+    if ilgpuArch.HasValue then
+        let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s" inf.Network.Name ((a.GetResult Target).Replace(':', '-'))))
+        ilgpuListing inf batch (a.GetResult Target) ilgpuArch.Value out
+    else
     let tiles =
         try GemmTilesChoice.Parse(a.TryGetResult Tiles |> Option.toObj)
         with :? ArgumentException as e -> raise (KernelsUsage e.Message)

@@ -37,8 +37,8 @@ public sealed class IlgpuDevice : IDevice
     /// <summary>The most threads a launch of one thread per element starts: what the device runs at once.</summary>
     internal int Threads => Accelerator.MaxNumThreads;
 
-    /// <summary>Compiler options shared by every ILGPU context dsl creates.</summary>
-    internal static Context.Builder Configure(Context.Builder builder) => builder.Optimize(Level).EnableAlgorithms();
+    /// <summary>Compiler options shared by every ILGPU context dsl creates (its level, ILGPU.Algorithms).</summary>
+    public static Context.Builder Configure(Context.Builder builder) => builder.Optimize(Level).EnableAlgorithms();
 
     /// <summary>ILGPU's CPU accelerator: present everywhere.</summary>
     public static IlgpuDevice OpenCpu()

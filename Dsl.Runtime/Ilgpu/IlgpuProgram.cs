@@ -124,7 +124,7 @@ static class IlgpuProgram
 
     /// <summary>The update of one tensor of <paramref name="count"/> floats, its arguments given at each step.</summary>
     public static PerElement<UpdateArgs> Update(Optimizer optimizer, long count, Func<long, UpdateArgs> args) =>
-        new($"update_{count}", optimizer switch
+        new($"update_{optimizer.GetType().Name.ToLowerInvariant()}_{count}", optimizer switch
         {
             Optimizer.Sgd => typeof(Optimizers.Sgd),
             Optimizer.Adam => typeof(Optimizers.Adam),
