@@ -42,16 +42,17 @@ internal static unsafe partial class Winograd
             const int Alpha = 6;
             int height = G.H, width = G.W, slots = Lanes / s, ld = Stride(Chunk);
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            var zero = Vector512<float>.Zero;
-            // Per run: its first input column, and masks for its two loads (columns x.. and x + 4..) where the run
-            // reaches past the row's ends.
-            var x0 = stackalloc int[Lanes / 2];
+            // Per run: where its input rows start (image and column; slots past the runs there are read as zeros), and masks for its two loads (columns x.. and x + 4..) where the run reaches past the row's ends.
+            var top = stackalloc int[Lanes / 2];
+            var offset = stackalloc long[Lanes / 2];
             var inside = stackalloc bool[Lanes / 2];
             var masks = stackalloc Vector512<float>[Lanes];
-            for (int u = 0; u < count; u++)
+            long image = (long)G.C * height * width;
+            for (int u = 0; u < slots; u++)
             {
-                int x = 4 * runs[u].J - G.PadW;
-                x0[u] = x;
+                int x = u < count ? 4 * runs[u].J - G.PadW : 0;
+                top[u] = u < count ? 4 * runs[u].I - G.PadH : -Alpha - height;
+                offset[u] = u < count ? (runs[u].N - runs[0].N) * image + x : 0;
                 inside[u] = x >= 0 && x + 20 <= width;
                 for (int h = 0; h < 2; h++)
                 {
@@ -59,37 +60,45 @@ internal static unsafe partial class Winograd
                     masks[2 * u + h] = (Vector512.GreaterThanOrEqual(q, Vector512<int>.Zero) & Vector512.LessThan(q, Vector512.Create(width))).AsSingle();
                 }
             }
-            // First merge: lane t < s from the first run's lane 4t + q, lane s + t from the second's. Later merges: the
-            // first vector's `w` lanes, then the second's.
+            float* xc = null;
+            // First merge: lane t < s from the first run's lane 4t + q, lane s + t from the second's; then joins of the
+            // first vector's 2s (4s) lanes and the second's.
             var first = stackalloc Vector512<int>[4];
             for (int q = 0; q < 4; q++)
                 first[q] = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(s)), lane * 4 + Vector512.Create(q),
                     (lane - Vector512.Create(s)) * 4 + Vector512.Create(16 + q));
-            var a = stackalloc Vector512<float>[Lanes / 2]; // each run's columns 0-15 of the row, then 4-19
-            var b = stackalloc Vector512<float>[Lanes / 2];
-            var t = stackalloc Vector512<float>[Lanes / 4];
+            var join4 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(4)), lane, lane + Vector512.Create(12));
+            var join8 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(8)), lane, lane + Vector512.Create(8));
             var d = stackalloc Vector512<float>[Alpha * Alpha];
             var e = stackalloc Vector512<float>[Alpha * Alpha];
             for (int c = c0; c < c1; c++)
             {
-                float* xc = X + ((long)runs[0].N * G.C + Group * G.GroupC + c) * height * width;
-                long image = (long)G.C * height * width;
+                xc = X + ((long)runs[0].N * G.C + Group * G.GroupC + c) * height * width;
                 for (int p = 0; p < Alpha; p++)
                 {
-                    for (int u = 0; u < slots; u++)
+                    // Each run's columns x.. (a) and x + 4.. (b) of its tile row's input row p; runs of 4 tiles fill a
+                    // vector from 4 runs, runs of 2 from 8.
+                    Row(0, p, out var a0, out var b0);
+                    Row(1, p, out var a1, out var b1);
+                    Row(2, p, out var a2, out var b2);
+                    Row(3, p, out var a3, out var b3);
+                    Vector512<float>* dp = d + p * Alpha;
+                    if (slots == 4)
                     {
-                        int ih = 4 * (u < count ? runs[u].I : 0) - G.PadH + p;
-                        if (u >= count || (uint)ih >= (uint)height)
-                        {
-                            a[u] = b[u] = zero;
-                            continue;
-                        }
-                        float* row = xc + (runs[u].N - runs[0].N) * image + (long)ih * width + x0[u];
-                        if (inside[u]) { a[u] = Vector512.Load(row); b[u] = Vector512.Load(row + 4); }
-                        else { a[u] = Avx512F.MaskLoad(row, masks[2 * u], zero); b[u] = Avx512F.MaskLoad(row + 4, masks[2 * u + 1], zero); }
+                        for (int q = 0; q < 4; q++) dp[q] = Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join8);
+                        for (int q = 0; q < 2; q++) dp[4 + q] = Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join8);
+                        continue;
                     }
-                    for (int q = 0; q < Alpha; q++)
-                        d[p * Alpha + q] = Merge(q < 4 ? a : b, first[q & 3], slots, s, t);
+                    Row(4, p, out var a4, out var b4);
+                    Row(5, p, out var a5, out var b5);
+                    Row(6, p, out var a6, out var b6);
+                    Row(7, p, out var a7, out var b7);
+                    for (int q = 0; q < 4; q++)
+                        dp[q] = Join(Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join4),
+                            Join(Pair(a4, a5, first[q]), Pair(a6, a7, first[q]), join4), join8);
+                    for (int q = 0; q < 2; q++)
+                        dp[4 + q] = Join(Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join4),
+                            Join(Pair(b4, b5, first[q]), Pair(b6, b7, first[q]), join4), join8);
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
                 for (int q = 0; q < Alpha; q++) WinogradTransforms.InputRun43(d + q, Alpha, e + q, Alpha);
@@ -100,21 +109,28 @@ internal static unsafe partial class Winograd
                     for (int q = 0; q < Alpha; q++) Vector512.Store(d[q], o + (r * Alpha + q) * ld);
                 }
             }
+
+            // Run u's columns x.. and x + 4.. of input row p of its tile row, in channel xc (zeros outside the image).
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            void Row(int u, int p, out Vector512<float> a, out Vector512<float> b)
+            {
+                int ih = top[u] + p;
+                if ((uint)ih >= (uint)height)
+                {
+                    a = b = Vector512<float>.Zero;
+                    return;
+                }
+                float* row = xc + offset[u] + (long)ih * width;
+                if (inside[u]) { a = Vector512.Load(row); b = Vector512.Load(row + 4); }
+                else { a = Avx512F.MaskLoad(row, masks[2 * u], Vector512<float>.Zero); b = Avx512F.MaskLoad(row + 4, masks[2 * u + 1], Vector512<float>.Zero); }
+            }
         }
 
-        /// <summary>One vector of 16 lanes from the slots' loads: pairs merged by `first`, then halves joined.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector512<float> Merge(Vector512<float>* src, Vector512<int> first, int slots, int s, Vector512<float>* t)
-        {
-            var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            for (int u = 0; u < slots / 2; u++) t[u] = Avx512F.PermuteVar16x32x2(src[2 * u], first, src[2 * u + 1]);
-            for (int w = 2 * s, n = slots / 2; n > 1; w *= 2, n /= 2)
-            {
-                var join = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(w)), lane, lane + Vector512.Create(16 - w));
-                for (int u = 0; u < n / 2; u++) t[u] = Avx512F.PermuteVar16x32x2(t[2 * u], join, t[2 * u + 1]);
-            }
-            return t[0];
-        }
+        static Vector512<float> Pair(Vector512<float> x, Vector512<float> y, Vector512<int> first) => Avx512F.PermuteVar16x32x2(x, first, y);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Join(Vector512<float> x, Vector512<float> y, Vector512<int> join) => Avx512F.PermuteVar16x32x2(x, join, y);
 
         /// <summary>A^T m A plus scale, bias and activation for the runs' tiles, output channels [k0, k1): each tile's
         /// 4x4 outputs, or with pooling the maximum of each 2x2 of them.</summary>
