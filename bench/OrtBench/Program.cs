@@ -1,6 +1,8 @@
 // Times inference of an ONNX file (written by `dsl export`) in ONNX Runtime on the CPU, printed in `dsl bench`'s words:
 //   OrtBench MODEL.onnx --batch N --steps N --warmup N --threads N
 //   OrtBench --check --threads N      prints the version and settings a run would use, for bench/cpu.sh's peer check
+//   --optimized FILE writes the graph ONNX Runtime runs after its optimisations (fusions, NCHWc layout);
+//   --profile PREFIX writes its per-node timings (Chrome trace JSON, PREFIX_<date>.json) for the timed steps.
 // Intra-op threads = the given count (default: all cores), sequential execution, every graph optimisation on: the
 // settings a .NET service deploying the model would choose.
 using System.Diagnostics;
@@ -24,6 +26,13 @@ if (path == "--check")
     Console.WriteLine(settings);
     return;
 }
+string? Text(string name) => Array.IndexOf(args, name) is var i and >= 0 ? args[i + 1] : null;
+if (Text("--optimized") is { } optimized) options.OptimizedModelFilePath = optimized;
+if (Text("--profile") is { } prefix)
+{
+    options.EnableProfiling = true;
+    options.ProfileOutputPathPrefix = prefix;
+}
 using var session = new InferenceSession(path, options);
 var input = session.InputMetadata.Single();
 var dims = input.Value.Dimensions.Select((d, i) => i == 0 ? batch : d).ToArray();
@@ -45,3 +54,4 @@ Array.Sort(each);
 double Quantile(double q) => each[Math.Min(steps - 1, (int)(q * steps))];
 Console.WriteLine($"{Path.GetFileNameWithoutExtension(path)} in {settings}, batch {batch}, {steps} timed steps after {warmup} warm-up");
 Console.WriteLine($"inference: {batch / perStep,8:F1} images/s  ({1000 * perStep:F1} ms per batch; median {1000 * Quantile(0.5):F3} ms, p95 {1000 * Quantile(0.95):F3} ms)");
+if (options.EnableProfiling) Console.WriteLine($"profile: {session.EndProfiling()}");

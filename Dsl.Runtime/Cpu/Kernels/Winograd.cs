@@ -5,9 +5,10 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>3x3 and 5x5 stride-1 convolutions as Winograd F(2x2, rxr) (Lavin and Gray 2015): each 2x2 block of outputs
-/// from an (r+1)x(r+1) input tile with (r+1)^2 multiplies per input channel instead of 4r^2 (16 instead of 36 for 3x3,
-/// 36 instead of 100 for 5x5), as (r+1)^2 GEMMs of [K x C] by [C x tiles].</summary>
+/// <summary>3x3 and 5x5 stride-1 convolutions as Winograd F(mxm, rxr) (Lavin and Gray 2015): each mxm block of outputs
+/// from an alpha x alpha input tile (alpha = m + r - 1) with alpha^2 multiplies per input channel instead of m^2 r^2, as
+/// alpha^2 GEMMs of [K x C] by [C x tiles]. F(2x2, 3x3): 16 instead of 36; F(4x4, 3x3): 36 instead of 144, where the
+/// outputs come in whole 4x4 tiles (<see cref="M"/>); F(2x2, 5x5): 36 instead of 100.</summary>
 /// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A with the matrices of <see cref="WinogradTransforms"/>. The weights are
 /// transformed and packed once per call, or once for many calls by <see cref="Prepare"/>. With enough tiles, threads
 /// take chunks of tiles (across images), transform their inputs 16 tiles to a vector, multiply, and write 2x2 blocks
@@ -15,7 +16,7 @@ namespace Dsl.Runtime.Cpu;
 /// is split instead: input channels, then the (r+1)^2 products, then output channels. Each output depends on its own
 /// tile's column only, summed over channels in an order fixed by C, so the bits do not depend on the thread count, the
 /// chunking or the mode.</remarks>
-internal static unsafe class Winograd
+internal static unsafe partial class Winograd
 {
     const int Lanes = 16, MaxAlpha = 6;
 
@@ -29,24 +30,33 @@ internal static unsafe class Winograd
 
     /// <summary>Whether g is a 3x3 or 5x5 stride-1 convolution this path can take on this CPU (AVX-512 vectors).</summary>
     static bool Shape(in ConvGeometry g) =>
-        Avx512F.IsSupported && WinogradTransforms.G(g.R) is not null && g.S == g.R && g.GroupC >= MinChannels && g.GroupK >= MinChannels &&
+        Avx512F.IsSupported && WinogradTransforms.G(M(g), g.R) is not null && g.S == g.R && g.GroupC >= MinChannels && g.GroupK >= MinChannels &&
         g.StrideH == 1 && g.StrideW == 1 && g.PadH < g.R && g.PadW < g.R &&
         g.Ho == g.H + 2 * g.PadH - g.R + 1 && g.Wo == g.W + 2 * g.PadW - g.R + 1 && g.Ho > 0 && g.Wo > 0;
 
-    static int Alpha(in ConvGeometry g) => g.R + 1;
+    /// <summary>Outputs per tile side: 4 for a 3x3 convolution whose outputs are whole 4x4 tiles in rows that runs of
+    /// 4 (or 2) tiles fill, with at least 16 tiles in all (the GEMMs' narrowest full slice; cifar-bn's 8x8 layers at
+    /// batch 1 have 4); else 2.</summary>
+    static int M(in ConvGeometry g) =>
+        g.R == 3 && g.S == 3 && g.Ho % 4 == 0 && g.Wo % 4 == 0 && (g.Wo / 4 % 4 == 0 || g.Wo / 4 == 2) &&
+        (long)g.N * (g.Ho / 4) * (g.Wo / 4) >= 16 ? 4 : 2;
+
+    static int Alpha(in ConvGeometry g) => M(g) + g.R - 1;
     static int Products(in ConvGeometry g) => Alpha(g) * Alpha(g);
-    static int TilesH(in ConvGeometry g) => (g.Ho + 1) / 2;
-    static int TilesW(in ConvGeometry g) => (g.Wo + 1) / 2;
+    static int TilesH(in ConvGeometry g) => (g.Ho + M(g) - 1) / M(g);
+    static int TilesW(in ConvGeometry g) => (g.Wo + M(g) - 1) / M(g);
     static long Tiles(in ConvGeometry g) => (long)g.N * TilesH(g) * TilesW(g);
 
     /// <summary>Tiles per chunk: as many as keep a chunk's transformed inputs and products near 2 MiB, a multiple of the
-    /// GEMM's 48-column panels, and no more than an even share per thread; but at least MinChunk, past 2 MiB where the
-    /// channels are many (VGG16's 256 and 512: still well ahead of im2col once the weights are prepared, 21 to 12 ms on
-    /// its 56x56 layers at batch 1).</summary>
+    /// GEMM's 48-column panels, and no more than an even share per thread (rounded up to 16 tiles, which F(4x4, 3x3)
+    /// takes as whole runs); but at least MinChunk, past 2 MiB where the channels are many (VGG16's 256 and 512: still
+    /// well ahead of im2col once the weights are prepared, 21 to 12 ms on its 56x56 layers at batch 1).</summary>
     static int Chunk(in ConvGeometry g, int threads)
     {
-        int budget = Math.Max(MinChunk, (1 << 19) / (Products(g) * (g.GroupC + g.GroupK)) / 48 * 48);
-        return (int)Math.Min(budget, (Tiles(g) + threads - 1) / threads);
+        // F(4x4, 3x3) chunks stay within L2 (512 KiB, at least 48 tiles): 1 MiB ones ran cifar-bn's layers 20-30% slower.
+        (int floats, int least) = M(g) == 4 ? (1 << 17, 48) : (1 << 19, MinChunk);
+        int budget = Math.Max(least, floats / (Products(g) * (g.GroupC + g.GroupK)) / 48 * 48);
+        return (int)Math.Min(budget, (Tiles(g) + threads - 1) / threads + 15) / 16 * 16;
     }
 
     static long TransformedWeights(in ConvGeometry g) => (long)Products(g) * g.GroupK * g.GroupC;
@@ -77,7 +87,7 @@ internal static unsafe class Winograd
     static void PrepareGroup(in ConvGeometry g, float* w, int grp, float* scratch, float* dst)
     {
         int kg = g.GroupK, cg = g.GroupC;
-        TransformWeights(WinogradTransforms.G(g.R)!, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, scratch);
+        TransformWeights(WinogradTransforms.G(M(g), g.R)!, g.R, w + (long)grp * kg * cg * g.R * g.R, kg, cg, scratch);
         for (int xi = 0; xi < Products(g); xi++)
             Gemm.Pack(false, scratch + xi * (long)kg * cg, cg, kg, cg, dst + xi * Gemm.PackedFloats(kg, cg));
     }
@@ -152,7 +162,7 @@ internal static unsafe class Winograd
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
     static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)
     {
-        int n = r + 1;
+        int n = gm.Length / r;
         long plane = (long)kg * cg;
         Span<double> gg = stackalloc double[MaxAlpha * 5];
         for (int k = 0; k < kg; k++)
@@ -183,7 +193,7 @@ internal static unsafe class Winograd
         PackedA first;
     }
 
-    struct Job : IParallelJob
+    partial struct Job : IParallelJob
     {
         public ConvGeometry G;
         public int Group, Chunk;
@@ -234,6 +244,11 @@ internal static unsafe class Winograd
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Segments(long t0, int tiles, float* v, float* m, bool input, int c0, int c1)
         {
+            if (M(G) == 4)
+            {
+                WideSegments(t0, tiles, v, m, input, c0, c1);
+                return;
+            }
             int th = TilesH(G), tw = TilesW(G);
             for (int done = 0; done < tiles;)
             {

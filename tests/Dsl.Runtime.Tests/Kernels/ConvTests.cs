@@ -132,6 +132,12 @@ public unsafe class ConvTests
         yield return G(1, 128, 8, 8, 128, 1);               // cifar-bn's last convolution at batch 1
         yield return G(2, 24, 9, 7, 40, 1, 2);              // grouped, odd sizes, two images
         yield return G(1, 160, 20, 20, 200, 1);             // many channels: 96-tile chunks past the 2 MiB budget (1 thread)
+        // F(4x4, 3x3): outputs in whole 4x4 tiles, 16 or more of them.
+        yield return G(4, 16, 32, 32, 24, 1);               // runs of 4 tiles, two tile rows to a vector; chunks of tiles
+        yield return G(2, 16, 18, 18, 16, 0);               // no padding: plain loads inside the rows
+        yield return G(3, 20, 14, 14, 16, 2, 2);            // padding 2 (16 x 16 outputs), grouped
+        yield return G(5, 32, 8, 8, 48, 1);                 // runs of 2 tiles from 4 images a vector; 4 tiles left over
+        yield return G(1, 16, 12, 24, 16, 1);               // 6 tiles of 4 a row, not whole runs: F(2x2)
     }
 
     [Fact]
@@ -174,14 +180,15 @@ public unsafe class ConvTests
     }
 
     /// <summary>A `maxpool 2` taken from the Winograd tiles (inference: the conv's full output is never written) against
-    /// a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a vector or not.</summary>
+    /// a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a vector or not, F(2x2) and F(4x4) tiles.</summary>
     [Fact]
     public void WinogradPooledForwardMatchesConvolutionThenMaxPool()
     {
         ConvGeometry G(int n, int c, int h, int w, int k, int pad, int r = 3) =>
             new(n, c, h, w, k, r, r, 1, 1, pad, pad, 1, h + 2 * pad - r + 1, w + 2 * pad - r + 1);
         var r = new Random(13);
-        foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1) })
+        foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
+                     G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1) })
         foreach (var act in new[] { Activation.Relu, Activation.None })
         {
             var pg = new PoolGeometry(g.N, g.K, g.Ho, g.Wo, 2, 2, 2, 2, 0, 0, g.Ho / 2, g.Wo / 2);

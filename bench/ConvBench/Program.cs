@@ -1,0 +1,67 @@
+// Times each convolution of cifar-bn (conv, batch norm scale and shift, relu, and a following `maxpool 2` where the
+// network has one) as the inference runner calls it: prepared weights, the fused epilogue. For a shared machine it
+// reports each layer's fastest call and the thread's CPU time per call (its median): a call preempted by other work
+// keeps neither. Use with --threads 1 for CPU time (two threads spin-wait for each other).
+//   ConvBench --batch N --threads N --reps N
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Dsl.Runtime.Cpu;
+
+int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1]) : fallback;
+int batch = Arg("--batch", 64), reps = Arg("--reps", 20);
+CpuThreads.Count = Arg("--threads", 2);
+var layers = new (string Name, int C, int Size, int K, bool Pool)[]
+{
+    ("conv1", 3, 32, 32, false), ("conv2", 32, 32, 32, true), ("conv3", 32, 16, 64, false),
+    ("conv4", 64, 16, 64, true), ("conv5", 64, 8, 128, false), ("conv6", 128, 8, 128, true),
+};
+var rng = new Random(1);
+float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+double total = 0;
+Console.WriteLine($"cifar-bn convolutions, batch {batch}, {CpuThreads.Count} threads, {reps} calls each (ms: fastest call, median and least CPU time per call)");
+foreach (var (name, c, size, k, pool) in layers)
+{
+    var g = new ConvGeometry(batch, c, size, size, k, 3, 3, 1, 1, 1, 1, 1, size, size);
+    var x = Rand((long)batch * c * size * size);
+    var w = Rand((long)k * c * 9);
+    var bias = Rand(k);
+    var scale = Rand(k);
+    var y = new float[(long)batch * k * size * size];
+    var pooled = new float[y.Length / 4];
+    var ws = new float[Conv.WorkspaceFloats(g)];
+    var prepared = new float[Conv.PreparedFloats(g)];
+    var wall = new double[reps];
+    var cpu = new double[reps];
+    unsafe
+    {
+        fixed (float* px = x, pw = w, pb = bias, ps = scale, py = y, pp = pooled, pws = ws, pr = prepared)
+        {
+            Conv.Prepare(g, pw, pr, pws, ws.Length);
+            for (int i = -3; i < reps; i++)
+            {
+                double cpu0 = ThreadSeconds();
+                long t0 = Stopwatch.GetTimestamp();
+                Conv.Forward(g, px, pw, pb, py, Activation.Relu, 0f, pws, ws.Length, ps, pr, pool ? pp : null);
+                double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (i >= 0) (wall[i], cpu[i]) = (seconds, ThreadSeconds() - cpu0);
+            }
+        }
+    }
+    Array.Sort(wall);
+    Array.Sort(cpu);
+    total += wall[0];
+    Console.WriteLine($"{name,-6} {c,4} -> {k,4} on {size}x{size}{(pool ? " + maxpool" : "         ")}  fastest {1000 * wall[0],8:F3}  cpu {1000 * cpu[reps / 2],8:F3} (least {1000 * cpu[0]:F3})");
+}
+Console.WriteLine($"sum of the fastest calls: {1000 * total:F3} ms");
+
+// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID): time it was preempted does not count.
+static double ThreadSeconds()
+{
+    var ts = new Timespec();
+    clock_gettime(3, ref ts);
+    return ts.Sec + ts.Nsec * 1e-9;
+}
+
+[DllImport("libc")] static extern int clock_gettime(int clock, ref Timespec ts);
+
+struct Timespec { public long Sec, Nsec; }
