@@ -41,7 +41,7 @@ public static class IlgpuPtx
         };
         using var context = Context.Create(b => IlgpuDevice.Configure(b));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_78, null);
-        var launches = plans.SelectMany(plan => IlgpuProgram.Of(plan, _ => default, () => default, 0).SelectMany(l => l)).ToList();
+        var launches = plans.SelectMany(plan => IlgpuProgram.Of(plan, _ => default, () => default, 0, () => 0).SelectMany(l => l)).ToList();
         if (plans.Any(plan => plan.Mode.IsTraining))
             launches.AddRange(new[] { Optimizer.NewSgd(0.01, 0.9, false, 0.0), Optimizer.NewAdam(0.001, 0.9, 0.999, 1e-8, 0.0), Optimizer.NewRmsProp(0.01, 0.99, 1e-8, 0.9, 0.0) }
                 .Select(o => IlgpuProgram.Update(o, 1, _ => default)));
