@@ -64,28 +64,8 @@ let private ilgpuListing (inf: Shapes.Inferred) batch (target: string) arch (out
         printfn "  %s step: %d kernels" step kernels.Count
     0
 
-let private listing (a: ParseResults<KernelsArgs>) =
-    let file = a.GetResult File
-    let precisionChoice = a.TryGetResult Precision
-    let ilgpuArch = Ilgpu.IlgpuPtx.Architecture(a.GetResult Target)
-    let target =
-      if ilgpuArch.HasValue then Unchecked.defaultof<KernelTarget> else
-        try KernelTarget.Parse(a.GetResult Target, Training.precision (Training.PrecisionChoice.Text precisionChoice))
-        with :? ArgumentException as e -> raise (KernelsUsage e.Message)
-    let classes =
-        match a.TryGetResult Classes with
-        | Some c -> Some c
-        | None -> try Frontend.compileFile file None |> ignore; None with ModelFileError _ -> Some 1000
-    let inf, _ = Frontend.compileFile file classes
-    let batch =
-        match a.TryGetResult Batch with
-        | Some b when b < 1 -> raise (KernelsUsage(sprintf "--batch must be at least 1, got %d" b))
-        | Some b -> b
-        | None -> inf.Network.Train |> Option.map (fun t -> t.Batch) |> Option.defaultValue TrainConfig.defaults.Batch
-    if ilgpuArch.HasValue then
-        let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s" inf.Network.Name ((a.GetResult Target).Replace(':', '-'))))
-        ilgpuListing inf batch (a.GetResult Target) ilgpuArch.Value out
-    else
+/// The generated CUDA C or OpenCL C of the training and inference steps, with ptxas's resource figures for CUDA targets.
+let private generatedListing (a: ParseResults<KernelsArgs>) (inf: Shapes.Inferred) batch (target: KernelTarget) =
     let tiles =
         try GemmTilesChoice.Parse(a.TryGetResult Tiles |> Option.toObj)
         with :? ArgumentException as e -> raise (KernelsUsage e.Message)
@@ -115,6 +95,32 @@ let private listing (a: ParseResults<KernelsArgs>) =
             (rows |> List.filter (fun (_, r) -> r.BlocksPerSm < 2) |> List.length) target.Name
         if a.Contains Check && not bad.IsEmpty then 1 else 0
     else 0
+
+let private listing (a: ParseResults<KernelsArgs>) =
+    let file = a.GetResult File
+    let targetName = a.GetResult Target
+    let ilgpuArch = Ilgpu.IlgpuPtx.Architecture targetName
+    // A target that makes no sense is a usage error before the model file is compiled.
+    let target =
+        if ilgpuArch.HasValue then None
+        else
+            try Some(KernelTarget.Parse(targetName, Training.precision (Training.PrecisionChoice.Text(a.TryGetResult Precision))))
+            with :? ArgumentException as e -> raise (KernelsUsage(sprintf "%s (or ILGPU's PTX: %s)" e.Message Ilgpu.IlgpuPtx.Targets))
+    let classes =
+        match a.TryGetResult Classes with
+        | Some c -> Some c
+        | None -> try Frontend.compileFile file None |> ignore; None with ModelFileError _ -> Some 1000
+    let inf, _ = Frontend.compileFile file classes
+    let batch =
+        match a.TryGetResult Batch with
+        | Some b when b < 1 -> raise (KernelsUsage(sprintf "--batch must be at least 1, got %d" b))
+        | Some b -> b
+        | None -> inf.Network.Train |> Option.map (fun t -> t.Batch) |> Option.defaultValue TrainConfig.defaults.Batch
+    match target with
+    | None ->
+        let out = a.GetResult(Out, Path.Combine("kernels", sprintf "%s-%s" inf.Network.Name (targetName.Replace(':', '-'))))
+        ilgpuListing inf batch targetName ilgpuArch.Value out
+    | Some target -> generatedListing a inf batch target
 
 let run (a: ParseResults<KernelsArgs>) =
     try listing a
