@@ -65,6 +65,28 @@ let ``an unknown verb is a usage error`` () =
     Expect.stringContains r.Err "unknown command `trian` (`dsl --help` lists the commands)" "r.Err"
 
 
+let ``the ILGPU path: devices lists it, kernels writes its PTX, a CUDA run without a GPU and --kernels off CUDA are refused`` () =
+    let devices = dsl [ "devices" ]
+    Expect.equal devices.Code 0 "devices.Code"
+    for line in [ "kernels  nvrtc:"; "kernels  ilgpu:"; "[ilgpu-cpu]" ] do Expect.stringContains devices.Out line "devices.Out"
+    let out = Directory.CreateTempSubdirectory("dsl-ilgpu-ptx-").FullName
+    let listing = dsl [ "kernels"; model "lenet.model"; "--target"; "ilgpu:sm_90"; "--out"; out ]
+    Expect.equal listing.Code 0 (listing.Out + listing.Err)
+    let ptx = Directory.GetFiles(out, "*.ptx")
+    Expect.isGreaterThan ptx.Length 5 "PTX files"
+    // ILGPU 1.5.3 writes the lowest architecture that has the capabilities a kernel uses (CudaCapabilityContext's
+    // TargetArchitecture): sm_80 here, which the driver, or ptxas -arch=sm_90 in IlgpuPtxTests, compiles for sm_90.
+    for f in ptx do Expect.stringContains (File.ReadAllText f) ".version 7.8\n.target sm_80" f
+    let offCuda = dsl [ "run"; model "lenet.model"; "--device"; "cpu"; "--kernels"; "ilgpu" ]
+    Expect.equal offCuda.Code 1 "offCuda.Code"
+    Expect.stringContains offCuda.Err "--kernels ilgpu picks the kernels of a CUDA GPU" "offCuda.Err"
+    noStackTrace offCuda
+    if devices.Out.Contains "CUDA     none" then
+        let noGpu = dsl [ "run"; model "lenet.model"; "--device"; "cuda"; "--kernels"; "ilgpu" ]
+        Expect.equal noGpu.Code 1 "noGpu.Code"
+        Expect.stringContains noGpu.Err "no CUDA device" "noGpu.Err"
+        noStackTrace noGpu
+
 /// What `dsl predict` printed: for each file, its classes' percentages by class name.
 let private predictions (output: string) =
     let mutable current = ""
@@ -140,6 +162,7 @@ let tests =
         testCase "nonsense numbers on the command line are usage errors (--epochs, -1)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--epochs", "-1"))
         testCase "nonsense numbers on the command line are usage errors (--limit, 0)" (fun () -> ``nonsense numbers on the command line are usage errors`` ("--limit", "0"))
         testCase "an unknown verb is a usage error" ``an unknown verb is a usage error``
+        testCase "the ILGPU path: devices lists it, kernels writes its PTX, a CUDA run without a GPU and --kernels off CUDA are refused" ``the ILGPU path: devices lists it, kernels writes its PTX, a CUDA run without a GPU and --kernels off CUDA are refused``
         testCase "run trains lenet briefly, writes its run folder, and predict reads every image format" ``run trains lenet briefly, writes its run folder, and predict reads every image format``
         testCase "bench reports rates, arithmetic against a measured peak, and both kernel tables" ``bench reports rates, arithmetic against a measured peak, and both kernel tables``
     ]
