@@ -98,7 +98,7 @@ echo "   gpu: $have_gpu; $torch_why"
 
 # --- 2. devices ------------------------------------------------------------------------------------------------------------
 step devices 45 "${dsl[@]}" devices
-grep -q '^CUDA .*\[cuda\]' "$out/devices.log" 2>/dev/null && cuda_found=1 || cuda_found=0
+grep -Eq '^CUDA .*\[cuda(:[0-9]+)?\]' "$out/devices.log" 2>/dev/null && cuda_found=1 || cuda_found=0
 [ $cuda_found -eq 1 ] || notes+=("- dsl found no CUDA device: $(awk '/^CUDA +none: / {n = 6; sub(/^CUDA +none: /, "")} n > 0 {printf "%s ", $0; n--}' "$out/devices.log" | tr -s ' ' | cut -c1-400)")
 
 # lenet on the CPU device in the background (half the cores), the reference for lenet on CUDA below; the harness meanwhile
@@ -115,6 +115,8 @@ lenet_cpu=$!
 
 # --- 3. the kernel harness on CUDA, TF32 tensor cores (the default) -----------------------------------------------------------
 step selftest-tf32 100 "${dsl[@]}" selftest --device cuda --precision tf32
+# ... and ILGPU's kernels (the path a machine without NVRTC takes), which only ILGPU's CPU accelerator has run so far.
+step selftest-ilgpu 60 "${dsl[@]}" selftest --device cuda --kernels ilgpu
 
 # --- 4. AlexNet training at batch 128: dsl (every GEMM tile configuration) against PyTorch (cuDNN, TF32) ----------------------
 # standard: 64x64 tiles; pipelined: 128x128 with cp.async stages in dynamic shared memory and ldmatrix (the Hopper-sized GEMM);
@@ -132,6 +134,8 @@ if [ $have_torch -eq 1 ]; then
 else
   skip alexnet-torch "no PyTorch with CUDA in $py: $torch_why"
 fi
+# ILGPU's kernels (one thread per output, no tiles or tensor cores): fewer steps, as they may be far slower.
+step alexnet-dsl-ilgpu 60 "${dsl[@]}" bench Models/alexnet.model --device cuda --kernels ilgpu --batch 128 --steps 5 --warmup 2 --classes 1000
 b=$(field alexnet-torch training:); pb=$(peak alexnet-torch)
 notes+=("- AlexNet training, batch 128, PyTorch (cuDNN, TF32): ${b:--} images/s, peak device memory ${pb:--} MiB")
 step selftest-tf32-pipelined 80 "${dsl[@]}" selftest --device cuda --precision tf32 --tiles pipelined
@@ -143,10 +147,14 @@ for tiles in $tile_configs; do
   # The five slowest kernels of the profiled training step (the whole table is in the log).
   while read -r line; do notes+=("  - slowest: \`$line\`"); done < <(sed -n '/^per kernel/,$p' "$out/alexnet-dsl-$tiles.log" 2>/dev/null | sed -n '2,6p' | sed 's/^ *//')
 done
+a=$(field alexnet-dsl-ilgpu training:); standard=$(field alexnet-dsl-standard training:)
+ratio="-"; [ -n "$a" ] && [ -n "$b" ] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a/b}')
+notes+=("- AlexNet training, batch 128, dsl with ILGPU's kernels: ${a:--} images/s (NVRTC, standard tiles: ${standard:--}); ratio to PyTorch **$ratio**")
 
 # --- 5. lenet, one epoch, seed 1, on CUDA beside the CPU run; the harness in FP32 ----------------------------------------------
 step lenet-cuda 120 "${dsl[@]}" run Models/lenet.model --device cuda --epochs 1 --seed 1 --out "$out/runs/lenet-cuda"
-notes+=("- lenet, 1 epoch, seed 1: CPU \`$(testline lenet-cpu || echo "no test line")\`; CUDA \`$(testline lenet-cuda || echo "no test line")\`")
+step lenet-cuda-ilgpu 90 "${dsl[@]}" run Models/lenet.model --device cuda --kernels ilgpu --epochs 1 --seed 1 --out "$out/runs/lenet-cuda-ilgpu"
+notes+=("- lenet, 1 epoch, seed 1: CPU \`$(testline lenet-cpu || echo "no test line")\`; CUDA \`$(testline lenet-cuda || echo "no test line")\`; CUDA with ILGPU's kernels \`$(testline lenet-cuda-ilgpu || echo "no test line")\`")
 step selftest-fp32 100 "${dsl[@]}" selftest --device cuda --precision fp32
 
 # --- 6. out of memory: PyTorch holds all but 1.5 GiB; dsl at batch 128 must stop and name a batch that fits, which must run --
