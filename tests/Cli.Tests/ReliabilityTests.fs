@@ -71,7 +71,8 @@ let ``a second run on a folder is refused and SIGTERM stops the first with a che
     first.WaitForExit()
     let text = lock firstOut (fun () -> firstOut.ToString())
     Expect.isTrue ((first.ExitCode = 143)) (text + first.StandardError.ReadToEnd())
-    Expect.stringContains (text) ("stopped: cancelled at epoch") "what dsl printed"
+    // The signal lands within an epoch's steps or, the tiny model's epochs being short, between two epochs.
+    Expect.isTrue (Text.RegularExpressions.Regex.IsMatch(text, "stopped: cancelled (at|before) epoch")) text
     Expect.stringContains (text) (sprintf "to continue: dsl run --resume %s" out) "what dsl printed"
     // The first run's files are whole and its own: one header in metrics.csv, a checkpoint that loads, no lock left.
     Expect.equal (File.ReadAllLines(Path.Combine(out, "metrics.csv")) |> Array.filter (fun l -> l.StartsWith "epoch,") |> Array.length) (1) "File.ReadAllLines(Path.Combine(out, met"
