@@ -96,9 +96,7 @@ abstract class GpuStepRunner<TKernel> : IStepRunner where TKernel : GpuKernel
 
     public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> batchLabels)
     {
-        for (int i = 0; i < batchLabels.Length; i++)
-            if ((uint)batchLabels[i] >= (uint)Plan.Classes)
-                throw new ArgumentOutOfRangeException(nameof(batchLabels), $"label {batchLabels[i]} of sample {i} is not in [0, {Plan.Classes})");
+        StepArithmetic.CheckLabels(batchLabels, Plan.Classes, nameof(batchLabels));
         arena!.Upload(images, Plan.Offsets[Plan.Images]);
         arena.Upload(MemoryMarshal.Cast<int, float>(batchLabels), Plan.Offsets[Plan.Labels]);
     }

@@ -66,6 +66,15 @@ public static class StepArithmetic
     /// <summary>Adam's second bias correction at update t: 1 / sqrt(1 - beta2^t).</summary>
     public static float AdamInvSqrtBias2(Optimizer.Adam adam, long t) => (float)(1 / Math.Sqrt(1 - Math.Pow(adam.beta2, t)));
 
+    /// <summary>Refuses a label outside [0, classes) before a runner uploads it: a GPU kernel would read past the
+    /// logits instead of failing. <paramref name="parameter"/> names the caller's argument.</summary>
+    public static void CheckLabels(ReadOnlySpan<int> labels, int classes, string parameter)
+    {
+        for (int i = 0; i < labels.Length; i++)
+            if ((uint)labels[i] >= (uint)classes)
+                throw new ArgumentOutOfRangeException(parameter, $"label {labels[i]} of sample {i} is not in [0, {classes})");
+    }
+
     /// <summary>The batch's mean loss from the runner's losses buffer (batch weighted losses, then batch weights): the
     /// ratio of their sums, taken in double as the CPU device does.</summary>
     public static double MeanLoss(ReadOnlySpan<float> perExample, int batch)

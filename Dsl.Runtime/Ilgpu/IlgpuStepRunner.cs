@@ -77,9 +77,7 @@ sealed class IlgpuStepRunner : IStepRunner
 
     public void SetBatch(ReadOnlySpan<float> images, ReadOnlySpan<int> labels)
     {
-        for (int i = 0; i < labels.Length; i++)
-            if ((uint)labels[i] >= (uint)Plan.Classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[i]} of sample {i} is not in [0, {Plan.Classes})");
+        StepArithmetic.CheckLabels(labels, Plan.Classes, nameof(labels));
         arena.Upload(images, Plan.Offsets[Plan.Images]);
         arena.Upload(MemoryMarshal.Cast<int, float>(labels), Plan.Offsets[Plan.Labels]);
     }
