@@ -21,6 +21,12 @@ let private optimizer = Sgd(0.001, 0.9, false, 5e-4)
 /// The q-quantile of sorted values (the median at 0.5).
 let private quantile (sorted: float[]) (q: float) = sorted[min (sorted.Length - 1) (int (q * float sorted.Length))]
 
+/// The clock the CPU runner profiles kernels with: on one thread its CPU time, else (and on other devices) wall time.
+let private profiledOnThreadTime (dev: IDevice) = dev :? Cpu.CpuDevice && Cpu.CpuThreads.Count = 1
+
+let private profileClock (dev: IDevice) =
+    if profiledOnThreadTime dev then Cpu.ThreadClock.Seconds() else float (Stopwatch.GetTimestamp()) / float Stopwatch.Frequency
+
 /// Runs `steps` timed steps after `warmup`; returns seconds per step, per update, each step's seconds (sorted) and
 /// per-kernel seconds per step.
 let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup steps =
@@ -44,10 +50,18 @@ let private time (dev: IDevice) (parameters: ParameterSet) (plan: Plan) warmup s
         each[t - 1] <- clock.Elapsed.TotalSeconds - started
     let perStep = clock.Elapsed.TotalSeconds / float steps
     let perUpdate = updating.Elapsed.TotalSeconds / float steps
-    // A separate profiled pass: timing each kernel adds waits that the plain timing must not include.
+    // A separate profiled pass: timing each kernel adds waits that the plain timing must not include. Its last entry
+    // is the optimiser update, on the same clock as the kernels.
     runner.KernelSeconds <- Array.zeroCreate plan.Kernels.Length
-    for t in 1 .. max 1 (steps / 2) do step (int64 t)
-    perStep, perUpdate, Array.sort each, runner.KernelSeconds |> Array.map (fun s -> s / float (max 1 (steps / 2)))
+    let mutable updateSeconds = 0.0
+    for t in 1 .. max 1 (steps / 2) do
+        runner.Run(int64 t) |> ignore
+        if plan.Mode = Training then
+            let started = profileClock dev
+            runner.Update(optimizer, 0.001, int64 t + 1L)
+            updateSeconds <- updateSeconds + profileClock dev - started
+    let profiled = Array.append runner.KernelSeconds [| updateSeconds |]
+    perStep, perUpdate, Array.sort each, profiled |> Array.map (fun s -> s / float (max 1 (steps / 2)))
 
 /// Seconds `device.Load` of the training plan takes, twice: first with dsl's on-disk kernel cache empty (XDG_CACHE_HOME
 /// pointed at a fresh folder for the call, then restored), then with that cache just filled. None on the CPU device,
@@ -106,10 +120,10 @@ let run (s: BenchSettings) =
             peak Cpu.CpuThreads.Count Cpu.FmaPeak.Method
     | _ -> printfn "arithmetic: inference %.1f GFLOP/s, training %.1f GFLOP/s" (gflops 1 inferStep) (gflops 3 trainStep)
     let table title (plan: Plan) (seconds: float[]) =
-        printfn "\nper kernel (%s, profiled):" title
+        printfn "\nper kernel (%s, profiled, %s):" title (if profiledOnThreadTime s.Device then "thread CPU time" else "wall time")
         let total = Array.sum seconds
-        plan.Kernels
-        |> List.mapi (fun i k -> MemoryPlan.describe plan k, seconds[i])
+        (plan.Kernels |> List.mapi (fun i k -> MemoryPlan.describe plan k, seconds[i]))
+        @ (if plan.Mode = Training then [ "optimiser update", seconds[plan.Kernels.Length] ] else [])
         |> List.sortByDescending snd
         |> List.iter (fun (name, sec) -> printfn "  %-44s %8.2f ms  %5.1f%%" name (1000.0 * sec) (100.0 * sec / total))
     table "training step" train kernels

@@ -10,11 +10,19 @@ public sealed class CpuDevice : IDevice
     readonly Func<long> available;
 
     /// <param name="availableMemory">Bytes the device may still allocate (default <see cref="HostMemory.Available"/>; tests give less).</param>
-    public CpuDevice(int? threads = null, Func<long>? availableMemory = null)
+    /// <param name="trainingWinograd">See <see cref="TrainingWinograd"/>.</param>
+    public CpuDevice(int? threads = null, Func<long>? availableMemory = null, bool trainingWinograd = true)
     {
         if (threads is int t) CpuThreads.Count = t;
         available = availableMemory ?? HostMemory.Available;
+        TrainingWinograd = trainingWinograd;
     }
+
+    /// <summary>Whether training runs 3x3 and 5x5 stride-1 convolutions (forward and input gradient) as Winograd, as
+    /// inference always does; false keeps them on im2col + GEMM, the arithmetic of the GPU devices' kernels. The
+    /// cross-checks of other devices take that as their reference: Winograd's 1e-6 differences flip the odd relu or
+    /// max-pool choice, and with it whole rows of a weight gradient (4% of AlexNet's conv3 gradient at batch 2).</summary>
+    public bool TrainingWinograd { get; }
 
     /// <summary>What may still be allocated, less a margin for the rest of the process (the data set, the garbage
     /// collector's heap, the batch pipeline): a tenth of what is free, at most 512 MiB.</summary>

@@ -15,6 +15,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly ulong seed;
     readonly List<ParamUpdate> updates = new();
     readonly float* classWeights;
+    readonly bool winograd;
 
     /// <summary>Stops before the arena is allocated when it and the workspace do not fit in the memory left after the
     /// parameters, saying what batch would, in the words the CUDA and OpenCL devices use.</summary>
@@ -34,6 +35,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     {
         Plan = plan;
         seed = (ulong)parameters.Seed;
+        winograd = !plan.Mode.IsTraining || device.TrainingWinograd;
         long work = plan.Kernels.Select(k => k switch
         {
             Kernel.ConvForward c => Conv.WorkspaceFloats(Geometry(c.G)),
@@ -169,13 +171,13 @@ sealed unsafe class CpuStepRunner : IStepRunner
         double loss = double.NaN;
         float* ws = workspace.Pointer;
         int index = 0, covered = 0;
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        double started = ProfileClock();
         foreach (var kernel in kernels)
         {
             if (KernelSeconds is { } times)
             {
-                long now = System.Diagnostics.Stopwatch.GetTimestamp();
-                if (index > 0) times[index - 1] += (now - started) / (double)System.Diagnostics.Stopwatch.Frequency;
+                double now = ProfileClock();
+                if (index > 0) times[index - 1] += now - started;
                 started = now;
             }
             if (covered > 0)
@@ -210,10 +212,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 case Kernel.ConvForward k:
                     var (fa, fp) = Fused(k.Act);
                     var cg = Geometry(k.G);
-                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel),
-                        winograd: !Plan.Mode.IsTraining);
+                    Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel), winograd: winograd);
                     break;
-                case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats); break;
+                case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats, winograd); break;
                 case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;
                 case Kernel.DenseForward k:
                     var (da, dp) = Fused(k.Act);
@@ -271,10 +272,14 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 default: throw new NotSupportedException($"the CPU device has no implementation of {kernel.GetType().Name}");
             }
         }
-        if (KernelSeconds is { } last && index > 0)
-            last[index - 1] += (System.Diagnostics.Stopwatch.GetTimestamp() - started) / (double)System.Diagnostics.Stopwatch.Frequency;
+        if (KernelSeconds is { } last && index > 0) last[index - 1] += ProfileClock() - started;
         return loss;
     }
+
+    /// <summary>The profile's clock: on one thread, where the caller does all the work, its CPU time (which a loaded
+    /// machine's preemptions do not inflate); on more, wall time.</summary>
+    static double ProfileClock() =>
+        CpuThreads.Count == 1 ? ThreadClock.Seconds() : System.Diagnostics.Stopwatch.GetTimestamp() / (double)System.Diagnostics.Stopwatch.Frequency;
 
     static (Act, float) Map(Core.Activation a) => a switch
     {

@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>3x3 and 5x5 stride-1 forward passes go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// <remarks>3x3 and 5x5 stride-1 forward passes and input gradients go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
 /// image's columns by two threads), taking the next image as it finishes one; with fewer, the GEMM of each image is the
 /// parallel part.
@@ -16,7 +16,7 @@ public static unsafe class Conv
     /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
         Math.Max(Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g)),
-            Winograd.WorkspaceFloats(g, threads));
+            Math.Max(Winograd.WorkspaceFloats(g, threads), Winograd.BackwardDataWorkspaceFloats(g, threads)));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
@@ -64,9 +64,8 @@ public static unsafe class Conv
     /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null. With
     /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read. With
     /// <paramref name="pooled"/>, where the Winograd path runs (even output sizes), y is not written but its 2x2 maxima
-    /// are, into pooled; returns whether they were. <paramref name="winograd"/> false keeps to im2col + GEMM: training
-    /// does, so that its gradients match the other devices' (Winograd's 1e-5 differences flip the odd relu, and with it
-    /// a whole row of a weight gradient).</summary>
+    /// are, into pooled; returns whether they were. <paramref name="winograd"/> false keeps to im2col + GEMM
+    /// (<see cref="CpuDevice.TrainingWinograd"/>).</summary>
     public static bool Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null, bool winograd = true)
     {
@@ -85,9 +84,11 @@ public static unsafe class Conv
         return false;
     }
 
-    /// <summary>dx = conv-transpose(dy, w) (overwrites dx).</summary>
-    public static void BackwardData(ConvGeometry g, float* dy, float* w, float* dx, float* workspace, long workspaceFloats)
+    /// <summary>dx = conv-transpose(dy, w) (overwrites dx); as a Winograd convolution where that path takes g, unless
+    /// <paramref name="winograd"/> is false.</summary>
+    public static void BackwardData(ConvGeometry g, float* dy, float* w, float* dx, float* workspace, long workspaceFloats, bool winograd = true)
     {
+        if (winograd && Winograd.TryBackwardData(g, dy, w, dx, workspace, workspaceFloats)) return;
         int parts = ImageParts(g, workspaceFloats);
         for (int grp = 0; grp < g.Groups; grp++)
         {

@@ -9,7 +9,8 @@ static class BackendDevices
 {
     static readonly Dictionary<string, (IDevice? Device, string? Absent)> opened = new();
 
-    public static IDevice Cpu { get; } = new CpuDevice();
+    /// <summary>The reference: training on im2col + GEMM, as the other devices' kernels compute (CpuDevice.TrainingWinograd).</summary>
+    public static IDevice Cpu { get; } = new CpuDevice(trainingWinograd: false);
 
     public static IDevice? Open(string backend, out string? absent)
     {

@@ -82,6 +82,7 @@ public unsafe class ConvTests
         {
             new(2, 4, 7, 6, 6, 3, 2, 2, 1, 1, 0, 2, 4, 5),
             new(1, 3, 5, 5, 2, 1, 1, 1, 1, 0, 0, 1, 5, 5),
+            new(1, 16, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 6, 6), // the Winograd paths of the gradients
         };
         for (int i = 0; i < 12; i++) geoms.Add(RandomGeometry(r, small: true));
         foreach (var g in geoms)
@@ -170,6 +171,44 @@ public unsafe class ConvTests
                     double tolerance = g.R == 5 ? 1e-4 : 1e-5;
                     Assert.True(worst <= tolerance * scale,
                         $"{g} {act}, {threads} threads{(prepared ? ", prepared weights" : "")}: worst error {worst} against a largest sum of {scale}");
+                }
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    /// <summary>The input gradient on the Winograd path (dy convolved with the flipped, transposed weights) against the
+    /// float64 direct gradient, on every Winograd geometry, at 1 and 2 threads: F(2x2) and F(4x4) tiles, 3x3 and 5x5,
+    /// paddings 0 to 4 (so transposed paddings r - 1 - pad from 0 up), groups, chunked and one-chunk; bit for bit the same
+    /// at both thread counts.</summary>
+    [Fact]
+    public void WinogradBackwardDataMatchesDirectGradient()
+    {
+        var r = new Random(17);
+        int saved = CpuThreads.Count;
+        try
+        {
+            foreach (var g in WinogradGeometries().Where(g => g.GroupC >= 16 && g.GroupK >= 16)) // as many in as out: both ways
+            {
+                var dy = Rand(r, g.N * g.K * g.Ho * g.Wo);
+                var w = Rand(r, g.K * g.ColRows);
+                var (reference, _) = RefConvGradients(g, new double[g.N * g.C * g.H * g.W], D(w), D(dy));
+                float[]? first = null;
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    CpuThreads.Count = threads;
+                    Assert.True(Winograd.BackwardDataWorkspaceFloats(g, threads) > 0, $"{g}: expected the Winograd path to apply");
+                    var dx = new float[g.N * g.C * g.H * g.W];
+                    var ws = new float[Conv.WorkspaceFloats(g)];
+                    fixed (float* pdy = dy, pw = w, pdx = dx, pws = ws) Conv.BackwardData(g, pdy, pw, pdx, pws, ws.Length);
+                    double scale = reference.Max(Math.Abs), worst = 0;
+                    for (int i = 0; i < dx.Length; i++) worst = Math.Max(worst, Math.Abs(dx[i] - reference[i]));
+                    Assert.True(worst <= (g.R == 5 ? 1e-4 : 1e-5) * scale, $"{g}, {threads} threads: worst error {worst} against a largest sum of {scale}");
+                    if (first is null) first = dx;
+                    else Assert.Equal(first, dx);
                 }
             }
         }

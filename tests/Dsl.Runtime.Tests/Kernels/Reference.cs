@@ -84,6 +84,34 @@ internal static class Reference
         return y;
     }
 
+    /// <summary>The gradients of <see cref="RefConv"/> (no activation) for output gradient dy: dx and dw, by the same
+    /// direct loops with each product's contribution sent back to its operands.</summary>
+    public static (double[] Dx, double[] Dw) RefConvGradients(ConvGeometry g, double[] x, double[] w, double[] dy)
+    {
+        var dx = new double[x.Length];
+        var dw = new double[w.Length];
+        int cg = g.C / g.Groups, kg = g.K / g.Groups;
+        for (int n = 0; n < g.N; n++)
+        for (int k = 0; k < g.K; k++)
+        for (int oh = 0; oh < g.Ho; oh++)
+        for (int ow = 0; ow < g.Wo; ow++)
+        {
+            double d = dy[((n * g.K + k) * g.Ho + oh) * g.Wo + ow];
+            int grp = k / kg;
+            for (int c = 0; c < cg; c++)
+            for (int r = 0; r < g.R; r++)
+            for (int q = 0; q < g.S; q++)
+            {
+                int ih = oh * g.StrideH - g.PadH + r, iw = ow * g.StrideW - g.PadW + q;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                int xi = ((n * g.C + grp * cg + c) * g.H + ih) * g.W + iw, wi = ((k * cg + c) * g.R + r) * g.S + q;
+                dx[xi] += d * w[wi];
+                dw[wi] += d * x[xi];
+            }
+        }
+        return (dx, dw);
+    }
+
     public static double[] RefDense(int n, int inF, int outF, double[] x, double[] w, double[]? b, Activation act = Activation.None, double p = 0)
     {
         var y = new double[n * outF];
