@@ -215,7 +215,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     Conv.Forward(cg, P(k.X), P(k.W), P(k.Bias), P(k.Y), fa, fp, ws, workspaceFloats, null, Prepared(index - 1, kernel), winograd: winograd);
                     break;
                 case Kernel.ConvBackwardData k: Conv.BackwardData(Geometry(k.G), P(k.Dy), P(k.W), P(k.Dx), ws, workspaceFloats, winograd); break;
-                case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats); break;
+                case Kernel.ConvBackwardFilter k: Conv.BackwardFilter(Geometry(k.G), P(k.X), P(k.Dy), P(k.Dw), P(k.Dbias), ws, workspaceFloats, winograd); break;
                 case Kernel.DenseForward k:
                     var (da, dp) = Fused(k.Act);
                     Dense.Forward(k.N, k.In, k.Out, P(k.X), P(k.W), P(k.Bias), P(k.Y), da, dp, Prepared(index - 1, kernel));

@@ -27,16 +27,19 @@ public class WinogradTrainingTests
           softmax
         """;
 
-    /// <summary>Loss, probabilities and every gradient within 5e-5 of the im2col step's (measured: 4.6e-6 at worst, conv1's bias
-    /// gradient: a sum over the batch with cancellation).</summary>
+    /// <summary>Loss, probabilities and every gradient within 1e-4 of the im2col step's, the tolerance of the other
+    /// devices' FP32 cross-checks (measured: 1.5e-5 at worst, the 5x5 layer's weight gradient, whose F(2x2, 5x5)
+    /// transforms carry the larger constants; the 3x3 layers' about 5e-6).</summary>
     [Fact]
     public void AWinogradTrainingStepMatchesTheIm2colStep()
     {
         var plan = MemoryPlan.compile(PlanMode.Training, 4, Networks.Text(Smooth));
         var winograd = plan.Kernels.Count(k => k is Kernel.ConvForward c && Winograd.WorkspaceFloats(ConvGeometry.Of(c.G), CpuThreads.Count) > 0);
         var transposed = plan.Kernels.Count(k => k is Kernel.ConvBackwardData c && Winograd.BackwardDataWorkspaceFloats(ConvGeometry.Of(c.G), CpuThreads.Count) > 0);
-        Assert.True(winograd == 4 && transposed == 4, $"expected four layers on the Winograd paths each way, found {winograd} and {transposed}");
-        var result = Harness.Step(new CpuDevice(), new CpuDevice(trainingWinograd: false), "smooth", plan, 5e-5);
+        var filters = plan.Kernels.Count(k => k is Kernel.ConvBackwardFilter c && Winograd.BackwardFilterWorkspaceFloats(ConvGeometry.Of(c.G)) > 0);
+        Assert.True(winograd == 4 && transposed == 4 && filters == 4,
+            $"expected four layers on each Winograd path, found {winograd} forward, {transposed} input and {filters} filter gradients");
+        var result = Harness.Step(new CpuDevice(), new CpuDevice(trainingWinograd: false), "smooth", plan, 1e-4);
         Assert.True(result.Passed, $"{result.Worst}: {result.Error:E2}");
     }
 }

@@ -16,7 +16,7 @@ public static unsafe class Conv
     /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
         Math.Max(Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g)),
-            Math.Max(Winograd.WorkspaceFloats(g, threads), Winograd.BackwardDataWorkspaceFloats(g, threads)));
+            Math.Max(Math.Max(Winograd.WorkspaceFloats(g, threads), Winograd.BackwardDataWorkspaceFloats(g, threads)), Winograd.BackwardFilterWorkspaceFloats(g)));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
@@ -141,10 +141,23 @@ public static unsafe class Conv
 
     static long FilterChunkFloats(in ConvGeometry g) => (long)FilterChunk(g) * g.Ho * g.Wo * (g.ColRows + g.GroupK);
 
-    /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias may be null).</summary>
+    /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias
+    /// may be null); dw through the Winograd algorithm where that path takes g, unless <paramref name="winograd"/> is false.</summary>
     /// <remarks>The sum runs over images in order, a chunk at a time, each element summed by one thread: the bits depend
     /// on the geometry only.</remarks>
-    public static void BackwardFilter(ConvGeometry g, float* x, float* dy, float* dw, float* dbias, float* workspace, long workspaceFloats)
+    public static void BackwardFilter(ConvGeometry g, float* x, float* dy, float* dw, float* dbias, float* workspace, long workspaceFloats,
+        bool winograd = true)
+    {
+        if (!(winograd && Winograd.TryBackwardFilter(g, x, dy, dw, workspace, workspaceFloats))) FilterByColumns(g, x, dy, dw, workspace, workspaceFloats);
+        if (dbias != null)
+        {
+            var job = new BiasJob { G = g, Dy = dy, Db = dbias };
+            CpuThreads.For(g.K, 8, ref job);
+        }
+    }
+
+    /// <summary>dw = sum over images of dy * im2col(x)^T, by im2col + GEMM.</summary>
+    static void FilterByColumns(ConvGeometry g, float* x, float* dy, float* dw, float* workspace, long workspaceFloats)
     {
         int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo, chunk = FilterChunk(g);
         if (workspaceFloats < FilterChunkFloats(g))
@@ -163,11 +176,6 @@ public static unsafe class Conv
                 Copy2D(dy + ((long)(n0 + i) * g.K + grp * kg) * hw, hw, dyc + i * hw, ld, kg, hw);
             }
             Gemm.Sgemm(false, true, kg, crs, ld, 1f, dyc, ld, col, ld, n0 == 0 ? 0f : 1f, dw + (long)grp * kg * crs, crs);
-        }
-        if (dbias != null)
-        {
-            var job = new BiasJob { G = g, Dy = dy, Db = dbias };
-            CpuThreads.For(g.K, 8, ref job);
         }
     }
 

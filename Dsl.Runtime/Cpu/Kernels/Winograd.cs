@@ -155,9 +155,10 @@ internal static unsafe partial class Winograd
     /// <summary>p rounded up to 64 bytes: the GEMMs read the transformed inputs in place when their rows are aligned.</summary>
     static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode the input channels, the
-    /// products or the output channels of that chunk.</summary>
-    enum Step { Chunks, Inputs, Products, Outputs }
+    /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode (and the filter gradient's
+    /// chunks) the input channels, the products or the output channels of the chunk at <see cref="Job.First"/>; or the
+    /// filter gradient's output channels of dy.</summary>
+    enum Step { Chunks, Inputs, Products, Outputs, Gradients }
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
     static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)
@@ -197,6 +198,7 @@ internal static unsafe partial class Winograd
     {
         public ConvGeometry G;
         public int Group, Chunk;
+        public long First;
         public Step Step;
         public float* X, Bias, Scale, Y, Scratch, Pooled;
         public Activation Act;
@@ -208,12 +210,13 @@ internal static unsafe partial class Winograd
             int kg = G.GroupK, cg = G.GroupC, products = Products(G);
             if (Step != Step.Chunks)
             {
-                int ld = Stride(Chunk), tiles = (int)Tiles(G);
+                int ld = Stride(Chunk), tiles = (int)Math.Min(Chunk, Tiles(G) - First);
                 float* v = Scratch, m = v + (long)products * cg * ld;
                 if (Step == Step.Products)
                     for (int xi = begin; xi < end; xi++)
                         Multiply(xi, tiles, v, m, products * ld, ld);
-                else Segments(0, tiles, v, m, Step == Step.Inputs, begin, end);
+                else if (Step == Step.Gradients) GradientTiles(First, tiles, m, begin, end);
+                else Segments(First, tiles, v, m, Step == Step.Inputs, begin, end);
                 return;
             }
             // Chunks [begin, end), taken in turn, on this thread's slice of the scratch (the results do not depend on who).

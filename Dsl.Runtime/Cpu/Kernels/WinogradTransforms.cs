@@ -80,6 +80,39 @@ internal static unsafe class WinogradTransforms
         second = Vector512.FusedMultiplyAdd(n3 - n4, Vector512.Create(0.5f), n1 - n2 + x[5 * sx]);
     }
 
+    /// <summary>x[j * sx] = (A y)[j], j &lt; alpha, for y[i * sy], i &lt; m: the adjoint of the output transform, which takes
+    /// an output gradient back to the products (the filter gradient). F(2, 3) (m 2, alpha 4), F(2, 5) (2, 6), F(4, 3) (4, 6).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void OutputAdjoint(int m, int alpha, Vector512<float>* y, int sy, Vector512<float>* x, int sx)
+    {
+        Vector512<float> y0 = y[0], y1 = y[sy];
+        if (m == 2)
+        {
+            x[0] = y0;
+            x[sx] = y0 + y1;
+            x[2 * sx] = y0 - y1;
+            if (alpha == 4)
+            {
+                x[3 * sx] = y1;
+                return;
+            }
+            var half = Vector512.Create(0.5f);
+            x[3 * sx] = Vector512.FusedMultiplyAdd(y1, half, y0);
+            x[4 * sx] = Vector512.FusedMultiplyAdd(y1, -half, y0);
+            x[5 * sx] = y1;
+            return;
+        }
+        Vector512<float> y2 = y[2 * sy], y3 = y[3 * sy];
+        Vector512<float> even = y0 + y2, odd = y1 + y3, even4 = Vector512.FusedMultiplyAdd(y2, Vector512.Create(4f), y0),
+            odd8 = Vector512.FusedMultiplyAdd(y3, Vector512.Create(8f), y1 * Vector512.Create(2f));
+        x[0] = y0;
+        x[sx] = even + odd;
+        x[2 * sx] = even - odd;
+        x[3 * sx] = even4 + odd8;
+        x[4 * sx] = even4 - odd8;
+        x[5 * sx] = y3;
+    }
+
     /// <summary>y[i * sy] = (B^T x)[i] of F(4, 3) for x[j * sx], j &lt; 6.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void InputRun43(Vector512<float>* x, int sx, Vector512<float>* y, int sy)

@@ -1,0 +1,130 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Dsl.Runtime.Cpu;
+
+/// <summary>The filter gradient of a 3x3 or 5x5 stride-1 convolution through the forward pass's Winograd algorithm:
+/// with Y = A^T [U . V] A per tile, dU = sum over tiles of (A dY A^T) . V and dw = G^T dU G, so each of the (m + r - 1)^2
+/// products is one GEMM [K x tiles] by [tiles x C] instead of the im2col GEMM's r^2 times as many multiplies per output.</summary>
+/// <remarks>V = B^T d B is the forward pass's input transform (the same code). Chunks of tiles run one after another,
+/// each split between threads by input channels, output channels and products, and their GEMMs add into dU in chunk
+/// order: every element is summed by one thread in an order fixed by the geometry, so the bits do not depend on the
+/// thread count. dU is turned back into dw in double.</remarks>
+internal static unsafe partial class Winograd
+{
+    /// <summary>Tiles per filter-gradient chunk: near 4 MiB of transformed inputs and output gradients (the GEMMs' inner
+    /// dimension), whatever the thread count.</summary>
+    static int FilterChunk(in ConvGeometry g) =>
+        (int)Math.Min(Math.Max(64, (1 << 20) / (Products(g) * (g.GroupC + g.GroupK)) / 16 * 16), (Tiles(g) + 15) / 16 * 16);
+
+    /// <summary>Workspace floats for <see cref="TryBackwardFilter"/> on g; 0 where the path does not apply.</summary>
+    public static long BackwardFilterWorkspaceFloats(in ConvGeometry g) =>
+        Shape(g) ? TransformedWeights(g) + 16 + ChunkFloats(g, FilterChunk(g)) : 0;
+
+    /// <summary>dw = the filter gradient (overwritten) when g suits this path and the workspace holds what it needs; false
+    /// (nothing written) otherwise.</summary>
+    public static bool TryBackwardFilter(in ConvGeometry g, float* x, float* dy, float* dw, float* workspace, long workspaceFloats)
+    {
+        long need = BackwardFilterWorkspaceFloats(g);
+        if (need == 0 || need > workspaceFloats) return false;
+        int kg = g.GroupK, cg = g.GroupC, chunk = FilterChunk(g), products = Products(g), stride = Stride(chunk), rows = products * stride;
+        float* du = workspace, scratch = Aligned(du + TransformedWeights(g));
+        float* v = scratch, m = v + (long)products * cg * stride;
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            var job = new Job { G = g, Group = grp, X = x, Y = dy, Chunk = chunk, Scratch = scratch };
+            for (long t0 = 0; t0 < Tiles(g); t0 += chunk)
+            {
+                int tiles = (int)Math.Min(chunk, Tiles(g) - t0);
+                job.First = t0;
+                job.Step = Step.Inputs;
+                CpuThreads.For(cg, 1, ref job);
+                job.Step = Step.Gradients;
+                CpuThreads.For(kg, 1, ref job);
+                // dU[xi] (+)= dM[xi] V[xi]^T: rows of both are `rows` apart, product xi's at xi * stride.
+                for (int xi = 0; xi < products; xi++)
+                    Gemm.Sgemm(false, true, kg, cg, tiles, 1f, m + xi * stride, rows, v + xi * stride, rows, t0 == 0 ? 0f : 1f,
+                        du + (long)xi * kg * cg, cg);
+            }
+            TransformGradients(WinogradTransforms.G(M(g), g.R)!, g.R, du, kg, cg, dw + (long)grp * kg * cg * g.R * g.R);
+        }
+        return true;
+    }
+
+    /// <summary>dw[k][c] = G^T dU[.][k][c] G for each filter, summed in double: the adjoint of <see cref="TransformWeights"/>.</summary>
+    static void TransformGradients(double[] gm, int r, float* du, int kg, int cg, float* dw)
+    {
+        int n = gm.Length / r;
+        long plane = (long)kg * cg;
+        Span<double> half = stackalloc double[MaxAlpha * 5];
+        for (int k = 0; k < kg; k++)
+        for (int c = 0; c < cg; c++)
+        {
+            float* u = du + (long)k * cg + c;
+            // half[a][s] = sum over b of dU[a][b] G[b][s]
+            for (int a = 0; a < n; a++)
+            for (int s = 0; s < r; s++)
+            {
+                double sum = 0;
+                for (int b = 0; b < n; b++) sum += u[(a * n + b) * plane] * gm[b * r + s];
+                half[a * r + s] = sum;
+            }
+            float* f = dw + ((long)k * cg + c) * r * r;
+            for (int q = 0; q < r; q++)
+            for (int s = 0; s < r; s++)
+            {
+                double sum = 0;
+                for (int a = 0; a < n; a++) sum += gm[a * r + q] * half[a * r + s];
+                f[q * r + s] = (float)sum;
+            }
+        }
+    }
+
+    partial struct Job
+    {
+        /// <summary>dM = A dY A^T for tiles [t0, t0 + tiles), output channels [k0, k1) of dy (in Y): m[k][xi][tile], 16
+        /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges).</summary>
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        readonly void GradientTiles(long t0, int tiles, float* m, int k0, int k1)
+        {
+            int mm = M(G), alpha = Alpha(G), th = TilesH(G), tw = TilesW(G), ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
+            var lanes = stackalloc float[MaxAlpha * MaxAlpha * Lanes];
+            var d = stackalloc Vector512<float>[4 * 4];
+            var e = stackalloc Vector512<float>[MaxAlpha * 4];
+            var o = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
+            var start = stackalloc long[Lanes]; // each lane's tile: its first output in its image's channel 0
+            var top = stackalloc int[Lanes];
+            var left = stackalloc int[Lanes];
+            long plane = (long)ho * wo;
+            for (int done = 0; done < tiles; done += Lanes)
+            {
+                int count = Math.Min(Lanes, tiles - done);
+                for (int l = 0; l < Lanes; l++)
+                {
+                    long t = t0 + done + Math.Min(l, count - 1);
+                    int j = (int)(t % tw), i = (int)(t / tw % th), n = (int)(t / ((long)tw * th));
+                    (top[l], left[l]) = l < count ? (mm * i, mm * j) : (ho, wo); // lanes past the chunk read nothing
+                    start[l] = ((long)n * G.K + Group * G.GroupK) * plane + (long)top[l] * wo + left[l];
+                }
+                for (int k = k0; k < k1; k++)
+                {
+                    float* yk = Y + k * plane;
+                    for (int p = 0; p < mm; p++)
+                    for (int q = 0; q < mm; q++)
+                    {
+                        float* lane = lanes + (p * mm + q) * Lanes;
+                        for (int l = 0; l < Lanes; l++)
+                            lane[l] = top[l] + p < ho && left[l] + q < wo ? yk[start[l] + p * wo + q] : 0f;
+                        d[p * mm + q] = Vector512.Load(lane);
+                    }
+                    // e = A dY (down each column), then each row of e times A^T
+                    for (int q = 0; q < mm; q++) WinogradTransforms.OutputAdjoint(mm, alpha, d + q, mm, e + q, mm);
+                    for (int a = 0; a < alpha; a++) WinogradTransforms.OutputAdjoint(mm, alpha, e + a * mm, 1, o + a * alpha, 1);
+                    float* dst = m + (long)k * alpha * alpha * ld + done;
+                    for (int xi = 0; xi < alpha * alpha; xi++) Vector512.Store(o[xi], dst + xi * ld);
+                }
+            }
+        }
+    }
+}
