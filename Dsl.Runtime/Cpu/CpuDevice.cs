@@ -18,7 +18,7 @@ public sealed class CpuDevice : IDevice
         TrainingWinograd = trainingWinograd;
     }
 
-    /// <summary>Whether training runs 3x3 and 5x5 stride-1 convolutions (forward and input gradient) as Winograd, as
+    /// <summary>Whether training runs 3x3 and 5x5 stride-1 convolutions (forward and both gradients) through Winograd, as
     /// inference always does; false keeps them on im2col + GEMM, the arithmetic of the GPU devices' kernels. The
     /// cross-checks of other devices take that as their reference: Winograd's 1e-6 differences flip the odd relu or
     /// max-pool choice, and with it whole rows of a weight gradient (4% of AlexNet's conv3 gradient at batch 2).</summary>

@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>3x3 and 5x5 stride-1 forward passes and input gradients go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// <remarks>3x3 and 5x5 stride-1 forward passes and both gradients go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
 /// image's columns by two threads), taking the next image as it finishes one; with fewer, the GEMM of each image is the
 /// parallel part.
@@ -13,7 +13,8 @@ namespace Dsl.Runtime.Cpu;
 public static unsafe class Conv
 {
     /// <summary>Floats of workspace the convolution kernels need for geometry g: a group's packed weights and one
-    /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients.</summary>
+    /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients;
+    /// or what the Winograd paths of the three passes need, where they take g.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
         Math.Max(Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g)),
             Math.Max(Math.Max(Winograd.WorkspaceFloats(g, threads), Winograd.BackwardDataWorkspaceFloats(g, threads)), Winograd.BackwardFilterWorkspaceFloats(g)));

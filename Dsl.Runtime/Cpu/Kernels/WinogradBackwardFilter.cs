@@ -22,12 +22,12 @@ internal static unsafe partial class Winograd
     public static long BackwardFilterWorkspaceFloats(in ConvGeometry g) =>
         Shape(g) ? TransformedWeights(g) + 16 + ChunkFloats(g, FilterChunk(g)) : 0;
 
-    /// <summary>dw = the filter gradient (overwritten) when g suits this path and the workspace holds what it needs; false
-    /// (nothing written) otherwise.</summary>
+    /// <summary>dw = the filter gradient (overwritten) when g suits this path, has images and the workspace holds what it
+    /// needs; false (nothing written) otherwise.</summary>
     public static bool TryBackwardFilter(in ConvGeometry g, float* x, float* dy, float* dw, float* workspace, long workspaceFloats)
     {
         long need = BackwardFilterWorkspaceFloats(g);
-        if (need == 0 || need > workspaceFloats) return false;
+        if (need == 0 || need > workspaceFloats || g.N == 0) return false;
         int kg = g.GroupK, cg = g.GroupC, chunk = FilterChunk(g), products = Products(g), stride = Stride(chunk), rows = products * stride;
         float* du = workspace, scratch = Aligned(du + TransformedWeights(g));
         float* v = scratch, m = v + (long)products * cg * stride;
