@@ -157,8 +157,8 @@ internal static unsafe partial class Winograd
 
     /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode (and the filter gradient's
     /// chunks) the input channels, the products or the output channels of the chunk at <see cref="Job.First"/>; or the
-    /// filter gradient's output channels of dy.</summary>
-    enum Step { Chunks, Inputs, Products, Outputs, Gradients }
+    /// filter gradient's output channels of dy, or its products.</summary>
+    enum Step { Chunks, Inputs, Products, Outputs, Gradients, FilterProducts }
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
     static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)
@@ -200,7 +200,7 @@ internal static unsafe partial class Winograd
         public int Group, Chunk;
         public long First;
         public Step Step;
-        public float* X, Bias, Scale, Y, Scratch, Pooled;
+        public float* X, Bias, Scale, Y, Scratch, Pooled, Du;
         public Activation Act;
         public float ActParam;
         public PackedWeights Weights;
@@ -216,6 +216,7 @@ internal static unsafe partial class Winograd
                     for (int xi = begin; xi < end; xi++)
                         Multiply(xi, tiles, v, m, products * ld, ld);
                 else if (Step == Step.Gradients) GradientTiles(First, tiles, m, begin, end);
+                else if (Step == Step.FilterProducts) AddProducts(tiles, v, m, begin, end);
                 else Segments(First, tiles, v, m, Step == Step.Inputs, begin, end);
                 return;
             }

@@ -28,24 +28,20 @@ internal static unsafe partial class Winograd
     {
         long need = BackwardFilterWorkspaceFloats(g);
         if (need == 0 || need > workspaceFloats || g.N == 0) return false;
-        int kg = g.GroupK, cg = g.GroupC, chunk = FilterChunk(g), products = Products(g), stride = Stride(chunk), rows = products * stride;
+        int kg = g.GroupK, cg = g.GroupC, chunk = FilterChunk(g);
         float* du = workspace, scratch = Aligned(du + TransformedWeights(g));
-        float* v = scratch, m = v + (long)products * cg * stride;
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            var job = new Job { G = g, Group = grp, X = x, Y = dy, Chunk = chunk, Scratch = scratch };
+            // Three meetings of the threads per chunk: input channels, output channels, products.
+            var job = new Job { G = g, Group = grp, X = x, Y = dy, Chunk = chunk, Scratch = scratch, Du = du };
             for (long t0 = 0; t0 < Tiles(g); t0 += chunk)
             {
-                int tiles = (int)Math.Min(chunk, Tiles(g) - t0);
                 job.First = t0;
-                job.Step = Step.Inputs;
-                CpuThreads.For(cg, 1, ref job);
-                job.Step = Step.Gradients;
-                CpuThreads.For(kg, 1, ref job);
-                // dU[xi] (+)= dM[xi] V[xi]^T: rows of both are `rows` apart, product xi's at xi * stride.
-                for (int xi = 0; xi < products; xi++)
-                    Gemm.Sgemm(false, true, kg, cg, tiles, 1f, m + xi * stride, rows, v + xi * stride, rows, t0 == 0 ? 0f : 1f,
-                        du + (long)xi * kg * cg, cg);
+                foreach (var (step, items) in new[] { (Step.Inputs, cg), (Step.Gradients, kg), (Step.FilterProducts, Products(g)) })
+                {
+                    job.Step = step;
+                    CpuThreads.For(items, 1, ref job);
+                }
             }
             TransformGradients(WinogradTransforms.G(M(g), g.R)!, g.R, du, kg, cg, dw + (long)grp * kg * cg * g.R * g.R);
         }
@@ -83,6 +79,16 @@ internal static unsafe partial class Winograd
 
     partial struct Job
     {
+        /// <summary>dU[xi] (+)= dM[xi] V[xi]^T for products [begin, end) of the chunk at <see cref="First"/>, each GEMM
+        /// on this thread (a loop nested in a job runs serially): rows of both are products * stride apart.</summary>
+        readonly void AddProducts(int tiles, float* v, float* m, int begin, int end)
+        {
+            int kg = G.GroupK, cg = G.GroupC, stride = Stride(Chunk), rows = Products(G) * stride;
+            for (int xi = begin; xi < end; xi++)
+                Gemm.Sgemm(false, true, kg, cg, tiles, 1f, m + xi * stride, rows, v + xi * stride, rows, First == 0 ? 0f : 1f,
+                    Du + (long)xi * kg * cg, cg);
+        }
+
         /// <summary>dM = A dY A^T for tiles [t0, t0 + tiles), output channels [k0, k1) of dy (in Y): m[k][xi][tile], 16
         /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges).</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
