@@ -141,7 +141,7 @@ let ``run trains lenet briefly, writes its run folder, and predict reads every i
 let ``bench reports rates, arithmetic against a measured peak, and both kernel tables`` () =
     let r = dsl [ "bench"; model "lenet.model"; "--device"; "cpu"; "--batch"; "4"; "--steps"; "2"; "--warmup"; "1" ]
     Expect.isTrue (r.Code = 0) (r.Out + r.Err)
-    for line in [ "training:"; "inference:"; "per kernel (training step, profiled)"; "per kernel (inference, profiled)"; "ConvForward conv2+relu" ] do
+    for line in [ "training:"; "inference:"; "per kernel (training step, profiled, "; "per kernel (inference, profiled, "; "optimiser update"; "ConvForward conv2+relu" ] do
         Expect.stringContains r.Out line "r.Out"
     let m = Regex.Match(r.Out, @"arithmetic: inference ([0-9.]+) GFLOP/s .* measured FP32 peak ([0-9.]+) GFLOP/s")
     Expect.isTrue m.Success r.Out

@@ -6,7 +6,8 @@ namespace Dsl.Runtime.Cpu;
 
 /// <summary>The filter gradient of a 3x3 or 5x5 stride-1 convolution through the forward pass's Winograd algorithm:
 /// with Y = A^T [U . V] A per tile, dU = sum over tiles of (A dY A^T) . V and dw = G^T dU G, so each of the (m + r - 1)^2
-/// products is one GEMM [K x tiles] by [tiles x C] instead of the im2col GEMM's r^2 times as many multiplies per output.</summary>
+/// products is one GEMM [K x tiles] by [tiles x C]: (m + r - 1)^2 multiplies per tile and channel pair where im2col's
+/// GEMM does m^2 r^2.</summary>
 /// <remarks>V = B^T d B is the forward pass's input transform (the same code). Chunks of tiles run one after another,
 /// each split between threads by input channels, output channels and products, and their GEMMs add into dU in chunk
 /// order: every element is summed by one thread in an order fixed by the geometry, so the bits do not depend on the
@@ -37,11 +38,12 @@ internal static unsafe partial class Winograd
             for (long t0 = 0; t0 < Tiles(g); t0 += chunk)
             {
                 job.First = t0;
-                foreach (var (step, items) in new[] { (Step.Inputs, cg), (Step.Gradients, kg), (Step.FilterProducts, Products(g)) })
-                {
-                    job.Step = step;
-                    CpuThreads.For(items, 1, ref job);
-                }
+                job.Step = Step.Inputs;
+                CpuThreads.For(cg, 1, ref job);
+                job.Step = Step.Gradients;
+                CpuThreads.For(kg, 1, ref job);
+                job.Step = Step.FilterProducts;
+                CpuThreads.For(Products(g), 1, ref job);
             }
             TransformGradients(WinogradTransforms.G(M(g), g.R)!, g.R, du, kg, cg, dw + (long)grp * kg * cg * g.R * g.R);
         }
