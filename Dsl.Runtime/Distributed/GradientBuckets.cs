@@ -45,18 +45,22 @@ public sealed class GradientBuckets : IGradientAverager
     /// <summary>Replaces every gradient by its mean over the processes.</summary>
     public void Average()
     {
+        for (int b = 0; b < buckets.Count; b++) Average(b);
+    }
+
+    /// <summary>Replaces the gradients of bucket <paramref name="index"/> by their mean over the processes: one
+    /// allreduce. Every process must average the same buckets in the same order.</summary>
+    public void Average(int index)
+    {
         if (comm.Size == 1) return;
-        float scale = 1f / comm.Size;
-        foreach (var bucket in buckets)
-        {
-            int at = 0;
-            foreach (var (name, offset, count) in bucket) { parameters[name].Download(host.AsSpan(at, count), offset); at += count; }
-            var span = host.AsSpan(0, at);
-            comm.Sum(span);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(span, scale, span);
-            at = 0;
-            foreach (var (name, offset, count) in bucket) { parameters[name].Upload(host.AsSpan(at, count), offset); at += count; }
-        }
+        var bucket = buckets[index];
+        int at = 0;
+        foreach (var (name, offset, count) in bucket) { parameters[name].Download(host.AsSpan(at, count), offset); at += count; }
+        var span = host.AsSpan(0, at);
+        comm.Sum(span);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(span, 1f / comm.Size, span);
+        at = 0;
+        foreach (var (name, offset, count) in bucket) { parameters[name].Upload(host.AsSpan(at, count), offset); at += count; }
     }
 
     public void Dispose() { }
