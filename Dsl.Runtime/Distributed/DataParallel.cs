@@ -17,9 +17,8 @@ public sealed class DataParallel : IDisposable
     IGradientAverager averager;
     readonly double[] scalars = new double[2], flag = new double[1];
     readonly System.Diagnostics.Stopwatch averaging = new();
-    long steps;
-
     readonly AllreduceSettings settings;
+    long steps;
 
     public DataParallel(Communicator comm, ParameterSet parameters, int globalBatch, AllreduceSettings? settings = null)
     {
