@@ -2,9 +2,10 @@
 # The gradient allreduce overlapped with the backward pass against averaged after it (DSL_OVERLAP=1 / 0), 2 processes
 # x 1 thread, over Open MPI's shared memory (its default here) and over TCP (`--mca btl tcp,self`, standing in for a
 # network between machines), interleaved ROUNDS times so that every configuration sees the same machine. Prints each
-# run's step time (the 2nd epoch's training throughput: warm, steps only) and the allreduce line of its log, which
-# says how long the averaging made each step wait and, overlapped, how much of the allreduce the backward pass hid.
-# Usage: bench/mpi-overlap.sh [ROUNDS] [MODEL...]   (models: lenet alexnet; default both)
+# run's 2nd epoch (warm): its seconds (steps and validation, from metrics.csv) and its training throughput (steps
+# only, whole img/s), and the allreduce line of its log, which says how long the averaging made each step wait and,
+# overlapped, how much of the allreduce the backward pass hid.
+# Usage: bench/mpi-overlap.sh [ROUNDS] [MODEL...]   (models: lenet alexnet; default both; DSL_BUCKET_MB passes through)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
@@ -21,7 +22,6 @@ declare -A args=(
   [lenet]="Models/lenet.model --epochs 2 --limit 1280 --batch 64"
   [alexnet]="Models/alexnet.model --epochs 2 --limit 320 --batch 64")
 for name in ${models[*]}; do
-  batch=$(grep -oE -- '--batch [0-9]+' <<<"${args[$name]}" | cut -d' ' -f2)
   for r in $(seq "$rounds"); do
     for transport in shm tcp; do
       for overlap in 1 0; do
@@ -30,8 +30,8 @@ for name in ${models[*]}; do
         DSL_OVERLAP=$overlap mpirun --allow-run-as-root --oversubscribe --bind-to none "${btl[@]}" -np 2 \
           dotnet "$dll" run ${args[$name]} --device cpu --threads 1 --out "$dir" >"$dir.log" 2>&1 || true
         ips=$(grep -E '^epoch +2 ' "$dir.log" | grep -oE '[0-9.]+ img/s$' | cut -d' ' -f1 || true)
-        step=$([ -n "$ips" ] && awk -v b="$batch" -v i="$ips" 'BEGIN { printf "%.0f ms/step", 1000 * b / i }' || echo "failed (see below)")
-        echo "$name $transport overlap=$overlap round $r ($(cut -d, -f1 <<<"$(uptime | sed 's/.*load average: //')") load): $step, ${ips:-?} img/s"
+        seconds=$(awk -F, '$1 == 2 { printf "%.2f s", $8 }' "$dir/metrics.csv" 2>/dev/null || true)
+        echo "$name $transport overlap=$overlap round $r ($(cut -d, -f1 <<<"$(uptime | sed 's/.*load average: //')") load): epoch 2 ${seconds:-failed (see below)}, ${ips:-?} img/s"
         [ -n "$ips" ] || tail -20 "$dir.log"
         grep -h "allreduce buckets" "$dir.log" | tail -1 | sed 's/^/  /' || true
       done
