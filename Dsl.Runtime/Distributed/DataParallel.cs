@@ -17,6 +17,10 @@ public sealed class DataParallel : IDisposable
     IGradientAverager averager;
     readonly double[] scalars = new double[2], flag = new double[1];
     readonly System.Diagnostics.Stopwatch averaging = new();
+    /// <summary>The last steps' wall times, Step to Step, in ms: their median is a step's time without the validation
+    /// passes and epoch ends some of them span.</summary>
+    readonly double[] stepMs = new double[256];
+    long lastStep;
     readonly AllreduceSettings settings;
     long steps;
 
@@ -49,10 +53,17 @@ public sealed class DataParallel : IDisposable
     /// <summary>What the job moves and what it cost: a line for the run's log, null for one process.</summary>
     public string? Describe() => Communicator.Size == 1 ? null
         : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets {averager.Route}" +
-          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first" +
+          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first, " +
+            $"a step taking {MedianStepMs():F0} ms (median)" +
             (averager is OverlappedBuckets o ? $"; the allreduces took {o.BusySeconds * 1e3 / (steps - 1):F1} ms per step on their thread, " +
                 $"{Math.Max(0, o.BusySeconds - o.WaitedSeconds) * 1e3 / (steps - 1):F1} ms of it hidden behind the backward pass " +
                 $"({o.StartedEarly / (double)(steps - 1):F1} of {Buckets} buckets a step started before it ended)" : ""));
+
+    double MedianStepMs()
+    {
+        var last = stepMs.Take((int)Math.Min(steps - 1, stepMs.Length)).Order().ToArray();
+        return last[last.Length / 2];
+    }
 
     /// <summary>Makes the step runner compute this process's shard as the single-process step would: its dropout masks
     /// are those of the shard's positions in the global batch. On CUDA the gradients are averaged by NCCL where every
@@ -104,6 +115,9 @@ public sealed class DataParallel : IDisposable
         scalars[1] = correct;
         Communicator.Sum(scalars);
         averaging.Stop();
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (steps > 0) stepMs[(steps - 1) % stepMs.Length] = (now - lastStep) * 1e3 / System.Diagnostics.Stopwatch.Frequency;
+        lastStep = now;
         steps++;
         return (scalars[0] / Communicator.Size, (long)scalars[1]);
     }

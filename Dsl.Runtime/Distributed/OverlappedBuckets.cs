@@ -55,6 +55,8 @@ public sealed class OverlappedBuckets : IGradientAverager
     /// <summary>Called by the step runner after kernel <paramref name="kernel"/> has finished.</summary>
     public void KernelDone(int kernel)
     {
+        // After the last kernel nothing runs beside the allreduces: those that start from here on hide nothing.
+        if (kernel == readyAfter.Length - 1) backwardEnded = true;
         foreach (var b in readyAfter[kernel]) Post(b);
     }
 
@@ -75,7 +77,6 @@ public sealed class OverlappedBuckets : IGradientAverager
     /// <summary>After the backward pass: posts any bucket not yet posted and waits for every one.</summary>
     public void Average()
     {
-        backwardEnded = true;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int b = 0; b < posted.Length; b++)
             if (!posted[b]) Post(b);
