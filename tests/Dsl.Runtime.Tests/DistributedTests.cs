@@ -120,9 +120,10 @@ public class DistributedTests
 
     /// <summary>A world of two whose other process holds <see cref="StandInPeer.Peer"/> in every gradient; each sum of
     /// floats (a bucket) is counted on <see cref="Started"/> as it begins.</summary>
-    sealed class CountingPeer : Communicator
+    sealed class CountingPeer(string? threadLimit = null) : Communicator
     {
         public readonly SemaphoreSlim Started = new(0);
+        public override string? ThreadLimit => threadLimit;
         public override int Rank => 0;
         public override int Size => 2;
         public override string Host => "here";
@@ -190,6 +191,22 @@ public class DistributedTests
         var averaged = AveragedStep(overlap: true);
         foreach (var (name, g) in own)
             Assert.Equal(g.Select(v => (v + StandInPeer.Peer) * 0.5f), averaged[name]);
+    }
+
+    [Fact]
+    public void BelowMpiThreadSerializedTheBucketsAreAveragedAfterTheBackwardPassSayingWhy()
+    {
+        var network = Networks.Text(TwoLayers);
+        using var device = new CpuDevice(1);
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, network);
+        using var parameters = new ParameterSet(device, plan, 1);
+        using var runner = (CpuStepRunner)device.Load(plan, parameters);
+        using var sync = new DataParallel(new CountingPeer("Open MPI provides thread level MPI_THREAD_FUNNELED"), parameters, 8);
+        var log = new List<string>();
+        sync.Attach(runner, device, log.Add);
+        Assert.Null(runner.KernelDone);
+        Assert.Equal(["the gradient allreduce is not overlapped with the backward pass: Open MPI provides thread level MPI_THREAD_FUNNELED; each bucket is averaged after it"], log);
+        Assert.DoesNotContain("overlapped)", sync.Describe());
     }
 
     [Fact]
