@@ -15,7 +15,7 @@ namespace Dsl.Runtime.Distributed;
 public sealed class OverlappedBuckets : IGradientAverager
 {
     readonly GradientBuckets buckets;
-    readonly CommThread thread = new();
+    readonly CommThread thread;
     /// <summary>By kernel index: the buckets whose last gradient that kernel finishes.</summary>
     readonly int[][] readyAfter;
     readonly Action[] averageBucket;
@@ -41,6 +41,7 @@ public sealed class OverlappedBuckets : IGradientAverager
         readyAfter = ready.Select(r => r.ToArray()).ToArray();
         averageBucket = Enumerable.Range(0, buckets.Buckets).Select(b => (Action)(() => AverageBucket(b))).ToArray();
         posted = new bool[buckets.Buckets];
+        thread = new CommThread();
     }
 
     public string Route => "through host memory over MPI, each as the backward pass finishes its gradients (overlapped)";
