@@ -142,13 +142,13 @@ internal static unsafe partial class Winograd
                 CpuThreads.ForEach(count, 1, Math.Min(threads, count), ref job);
                 continue;
             }
-            // One chunk of every tile: its input transform, products and output transform, each handed out in blocks of
-            // a quarter of a thread's share, so that a thread the machine slows down takes fewer.
+            // One chunk of every tile: its input transform, products and output transform, each split between threads.
+            // (Handed out in blocks of a quarter of a share instead, they ran cifar-bn at batch 1 no faster under a CPU
+            // hog, and 0.62 ms against 0.57 where two threads were slower than one: docs/experiments/cifar-bn-profile.md.)
             foreach (var step in WholeSteps)
             {
                 job.Step = step;
-                int items = step == Step.Inputs ? cg : step == Step.Products ? products : kg;
-                CpuThreads.ForEach(items, Math.Max(1, items / (4 * threads)), threads, ref job);
+                CpuThreads.For(step == Step.Inputs ? cg : step == Step.Products ? products : kg, 1, ref job);
             }
         }
         return true;
