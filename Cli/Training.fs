@@ -263,7 +263,8 @@ let run (s: RunSettings) =
         TrainOptions(
             OutputDirectory = s.Out, Resume = s.Resume, Epochs = Option.toNullable s.Epochs, Batch = Option.toNullable s.Batch,
             Limit = Option.toNullable s.Limit, Seed = Option.toNullable s.Seed, Init = Option.toObj (initScheme s.Init),
-            Log = Action<string>(printfn "%s"), Communicator = comm, SyncBatchNorm = s.SyncBatchNorm)
+            Log = Action<string>(printfn "%s"), Communicator = comm, SyncBatchNorm = s.SyncBatchNorm,
+            Allreduce = Distributed.AllreduceSettings.FromEnvironment(fun name -> Environment.GetEnvironmentVariable name))
     // The memory plan compares each buffer with those alive beside it: tens of thousands of layers take a while.
     if inf.Layers.Length > 10000 then
         printfn "planning the memory of a training step for %d layers (a network this large takes a minute or more)" inf.Layers.Length

@@ -139,6 +139,10 @@ sealed unsafe class CpuStepRunner : IStepRunner
 
     public long FirstSample { get; set; }
 
+    /// <summary>Called with each kernel's index once it has finished (its outputs are written): a data-parallel job
+    /// starts a gradient bucket's allreduce as soon as the backward pass has finished its gradients.</summary>
+    public Action<int>? KernelDone { get; set; }
+
     /// <summary>Set for a data-parallel job with synchronised batch norm: each training batch norm takes its statistics over
     /// the samples of all <c>Processes</c>, summed by <c>Sum</c> (PyTorch's SyncBatchNorm); null: over this batch.</summary>
     public (int Processes, SumOverProcesses Sum)? SyncBatchNorm
@@ -174,6 +178,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
         double started = ProfileClock();
         foreach (var kernel in kernels)
         {
+            if (index > 0) KernelDone?.Invoke(index - 1);
             if (KernelSeconds is { } times)
             {
                 double now = ProfileClock();
@@ -273,6 +278,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
             }
         }
         if (KernelSeconds is { } last && index > 0) last[index - 1] += ProfileClock() - started;
+        if (index > 0) KernelDone?.Invoke(index - 1);
         return loss;
     }
 

@@ -10,6 +10,10 @@ public abstract class Communicator
     /// <summary>The machine this process runs on, for messages.</summary>
     public abstract string Host { get; }
 
+    /// <summary>Null where the collectives may be called from any thread, one thread at a time (MPI_THREAD_SERIALIZED);
+    /// else why not, for the log.</summary>
+    public virtual string? ThreadLimit => null;
+
     /// <summary>Replaces <paramref name="values"/> with their element-wise sum over every process.</summary>
     public abstract void Sum(Span<float> values);
     public abstract void Sum(Span<double> values);

@@ -17,14 +17,20 @@ public sealed class DataParallel : IDisposable
     IGradientAverager averager;
     readonly double[] scalars = new double[2], flag = new double[1];
     readonly System.Diagnostics.Stopwatch averaging = new();
+    /// <summary>The last steps' wall times, Step to Step, in ms: their median is a step's time without the validation
+    /// passes and epoch ends some of them span.</summary>
+    readonly double[] stepMs = new double[256];
+    long lastStep;
+    readonly AllreduceSettings settings;
     long steps;
 
-    public DataParallel(Communicator comm, ParameterSet parameters, int globalBatch)
+    public DataParallel(Communicator comm, ParameterSet parameters, int globalBatch, AllreduceSettings? settings = null)
     {
         Communicator = comm;
         this.parameters = parameters;
+        this.settings = settings ?? AllreduceSettings.Default;
         LocalBatch = LocalBatchOf(globalBatch, comm.Size);
-        gradients = new GradientBuckets(comm, parameters);
+        gradients = new GradientBuckets(comm, parameters, this.settings.BucketFloats);
         averager = gradients;
     }
 
@@ -47,20 +53,45 @@ public sealed class DataParallel : IDisposable
     /// <summary>What the job moves and what it cost: a line for the run's log, null for one process.</summary>
     public string? Describe() => Communicator.Size == 1 ? null
         : $"{Communicator.Size} processes: {GradientBytes / 1e6:F1} MB of gradients averaged per step in {Buckets} allreduce buckets {averager.Route}" +
-          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first");
+          (steps < 2 ? "" : $"; {averaging.Elapsed.TotalMilliseconds / (steps - 1):F1} ms per step spent averaging (waits for the slowest process included) over {steps - 1} steps after the first, " +
+            $"a step taking {MedianStepMs():F0} ms (median)" +
+            (averager is OverlappedBuckets o ? $"; the allreduces took {o.BusySeconds * 1e3 / (steps - 1):F1} ms per step on their thread, " +
+                $"{Math.Max(0, o.BusySeconds - o.WaitedSeconds) * 1e3 / (steps - 1):F1} ms of it hidden behind the backward pass " +
+                $"({o.StartedEarly / (double)(steps - 1):F1} of {Buckets} buckets a step started before it ended)" : ""));
+
+    double MedianStepMs()
+    {
+        var last = stepMs.Take((int)Math.Min(steps - 1, stepMs.Length)).Order().ToArray();
+        return last[last.Length / 2];
+    }
 
     /// <summary>Makes the step runner compute this process's shard as the single-process step would: its dropout masks
     /// are those of the shard's positions in the global batch. On CUDA the gradients are averaged by NCCL where every
     /// process has it; on any other GPU, or without NCCL, through host memory, which <paramref name="log"/> hears as a warning.
-    /// With <paramref name="syncBatchNorm"/> the batch norms take their statistics over the whole global batch (CPU only).</summary>
+    /// With <paramref name="syncBatchNorm"/> the batch norms take their statistics over the whole global batch (CPU only).
+    /// On the CPU device each bucket is averaged while the backward pass goes on (<see cref="OverlappedBuckets"/>) unless
+    /// the settings say not to or MPI's thread level does not allow it, which <paramref name="log"/> hears.</summary>
     public void Attach(IStepRunner train, IDevice device, Action<string>? log, bool syncBatchNorm = false)
     {
         if (Communicator.Size == 1) return;
         train.FirstSample = (long)Communicator.Rank * LocalBatch;
+        var cpu = train as Cpu.CpuStepRunner;
+        if (cpu is not null && settings.Overlap)
+        {
+            if (Communicator.ThreadLimit is { } limit)
+                log?.Invoke($"the gradient allreduce is not overlapped with the backward pass: {limit}; each bucket is averaged after it");
+            else
+            {
+                var overlapped = new OverlappedBuckets(gradients, cpu.Plan);
+                cpu.KernelDone = overlapped.KernelDone;
+                averager = overlapped;
+            }
+        }
         if (syncBatchNorm)
-            ((train as Cpu.CpuStepRunner) ?? throw new DistributedException(
+            (cpu ?? throw new DistributedException(
                 $"--sync-batchnorm runs on the CPU device; synchronised batch norm is not built for {device.Name}: leave --sync-batchnorm out " +
-                "(each process then normalises over its own shard), or train with --device cpu")).SyncBatchNorm = (Communicator.Size, Communicator.Sum);
+                "(each process then normalises over its own shard), or train with --device cpu")).SyncBatchNorm =
+                (Communicator.Size, averager is OverlappedBuckets ? SumInTurn : Communicator.Sum);
         if (device is Cpu.CpuDevice) return;
         string? problem = null;
         if (device is Cuda.CudaDevice cuda && NcclGradients.Open(Communicator, cuda, parameters, gradients, out problem) is { } nccl)
@@ -84,8 +115,18 @@ public sealed class DataParallel : IDisposable
         scalars[1] = correct;
         Communicator.Sum(scalars);
         averaging.Stop();
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (steps > 0) stepMs[(steps - 1) % stepMs.Length] = (now - lastStep) * 1e3 / System.Diagnostics.Stopwatch.Frequency;
+        lastStep = now;
         steps++;
         return (scalars[0] / Communicator.Size, (long)scalars[1]);
+    }
+
+    /// <summary>A sum made during the backward pass while buckets may be on the allreduce thread: after them, in the same
+    /// order on every process.</summary>
+    void SumInTurn(Span<double> values)
+    {
+        using (((OverlappedBuckets)averager).Turn()) Communicator.Sum(values);
     }
 
     public void Dispose() => averager.Dispose();

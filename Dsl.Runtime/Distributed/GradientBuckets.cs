@@ -3,9 +3,10 @@ namespace Dsl.Runtime.Distributed;
 /// <summary>Averages the gradients of every trainable tensor over the processes: the tensors, last layer first (the order
 /// a backward pass finishes them), are packed into buckets of at most <see cref="BucketFloats"/> values, each bucket summed
 /// with one allreduce and scaled by 1/processes. Buckets keep each message large (latency paid per bucket, not per tensor)
-/// and the host copy bounded (a tensor larger than a bucket travels in pieces). 25 MB is PyTorch DDP's bucket_cap_mb.
-/// This averages through host memory (download, MPI_Allreduce, upload), which works for every device; NCCL averages the
-/// same buckets on a GPU.</summary>
+/// and the host copy bounded (a tensor larger than a bucket travels in pieces). 25 MB is PyTorch DDP's bucket_cap_mb
+/// (<see cref="AllreduceSettings"/> sets another). This averages through host memory (download, MPI_Allreduce, upload),
+/// which works for every device, after the backward pass or bucket by bucket during it (<see cref="OverlappedBuckets"/>);
+/// NCCL averages the same buckets on a GPU.</summary>
 public sealed class GradientBuckets : IGradientAverager
 {
     public const int BucketFloats = 25 * 1000 * 1000 / sizeof(float);
@@ -45,18 +46,22 @@ public sealed class GradientBuckets : IGradientAverager
     /// <summary>Replaces every gradient by its mean over the processes.</summary>
     public void Average()
     {
+        for (int b = 0; b < buckets.Count; b++) Average(b);
+    }
+
+    /// <summary>Replaces the gradients of bucket <paramref name="index"/> by their mean over the processes: one
+    /// allreduce. Every process must average the same buckets in the same order.</summary>
+    public void Average(int index)
+    {
         if (comm.Size == 1) return;
-        float scale = 1f / comm.Size;
-        foreach (var bucket in buckets)
-        {
-            int at = 0;
-            foreach (var (name, offset, count) in bucket) { parameters[name].Download(host.AsSpan(at, count), offset); at += count; }
-            var span = host.AsSpan(0, at);
-            comm.Sum(span);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(span, scale, span);
-            at = 0;
-            foreach (var (name, offset, count) in bucket) { parameters[name].Upload(host.AsSpan(at, count), offset); at += count; }
-        }
+        var bucket = buckets[index];
+        int at = 0;
+        foreach (var (name, offset, count) in bucket) { parameters[name].Download(host.AsSpan(at, count), offset); at += count; }
+        var span = host.AsSpan(0, at);
+        comm.Sum(span);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(span, 1f / comm.Size, span);
+        at = 0;
+        foreach (var (name, offset, count) in bucket) { parameters[name].Upload(host.AsSpan(at, count), offset); at += count; }
     }
 
     public void Dispose() { }

@@ -10,7 +10,7 @@ namespace Dsl.Runtime.Distributed;
 sealed unsafe class Mpi
 {
     public const string Library = "libmpi.so.40";
-    public const int ThreadFunneled = 1, Success = 0, MaxErrorString = 256, MaxProcessorName = 256;
+    public const int ThreadSingle = 0, ThreadFunneled = 1, ThreadSerialized = 2, Success = 0, MaxErrorString = 256, MaxProcessorName = 256;
     public static readonly nint InPlace = 1;
 
     public readonly delegate* unmanaged<int*, byte***, int, int*, int> Init_thread;

@@ -2,8 +2,9 @@ using System.Text;
 
 namespace Dsl.Runtime.Distributed;
 
-/// <summary>MPI_COMM_WORLD of the job mpirun started. Only the thread that created it calls MPI (MPI_THREAD_FUNNELED);
-/// errors return codes (MPI_ERRORS_RETURN), turned into <see cref="DistributedException"/>.</summary>
+/// <summary>MPI_COMM_WORLD of the job mpirun started. It asks for MPI_THREAD_SERIALIZED: the gradient allreduce may run on
+/// a thread of its own (<see cref="CommThread"/>), never at the same time as another MPI call. Errors return codes
+/// (MPI_ERRORS_RETURN), turned into <see cref="DistributedException"/>.</summary>
 sealed unsafe class MpiCommunicator : Communicator
 {
     readonly Mpi mpi;
@@ -13,7 +14,7 @@ sealed unsafe class MpiCommunicator : Communicator
     {
         this.mpi = mpi;
         int provided, rank, size;
-        mpi.Check(mpi.Init_thread(null, null, Mpi.ThreadFunneled, &provided), "to start (MPI_Init_thread)");
+        mpi.Check(mpi.Init_thread(null, null, Mpi.ThreadSerialized, &provided), "to start (MPI_Init_thread)");
         mpi.Check(mpi.Comm_set_errhandler(mpi.CommWorld, mpi.ErrorsReturn), "to set its error handler");
         mpi.Check(mpi.Comm_rank(mpi.CommWorld, &rank), "to say this process's rank");
         mpi.Check(mpi.Comm_size(mpi.CommWorld, &size), "to say the number of processes");
@@ -23,7 +24,18 @@ sealed unsafe class MpiCommunicator : Communicator
         Rank = rank;
         Size = size;
         Host = Encoding.UTF8.GetString(name, length);
+        ThreadLimit = provided >= Mpi.ThreadSerialized ? null
+            : $"Open MPI provides thread level {LevelName(provided)}, and a thread of its own for the allreduce needs MPI_THREAD_SERIALIZED";
     }
+
+    public override string? ThreadLimit { get; }
+
+    static string LevelName(int level) => level switch
+    {
+        Mpi.ThreadSingle => "MPI_THREAD_SINGLE",
+        Mpi.ThreadFunneled => "MPI_THREAD_FUNNELED",
+        _ => level.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     public override int Rank { get; }
     public override int Size { get; }

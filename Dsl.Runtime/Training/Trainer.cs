@@ -44,6 +44,8 @@ public sealed record TrainOptions
     /// <summary>In a job of several processes, batch norms normalise over the whole global batch, their statistics summed
     /// over the processes (PyTorch's SyncBatchNorm), instead of over each process's shard.</summary>
     public bool SyncBatchNorm { get; init; }
+    /// <summary>A job's gradient buckets and whether their allreduce overlaps the backward pass.</summary>
+    public Distributed.AllreduceSettings Allreduce { get; init; } = Distributed.AllreduceSettings.Default;
 }
 
 /// <summary>Where training is: a step inside an epoch, or an epoch's end. In the validation and test passes
@@ -114,7 +116,7 @@ public sealed class Trainer : IDisposable
             try
             {
                 eval = LoadEval(device, options.EvalBatch);
-                sync = new Distributed.DataParallel(comm, parameters, batch);
+                sync = new Distributed.DataParallel(comm, parameters, batch, options.Allreduce);
                 sync.Attach(train, device, options.Log, options.SyncBatchNorm);
                 sync.CheckSame(0, "after initialisation", now: true);
             }

@@ -2,7 +2,11 @@
 // network has one) as the inference runner calls it: prepared weights, the fused epilogue. For a shared machine it
 // reports each layer's fastest call and the thread's CPU time per call (its median): a call preempted by other work
 // keeps neither. Use with --threads 1 for CPU time (two threads spin-wait for each other).
-//   ConvBench --batch N --threads N --reps N
+// With --cold, 64 MiB are written before each call (untimed) and the input and workspace read again, so the layer's
+// weights come from memory, not from a cache they stayed in since the call before, while its input is as warm as the
+// previous layer leaves it: a batch-1 network's weights where other processes share the L3.
+// --im2col keeps every layer on im2col + GEMM (training's path), whose weights are a quarter of F(4x4)'s.
+//   ConvBench --batch N --threads N --reps N [--cold] [--im2col]
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cpu;
@@ -10,6 +14,8 @@ using Dsl.Runtime.Cpu;
 int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1]) : fallback;
 int batch = Arg("--batch", 64), reps = Arg("--reps", 20);
 CpuThreads.Count = Arg("--threads", 2);
+var flush = args.Contains("--cold") ? new byte[64 << 20] : null;
+bool winograd = !args.Contains("--im2col");
 var layers = new (string Name, int C, int Size, int K, bool Pool)[]
 {
     ("conv1", 3, 32, 32, false), ("conv2", 32, 32, 32, true), ("conv3", 32, 16, 64, false),
@@ -18,7 +24,7 @@ var layers = new (string Name, int C, int Size, int K, bool Pool)[]
 var rng = new Random(1);
 float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
 double total = 0;
-Console.WriteLine($"cifar-bn convolutions, batch {batch}, {CpuThreads.Count} threads, {reps} calls each (ms: fastest call, median and least CPU time per call)");
+Console.WriteLine($"cifar-bn convolutions, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")} (ms: fastest call, median and least CPU time per call)");
 foreach (var (name, c, size, k, pool) in layers)
 {
     var g = new ConvGeometry(batch, c, size, size, k, 3, 3, 1, 1, 1, 1, 1, size, size);
@@ -39,9 +45,14 @@ foreach (var (name, c, size, k, pool) in layers)
             Conv.Prepare(g, pw, pr, pws, ws.Length);
             for (int i = -3; i < reps; i++)
             {
+                if (flush != null)
+                {
+                    Array.Fill(flush, (byte)i);
+                    _ = x.Sum() + ws.Sum(); // back into the cache, as the layer before leaves them
+                }
                 double cpu0 = ThreadSeconds();
                 long t0 = Stopwatch.GetTimestamp();
-                Conv.Forward(g, px, pw, pb, py, Activation.Relu, 0f, pws, ws.Length, ps, pr, pool ? pp : null);
+                Conv.Forward(g, px, pw, pb, py, Activation.Relu, 0f, pws, ws.Length, ps, pr, pool && winograd ? pp : null, winograd);
                 double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 if (i >= 0) (wall[i], cpu[i]) = (seconds, ThreadSeconds() - cpu0);
             }

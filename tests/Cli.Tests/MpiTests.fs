@@ -21,9 +21,14 @@ let private launcher n =
     | None -> skiptest "Open MPI's mpirun is not installed (sudo apt-get install openmpi-bin libopenmpi3)"; []
     | Some path -> [ path; "--allow-run-as-root"; "--oversubscribe"; "-np"; string n ]
 
-let private mpi n args =
-    use p = Process.Start(startInfo (launcher n) args)
+/// A job of `n` processes with `env` set in their environment (mpirun passes it to those it starts on this machine).
+let private mpiWith (env: (string * string) list) n args =
+    let psi = startInfo (launcher n) args
+    for name, value in env do psi.Environment[name] <- value
+    use p = Process.Start psi
     finish p
+
+let private mpi n args = mpiWith [] n args
 
 let private weights dir : Collections.Generic.IReadOnlyDictionary<string, StoredTensor> =
     let struct (tensors, _) = SafeTensors.Read(Path.Combine(dir, "weights.safetensors"))
@@ -194,6 +199,22 @@ let ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; withou
     Expect.isLessThanOrEqual withSync tolerance "synchronised: the statistics of the whole batch, the single process's weights"
     Expect.isGreaterThan without (100.0 * tolerance) "per-process statistics train another network: the comparison tells the two apart"
 
+let ``the allreduce overlapped with the backward pass ends with the weights of the one after it, bit for bit`` () =
+    let file = tempModel batchNormed
+    let dir = Path.GetDirectoryName file
+    // Buckets of 1000 values: 18 a step, most started while the backward pass goes on; the synchronised batch norms'
+    // sums in the backward pass take their turn between them.
+    let run overlap =
+        let r = mpiWith [ "DSL_BUCKET_MB", "0.004"; "DSL_OVERLAP", overlap ] 2 [ "run"; file; "--limit"; "160"; "--sync-batchnorm"; "--out"; Path.Combine(dir, overlap) ]
+        Expect.equal r.Code 0 (r.Out + r.Err)
+        r
+    let overlapped, after = run "1", run "0"
+    Expect.stringContains overlapped.Out "in 18 allreduce buckets through host memory over MPI, each as the backward pass finishes its gradients (overlapped)" "the job says it overlaps"
+    Expect.stringContains overlapped.Out "hidden behind the backward pass" "and how much of the allreduce it hid"
+    Expect.isFalse (after.Out.Contains "overlapped") "DSL_OVERLAP=0 averages after the backward pass"
+    let bytes name = File.ReadAllBytes(Path.Combine(dir, name, "weights.safetensors"))
+    Expect.equal (bytes "1") (bytes "0") "the same weights bit for bit"
+
 let ``--ranks builds mpirun's command line: root, more processes than cores, threads`` () =
     let dsl = Ranks.commandLine "/m/mpirun" 4 true 2 [ "a.model"; "--out"; "o" ] |> List.skipWhile ((<>) "-np")
     Expect.containsAll (Ranks.commandLine "/m/mpirun" 4 true 2 []) [ "--allow-run-as-root"; "--oversubscribe"; "--bind-to"; "none" ] "as root, 4 processes on 2 cores"
@@ -227,4 +248,5 @@ let tests =
         testCase "--ranks builds mpirun's command line: root, more processes than cores, threads" ``--ranks builds mpirun's command line: root, more processes than cores, threads``
         testCase "2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory" ``2 processes x 8 on OpenCL train what 1 process x 16 does, averaging through host memory``
         testCase "--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not" ``--sync-batchnorm: 2 processes x 8 normalise as 1 process x 16 does; without it they do not``
+        testCase "the allreduce overlapped with the backward pass ends with the weights of the one after it, bit for bit" ``the allreduce overlapped with the backward pass ends with the weights of the one after it, bit for bit``
     ]

@@ -118,6 +118,127 @@ public class DistributedTests
             Assert.Equal(g.Select(v => (v + StandInPeer.Peer) / 2), parameters.Read(name));
     }
 
+    /// <summary>A world of two whose other process holds <see cref="StandInPeer.Peer"/> in every gradient; each sum of
+    /// floats (a bucket) is counted on <see cref="Started"/> as it begins.</summary>
+    sealed class CountingPeer(string? threadLimit = null) : Communicator
+    {
+        public readonly SemaphoreSlim Started = new(0);
+        public override string? ThreadLimit => threadLimit;
+        public override int Rank => 0;
+        public override int Size => 2;
+        public override string Host => "here";
+        public override void Sum(Span<float> values) { Started.Release(); foreach (ref var v in values) v += StandInPeer.Peer; }
+        public override void Sum(Span<double> values) { }
+        public override ulong[] Gather(ulong value) => [value, value];
+        public override void Broadcast(Span<byte> values) { }
+        public override void Barrier() { }
+        public override void Finish() { }
+    }
+
+    const string TwoLayers = "network t\n  input 1 x 8 x 8\n  conv 4 kernel 3 |> relu\n  flatten\n  dense 16 |> relu\n  dense 3\n  softmax\n";
+
+    /// <summary>One training step of <see cref="TwoLayers"/> on a world of two, its gradients averaged in buckets of 50
+    /// values, overlapped or not; returns the averaged gradients. <paramref name="duringBackward"/> runs after the
+    /// second-to-last kernel, while the backward pass has one kernel left.</summary>
+    static Dictionary<string, float[]> AveragedStep(bool overlap, Action<CountingPeer>? duringBackward = null)
+    {
+        var network = Networks.Text(TwoLayers);
+        using var device = new CpuDevice(1);
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, network);
+        using var parameters = new ParameterSet(device, plan, 1);
+        using var runner = (CpuStepRunner)device.Load(plan, parameters);
+        var peer = new CountingPeer();
+        using var sync = new DataParallel(peer, parameters, 8, new AllreduceSettings(50, overlap));
+        sync.Attach(runner, device, log: null);
+        Assert.Equal(overlap, runner.KernelDone is not null);
+        if (duringBackward is not null)
+        {
+            var posting = runner.KernelDone!;
+            int last = plan.Kernels.Length - 1;
+            runner.KernelDone = i => { posting(i); if (i == last - 1) duringBackward(peer); };
+        }
+        var (images, labels) = Networks.RandomBatch(plan, 3);
+        runner.SetBatch(images, labels);
+        runner.Run(0);
+        sync.Step(1.0, 0);
+        return parameters.Trainable.ToDictionary(n => n, n => parameters.Read(n + ".grad"));
+    }
+
+    [Fact]
+    public void OverlappedBucketsStartDuringTheBackwardPassAndAverageBitForBitAsAfterIt()
+    {
+        var after = AveragedStep(overlap: false);
+        // The backward pass waits before its last kernel until a bucket's allreduce has begun: posted only after the
+        // backward pass, none would, and the wait would fail.
+        var overlapped = AveragedStep(overlap: true, peer => Assert.True(peer.Started.Wait(TimeSpan.FromSeconds(60)), "no bucket's allreduce started before the backward pass ended"));
+        foreach (var (name, g) in after)
+            Assert.Equal(g, overlapped[name]);
+        Assert.True(after.Count >= 6);
+    }
+
+    [Fact]
+    public void OverlappedBucketsAreEachGradientsMeanOnce()
+    {
+        var network = Networks.Text(TwoLayers);
+        using var device = new CpuDevice(1);
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, network);
+        using var parameters = new ParameterSet(device, plan, 1);
+        using var runner = (CpuStepRunner)device.Load(plan, parameters);
+        var (images, labels) = Networks.RandomBatch(plan, 3);
+        runner.SetBatch(images, labels);
+        runner.Run(0);
+        var own = parameters.Trainable.ToDictionary(n => n, n => parameters.Read(n + ".grad"));
+        var averaged = AveragedStep(overlap: true);
+        foreach (var (name, g) in own)
+            Assert.Equal(g.Select(v => (v + StandInPeer.Peer) * 0.5f), averaged[name]);
+    }
+
+    [Fact]
+    public void BelowMpiThreadSerializedTheBucketsAreAveragedAfterTheBackwardPassSayingWhy()
+    {
+        var network = Networks.Text(TwoLayers);
+        using var device = new CpuDevice(1);
+        var plan = MemoryPlan.compile(PlanMode.Training, 4, network);
+        using var parameters = new ParameterSet(device, plan, 1);
+        using var runner = (CpuStepRunner)device.Load(plan, parameters);
+        using var sync = new DataParallel(new CountingPeer("Open MPI provides thread level MPI_THREAD_FUNNELED"), parameters, 8);
+        var log = new List<string>();
+        sync.Attach(runner, device, log.Add);
+        Assert.Null(runner.KernelDone);
+        Assert.Equal(["the gradient allreduce is not overlapped with the backward pass: Open MPI provides thread level MPI_THREAD_FUNNELED; each bucket is averaged after it"], log);
+        Assert.DoesNotContain("overlapped)", sync.Describe());
+    }
+
+    [Fact]
+    public void ACollectiveThatFailsOnTheThreadIsThrownByTheWaitAndTurnsWaitForPostedOnes()
+    {
+        using var thread = new CommThread();
+        var order = new List<string>();
+        using var gate = new ManualResetEventSlim();
+        thread.Post(() => { gate.Wait(); lock (order) order.Add("posted"); });
+        var turn = Task.Run(() => { using (thread.Turn()) lock (order) order.Add("turn"); });
+        Thread.Sleep(50);
+        gate.Set();
+        Assert.True(turn.Wait(TimeSpan.FromSeconds(60)));
+        Assert.Equal(["posted", "turn"], order);
+        thread.Post(() => throw new DistributedException("MPI failed to sum 7 values over 2 processes (MPI_Allreduce): peer gone"));
+        var e = Assert.Throws<DistributedException>(thread.WaitIdle);
+        Assert.Contains("peer gone", e.Message);
+        Assert.Throws<DistributedException>(() => thread.Post(() => { }));
+    }
+
+    [Fact]
+    public void BucketSizeAndOverlapAreReadFromTheEnvironment()
+    {
+        Assert.Equal(AllreduceSettings.Default, AllreduceSettings.FromEnvironment(_ => null));
+        Assert.Equal(new AllreduceSettings(250_000, false),
+            AllreduceSettings.FromEnvironment(new Dictionary<string, string> { ["DSL_BUCKET_MB"] = "1", ["DSL_OVERLAP"] = "0" }.GetValueOrDefault));
+        Assert.Contains("DSL_BUCKET_MB=-2: give the size of a gradient bucket in MB",
+            Assert.Throws<DistributedException>(() => AllreduceSettings.FromEnvironment(n => n == "DSL_BUCKET_MB" ? "-2" : null)).Message);
+        Assert.Contains("DSL_OVERLAP=yes: give 1",
+            Assert.Throws<DistributedException>(() => AllreduceSettings.FromEnvironment(n => n == "DSL_OVERLAP" ? "yes" : null)).Message);
+    }
+
     [Fact]
     public void WithoutMpirunARunIsAWorldOfOne()
     {

@@ -20,10 +20,10 @@ internal static unsafe partial class Winograd
 {
     const int Lanes = 16, MaxAlpha = 6;
 
-    /// <summary>Fewest tiles per thread (two 48-column GEMM panels) for a chunk per thread; below it all the tiles are
-    /// one chunk whose steps the threads split. Below 16 channels in or out the im2col path was faster (measured on
+    /// <summary>Fewest tiles per thread (two 48-column GEMM panels; F(4x4): 32, see <see cref="Whole"/>) for a chunk per
+    /// thread; below it all the tiles are one chunk whose steps the threads split. Below 16 channels in or out the im2col path was faster (measured on
     /// lenet- and CIFAR-sized layers, docs/performance.md).</summary>
-    const int MinChunk = 96, MinChannels = 16;
+    const int MinChunk = 96, MinWideChunk = 32, MinChannels = 16;
 
     /// <summary>Most floats of transformed inputs and products for the one-chunk mode (16 MiB); past it, im2col.</summary>
     const long MaxWhole = 1L << 22;
@@ -61,8 +61,11 @@ internal static unsafe partial class Winograd
 
     static long TransformedWeights(in ConvGeometry g) => (long)Products(g) * g.GroupK * g.GroupC;
 
-    /// <summary>Whether all the tiles form one chunk whose steps the threads split (too few tiles for a chunk each).</summary>
-    static bool Whole(in ConvGeometry g, int threads) => (Tiles(g) + threads - 1) / threads < MinChunk;
+    /// <summary>Whether all the tiles form one chunk whose steps the threads split (too few tiles for a chunk each).
+    /// F(4x4) takes chunks from 32 tiles a thread: cifar-bn's conv2 at batch 1 (64 tiles) ran 0.046 ms on 2 threads
+    /// instead of 0.053, its transformed inputs and products staying on their thread's core, not handed across between
+    /// the steps (docs/experiments/cifar-bn-profile.md).</summary>
+    static bool Whole(in ConvGeometry g, int threads) => (Tiles(g) + threads - 1) / threads < (M(g) == 4 ? MinWideChunk : MinChunk);
 
     static int ChunkTiles(in ConvGeometry g, int threads) => Whole(g, threads) ? (int)Tiles(g) : Chunk(g, threads);
 
@@ -143,10 +146,12 @@ internal static unsafe partial class Winograd
                 continue;
             }
             // One chunk of every tile: its input transform, products and output transform, each split between threads.
-            foreach (var (step, items) in new[] { (Step.Inputs, cg), (Step.Products, products), (Step.Outputs, kg) })
+            // (Handed out in blocks of a quarter of a share instead, they ran cifar-bn at batch 1 no faster under a CPU
+            // hog, and 0.62 ms against 0.57 where two threads were slower than one: docs/experiments/cifar-bn-profile.md.)
+            foreach (var step in WholeSteps)
             {
                 job.Step = step;
-                CpuThreads.For(items, 1, ref job);
+                CpuThreads.For(step == Step.Inputs ? cg : step == Step.Products ? products : kg, 1, ref job);
             }
         }
         return true;
@@ -159,6 +164,8 @@ internal static unsafe partial class Winograd
     /// chunks) the input channels, the products or the output channels of the chunk at <see cref="Job.First"/>; or the
     /// filter gradient's output channels of dy, or its products.</summary>
     enum Step { Chunks, Inputs, Products, Outputs, Gradients, FilterProducts }
+
+    static readonly Step[] WholeSteps = [Step.Inputs, Step.Products, Step.Outputs];
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], summed in double.</summary>
     static void TransformWeights(double[] gm, int r, float* w, int kg, int cg, float* u)

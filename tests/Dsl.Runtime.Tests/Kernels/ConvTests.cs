@@ -138,6 +138,7 @@ public unsafe class ConvTests
         yield return G(2, 16, 18, 18, 16, 0);               // no padding: plain loads inside the rows
         yield return G(3, 20, 14, 14, 16, 2, 2);            // padding 2 (16 x 16 outputs), grouped
         yield return G(5, 32, 8, 8, 48, 1);                 // runs of 2 tiles from 4 images a vector; 4 tiles left over
+        yield return G(1, 32, 32, 32, 32, 1);               // cifar-bn's conv2 at batch 1: a chunk of 32 tiles per thread
         yield return G(1, 16, 12, 24, 16, 1);               // 6 tiles of 4 a row, not whole runs: F(2x2)
     }
 
@@ -264,7 +265,7 @@ public unsafe class ConvTests
             new(n, c, h, w, k, r, r, 1, 1, pad, pad, 1, h + 2 * pad - r + 1, w + 2 * pad - r + 1);
         var r = new Random(13);
         foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
-                     G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1) })
+                     G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1) })
         foreach (var act in new[] { Activation.Relu, Activation.None })
         {
             var pg = new PoolGeometry(g.N, g.K, g.Ho, g.Wo, 2, 2, 2, 2, 0, 0, g.Ho / 2, g.Wo / 2);
@@ -287,12 +288,14 @@ public unsafe class ConvTests
     }
 
     /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like), a
-    /// Winograd one whose chunks of tiles move with the thread count, and a Winograd one whose 144 tiles are a chunk per
-    /// thread at 1 thread and one chunk split by steps at more.</summary>
+    /// Winograd one whose chunks of tiles move with the thread count, a Winograd one whose 144 tiles are a chunk per
+    /// thread at 1 thread and one chunk split by steps at more, and an F(4x4) one of 64 tiles: chunks of 48 and 16 at 1
+    /// thread, of 32 at 2, one chunk split by steps at 3 and 7.</summary>
     [Theory]
     [InlineData("im2col")]
     [InlineData("winograd")]
     [InlineData("winograd-one-chunk")]
+    [InlineData("winograd-4x4-one-image")]
     public void ForwardIsBitIdenticalAcrossThreadCounts(string path)
     {
         var r = new Random(path.Length);
@@ -300,6 +303,7 @@ public unsafe class ConvTests
         {
             "im2col" => new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29),
             "winograd" => new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30),
+            "winograd-4x4-one-image" => new ConvGeometry(1, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 32, 32),
             _ => new ConvGeometry(1, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 24, 24),
         };
         var x = Rand(r, g.N * g.C * g.H * g.W);

@@ -64,10 +64,10 @@ public unsafe class CpuThreadsTests
         }
     }
 
-    /// <summary>Records each index's slot, and waits at index 0 so the other threads must take the rest.</summary>
+    /// <summary>Records each index's slot and thread, and waits at index 0 so the other threads must take the rest.</summary>
     private struct SlotJob : IParallelJob
     {
-        public int* Hits, Slots;
+        public int* Hits, Slots, Threads;
         public int Sleep;
 
         public void Run(int begin, int end)
@@ -77,6 +77,7 @@ public unsafe class CpuThreadsTests
                 if (i == 0) Thread.Sleep(Sleep);
                 Interlocked.Increment(ref Hits[i]);
                 Slots[i] = CpuThreads.Slot;
+                if (Threads != null) Threads[i] = Environment.CurrentManagedThreadId;
             }
         }
     }
@@ -121,6 +122,70 @@ public unsafe class CpuThreadsTests
                 return;
             }
             Assert.Fail("no loop ran on two threads in 20 attempts");
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    /// <summary>A worker asleep when a loop starts (idle past its spin) takes longer to wake than the caller takes for
+    /// its own share: the caller then runs the worker's static share itself, under the worker's slot.</summary>
+    [Fact]
+    public void TheCallerRunsTheShareOfAWorkerNotYetStarted()
+    {
+        int saved = CpuThreads.Count;
+        try
+        {
+            CpuThreads.Count = 2;
+            int caller = Environment.CurrentManagedThreadId;
+            // Other test classes' loops, run beside this one, keep the pool busy (or its worker awake) for a while.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < 20)
+            {
+                Thread.Sleep(5); // past the workers' spin: they sleep
+                var hits = new int[2];
+                var slots = new int[2];
+                var threads = new int[2];
+                fixed (int* h = hits, s = slots, t = threads)
+                {
+                    var job = new SlotJob { Hits = h, Slots = s, Threads = t };
+                    CpuThreads.For(2, 1, ref job);
+                }
+                Assert.All(hits, v => Assert.Equal(1, v));
+                // Index 1 is the worker's share: on a worker (slot 1), on the caller alone when the pool was busy (slot 0),
+                // or on the caller for the worker (slot 1), which is what this test waits to see.
+                if (threads[1] == caller && slots[1] == 1) return;
+            }
+            Assert.Fail("the caller never ran a sleeping worker's share in 20 s of loops");
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    /// <summary>Workers claiming their shares while the caller takes over the unclaimed ones: every index still runs once.</summary>
+    [Fact]
+    public void EveryIndexRunsOnceWhileWorkersRaceTheCallerForTheirShares()
+    {
+        int saved = CpuThreads.Count;
+        try
+        {
+            var r = new Random(5);
+            for (int loop = 0; loop < 400; loop++)
+            {
+                CpuThreads.Count = 2 + loop % 3;
+                if (loop % 7 == 0) Thread.Sleep(1); // some loops find the workers asleep, most spinning
+                int total = 1 + r.Next(12);
+                var hits = new int[total];
+                fixed (int* h = hits)
+                {
+                    var job = new MarkJob { Hits = h };
+                    CpuThreads.For(total, 1, ref job);
+                }
+                Assert.All(hits, v => Assert.Equal(1, v));
+            }
         }
         finally
         {
