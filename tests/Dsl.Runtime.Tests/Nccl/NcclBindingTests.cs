@@ -65,12 +65,12 @@ public class NcclBindingTests
     [Fact]
     public void ConstantsAreTheHeaders()
     {
-        Assert.Equal(EnumValue("ncclSuccess"), Distributed.Nccl.Success);
-        Assert.Equal(EnumValue("ncclFloat32"), Distributed.Nccl.Float32);
-        Assert.Equal(EnumValue("ncclAvg"), Distributed.Nccl.Avg);
+        Assert.Equal(Distributed.Nccl.Success, EnumValue("ncclSuccess"));
+        Assert.Equal(Distributed.Nccl.Float32, EnumValue("ncclFloat32"));
+        Assert.Equal(Distributed.Nccl.Avg, EnumValue("ncclAvg"));
         var bytes = int.Parse(Regex.Match(Header, @"#define NCCL_UNIQUE_ID_BYTES (\d+)").Groups[1].Value);
         Assert.Equal(128, bytes);
-        Assert.Equal(bytes, Distributed.Nccl.UniqueIdBytes);
+        Assert.Equal(Distributed.Nccl.UniqueIdBytes, bytes);
         Assert.Equal(bytes, (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(UniqueId).Invoke(null, null)!);
     }
 
