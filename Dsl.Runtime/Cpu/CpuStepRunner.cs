@@ -38,6 +38,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
         winograd = !plan.Mode.IsTraining || device.TrainingWinograd;
         long work = plan.Kernels.Select(k => k switch
         {
+            Kernel.ConvForward c when !plan.Mode.IsTraining => Conv.ForwardWorkspaceFloats(Geometry(c.G), CpuThreads.Count),
             Kernel.ConvForward c => Conv.WorkspaceFloats(Geometry(c.G)),
             Kernel.ConvBackwardData c => Conv.WorkspaceFloats(Geometry(c.G)),
             Kernel.ConvBackwardFilter c => Conv.WorkspaceFloats(Geometry(c.G)),

@@ -12,12 +12,18 @@ namespace Dsl.Runtime.Cpu;
 /// Every image's result is the same serial GEMM either way, so the bits do not depend on the thread count.</remarks>
 public static unsafe class Conv
 {
-    /// <summary>Floats of workspace the convolution kernels need for geometry g: a group's packed weights and one
-    /// image-group's column matrix per thread, or for the filter gradient a chunk of images' columns and output gradients;
-    /// or what the Winograd paths of the three passes need, where they take g.</summary>
+    /// <summary>Floats of workspace the convolution kernels of all three passes need for geometry g: the forward pass's
+    /// (<see cref="ForwardWorkspaceFloats"/>), the filter gradient's chunk of images' columns and output gradients, or
+    /// what the Winograd paths of the two gradients need, where they take g.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), FilterChunkFloats(g)),
-            Math.Max(Math.Max(Winograd.WorkspaceFloats(g, threads), Winograd.BackwardDataWorkspaceFloats(g, threads)), Winograd.BackwardFilterWorkspaceFloats(g)));
+        Math.Max(Math.Max(ForwardWorkspaceFloats(g, threads), FilterChunkFloats(g)),
+            Math.Max(Winograd.BackwardDataWorkspaceFloats(g, threads), Winograd.BackwardFilterWorkspaceFloats(g)));
+
+    /// <summary>Floats of workspace the forward pass (and <see cref="Prepare"/>) needs for geometry g: a group's packed
+    /// weights and one image-group's column matrix per thread, or the Winograd path's, where it takes g. An inference
+    /// plan sizes its workspace by this alone: it runs no gradient.</summary>
+    public static long ForwardWorkspaceFloats(ConvGeometry g, int threads) =>
+        Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), Winograd.WorkspaceFloats(g, threads));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
