@@ -6,6 +6,12 @@ using Xunit;
 
 namespace Dsl.Runtime.Tests.Kernels;
 
+/// <summary>The pool's timing tests want its workers to themselves (asleep between loops, not woken by another test's):
+/// they run alone.</summary>
+[CollectionDefinition("cpu-threads", DisableParallelization = true)]
+public sealed class CpuThreadsCollection;
+
+[Collection("cpu-threads")]
 public unsafe class CpuThreadsTests
 {
     private struct MarkJob : IParallelJob
@@ -111,7 +117,7 @@ public unsafe class CpuThreadsTests
         try
         {
             CpuThreads.Count = 2;
-            // A loop that finds the pool busy (another test's) runs on the caller alone; try until one runs in parallel.
+            // A loop can still run on the caller alone (its worker late to wake); try until one runs in parallel.
             for (int attempt = 0; attempt < 20; attempt++)
             {
                 var (hits, slots) = Run(64, 2, 2, 50);
@@ -139,7 +145,7 @@ public unsafe class CpuThreadsTests
         {
             CpuThreads.Count = 2;
             int caller = Environment.CurrentManagedThreadId;
-            // Other test classes' loops, run beside this one, keep the pool busy (or its worker awake) for a while.
+            // The worker's wake can still beat the caller's share now and then: try until the caller wins once.
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (clock.Elapsed.TotalSeconds < 20)
             {
