@@ -5,7 +5,8 @@ using System.Numerics.Tensors;
 namespace Dsl.Runtime.Cpu;
 
 /// <summary>Grouped 2-D convolution via im2col/col2im + GEMM.</summary>
-/// <remarks>3x3 and 5x5 stride-1 forward passes and both gradients go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
+/// <remarks>A first layer's forward pass (few input taps, stride 1) goes to <see cref="DirectConv"/> on the packed
+/// weights; 3x3 and 5x5 stride-1 forward passes and both gradients go to <see cref="Winograd"/> where it applies. A group's weights are packed into GEMM panels once per call, not once per image. With at least as many images
 /// as threads, each thread then lowers and multiplies whole images on its own slice of the workspace (no packing of one
 /// image's columns by two threads), taking the next image as it finishes one; with fewer, the GEMM of each image is the
 /// parallel part.
@@ -23,7 +24,8 @@ public static unsafe class Conv
     /// weights and one image-group's column matrix per thread, or the Winograd path's, where it takes g. An inference
     /// plan sizes its workspace by this alone: it runs no gradient.</summary>
     public static long ForwardWorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(WeightFloats(g) + (g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N))), Winograd.WorkspaceFloats(g, threads));
+        Math.Max(WeightFloats(g) + Math.Max(g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N)), DirectConv.WorkspaceFloats(g, threads)),
+            Winograd.WorkspaceFloats(g, threads));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
@@ -84,6 +86,8 @@ public static unsafe class Conv
             var weights = prepared != null
                 ? new PackedA(false, null, g.ColRows, prepared + grp * Gemm.PackedFloats(g.GroupK, g.ColRows))
                 : Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
+            if (DirectConv.TryForward(g, x, weights.Panels, bias, scale, y, act, actParam, workspace + WeightFloats(g), workspaceFloats - WeightFloats(g)))
+                continue;
             var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam,
                 Columns = workspace + WeightFloats(g) };
             CpuThreads.ForEach(g.N, 1, parts, ref job);

@@ -13,6 +13,21 @@ internal readonly unsafe struct GemmEpilogue(float* rowBias, float* colBias, Act
     public readonly float ActParam = actParam;
     public bool IsNone => RowBias == null && ColBias == null && RowScale == null && Act == Activation.None;
 
+    /// <summary>Whether the activation is applied in the same pass as scale and bias (<see cref="Fuse"/>); others
+    /// follow as <see cref="Activations.Apply"/> on the result.</summary>
+    public bool FusesActivation => Act is Activation.None or Activation.Relu or Activation.LeakyRelu;
+
+    /// <summary>act(v * scale + bias) for row <paramref name="i"/> of a kernel that keeps its results in registers: the
+    /// bits of <see cref="Apply"/>'s vector loop, before an unfused activation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Fuse(Vector512<float> v, int i)
+    {
+        v = Vector512.FusedMultiplyAdd(v, Vector512.Create(RowScale == null ? 1f : RowScale[i]), Vector512.Create(RowBias == null ? 0f : RowBias[i]));
+        if (Act == Activation.Relu) return Vector512.Max(v, Vector512<float>.Zero);
+        if (Act == Activation.LeakyRelu) return Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, v * Vector512.Create(ActParam));
+        return v;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* c, int ldc, int i0, int j0, int rows, int cols)
     {

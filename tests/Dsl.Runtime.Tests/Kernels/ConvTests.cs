@@ -181,6 +181,76 @@ public unsafe class ConvTests
         }
     }
 
+    /// <summary>First layers on the direct path (few input taps, stride 1): output rows narrower and wider than its
+    /// 32-column strips, channel counts that leave a partial block of eight, paddings 0 to 4, batch 1 and 3. Each against
+    /// a float64 convolution with the batch norm scale, bias and every activation, at 1 and 2 threads, from prepared
+    /// weights or not: within 1e-5 of the largest sum, and bit for bit the same at both thread counts.</summary>
+    [Fact]
+    public void DirectForwardMatchesFloat64Elementwise()
+    {
+        ConvGeometry G(int n, int c, int h, int w, int k, int r, int s, int ph, int pw) =>
+            new(n, c, h, w, k, r, s, 1, 1, ph, pw, 1, h + 2 * ph - r + 1, w + 2 * pw - s + 1);
+        var geometries = new[]
+        {
+            G(3, 1, 28, 28, 32, 5, 5, 2, 2),   // lenet's conv1: 28 of a 32-column strip
+            G(1, 3, 32, 32, 32, 3, 3, 1, 1),   // cifar-bn's conv1: whole strips
+            G(3, 3, 9, 70, 13, 3, 3, 1, 1),    // three strips, the last of 6 columns; a block of 5 channels
+            G(1, 2, 6, 17, 8, 5, 3, 4, 0),     // padding past the image, a 17-column row (one past a vector)
+            G(2, 7, 5, 4, 3, 3, 3, 2, 2),      // 63 taps; fewer channels than a block
+            G(1, 1, 1, 1, 1, 1, 1, 0, 0),      // one output
+            G(1, 16, 8, 8, 9, 2, 2, 1, 0),     // 64 taps
+        };
+        var r = new Random(17);
+        var acts = Enum.GetValues<Activation>();
+        int saved = CpuThreads.Count;
+        try
+        {
+            foreach (var g in geometries)
+            {
+                Assert.True(DirectConv.Takes(g), $"{g}: expected the direct path to apply");
+                var x = Rand(r, g.N * g.C * g.H * g.W);
+                var w = Rand(r, g.K * g.ColRows);
+                var b = Rand(r, g.K);
+                var scale = r.Next(2) == 0 ? null : Rand(r, g.K);
+                var act = acts[r.Next(acts.Length)];
+                // conv(x, w) * scale + b = conv(x, w * scale) + b, in float64
+                var scaled = D(w);
+                if (scale != null) for (int i = 0; i < scaled.Length; i++) scaled[i] *= scale[i / g.ColRows];
+                var reference = RefConv(g, D(x), scaled, D(b), act, 0.1);
+                double largest = RefConv(g, D(x), scaled, D(b), Activation.None, 0).Max(Math.Abs);
+                float[]? first = null;
+                foreach (int threads in new[] { 1, 2 })
+                foreach (bool prepared in new[] { false, true })
+                {
+                    CpuThreads.Count = threads;
+                    var y = new float[g.N * g.K * g.Ho * g.Wo];
+                    var ws = new float[Conv.ForwardWorkspaceFloats(g, threads)];
+                    var ready = new float[Conv.PreparedFloats(g)];
+                    var weights = (float[])w.Clone();
+                    fixed (float* px = x, pw = weights, pb = b, ps = scale, py = y, pws = ws, pp = ready)
+                    {
+                        if (prepared)
+                        {
+                            Conv.Prepare(g, pw, pp, pws, ws.Length);
+                            Array.Fill(weights, float.NaN);
+                        }
+                        Conv.Forward(g, px, pw, pb, py, act, 0.1f, pws, ws.Length, ps, prepared ? pp : null);
+                    }
+                    double worst = 0;
+                    for (int i = 0; i < y.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
+                    Assert.True(worst <= 1e-5 * largest,
+                        $"{g} {act}, scale {scale != null}, {threads} threads{(prepared ? ", prepared weights" : "")}: worst error {worst} against a largest sum of {largest}");
+                    if (first == null) first = y;
+                    else Assert.Equal(first, y);
+                }
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
     /// <summary>The input gradient on the Winograd path (dy convolved with the flipped, transposed weights) against the
     /// float64 direct gradient, on every Winograd geometry, at 1 and 2 threads: F(2x2) and F(4x4) tiles, 3x3 and 5x5,
     /// paddings 0 to 4 (so transposed paddings r - 1 - pad from 0 up), groups, chunked and one-chunk; bit for bit the same
@@ -295,12 +365,14 @@ public unsafe class ConvTests
     /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like), a
     /// Winograd one whose chunks of tiles move with the thread count, a Winograd one whose 144 tiles are a chunk per
     /// thread at 1 thread and one chunk split by steps at more, and an F(4x4) one of 64 tiles: chunks of 48 and 16 at 1
-    /// thread, of 32 at 2, one chunk split by steps at 3 and 7.</summary>
+    /// thread, of 32 at 2, one chunk split by steps at 3 and 7; and a direct one whose 3 images go a whole image to a thread
+    /// at 1 to 3 threads and a block of eight channels at a time at 7.</summary>
     [Theory]
     [InlineData("im2col")]
     [InlineData("winograd")]
     [InlineData("winograd-one-chunk")]
     [InlineData("winograd-4x4-one-image")]
+    [InlineData("direct")]
     public void ForwardIsBitIdenticalAcrossThreadCounts(string path)
     {
         var r = new Random(path.Length);
@@ -309,6 +381,7 @@ public unsafe class ConvTests
             "im2col" => new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29),
             "winograd" => new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30),
             "winograd-4x4-one-image" => new ConvGeometry(1, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 32, 32),
+            "direct" => new ConvGeometry(3, 1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 1, 28, 28),
             _ => new ConvGeometry(1, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 24, 24),
         };
         var x = Rand(r, g.N * g.C * g.H * g.W);
