@@ -72,8 +72,8 @@ public static unsafe class Conv
 
     /// <summary>y = act(conv(x, w) * scale + bias) per output channel; bias and scale may be null. With
     /// <paramref name="prepared"/> (from <see cref="Prepare"/> with the same workspace), w itself is not read. With
-    /// <paramref name="pooled"/>, where the Winograd path runs (even output sizes), y is not written but its 2x2 maxima
-    /// are, into pooled; returns whether they were. <paramref name="winograd"/> false keeps to im2col + GEMM
+    /// <paramref name="pooled"/>, where the Winograd or the direct path runs (even output sizes), y is not written but
+    /// its 2x2 maxima are, into pooled; returns whether they were. <paramref name="winograd"/> false keeps to im2col + GEMM
     /// (<see cref="CpuDevice.TrainingWinograd"/>).</summary>
     public static bool Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null, bool winograd = true)
@@ -86,8 +86,8 @@ public static unsafe class Conv
             var weights = prepared != null
                 ? new PackedA(false, null, g.ColRows, prepared + grp * Gemm.PackedFloats(g.GroupK, g.ColRows))
                 : Gemm.Pack(false, w + (long)grp * g.GroupK * g.ColRows, g.ColRows, g.GroupK, g.ColRows, workspace);
-            if (DirectConv.TryForward(g, x, weights.Panels, bias, scale, y, act, actParam, workspace + WeightFloats(g), workspaceFloats - WeightFloats(g)))
-                continue;
+            if (DirectConv.TryForward(g, x, weights.Panels, bias, scale, y, act, actParam, workspace + WeightFloats(g), workspaceFloats - WeightFloats(g), pooled))
+                return pooled != null && DirectConv.Pools(g, act); // one group
             var job = new ImagesJob { G = g, Group = grp, Weights = weights, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam,
                 Columns = workspace + WeightFloats(g) };
             CpuThreads.ForEach(g.N, 1, parts, ref job);

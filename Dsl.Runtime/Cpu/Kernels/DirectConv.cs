@@ -36,11 +36,17 @@ internal static unsafe class DirectConv
     /// <summary>Workspace past the weights: a padded copy of the image per thread.</summary>
     public static long WorkspaceFloats(in ConvGeometry g, int threads) => Takes(g) ? Math.Max(1, threads) * PlaneFloats(g) : 0;
 
+    /// <summary>Whether a following `maxpool 2` can be taken from this path's output rows: even output sizes, and an
+    /// activation that commutes with max.</summary>
+    public static bool Pools(in ConvGeometry g, Activation act) =>
+        g.Ho % 2 == 0 && g.Wo % 2 == 0 && act is Activation.None or Activation.Relu or Activation.LeakyRelu;
+
     /// <summary>y = act(conv(x, w) * scale + bias) from the weights as the GEMM packs them (<see cref="Gemm.Pack"/>: per
     /// eight output channels, per tap, the eight), where this path takes g and the workspace holds
-    /// <see cref="WorkspaceFloats"/> for the thread count; returns whether it ran.</summary>
+    /// <see cref="WorkspaceFloats"/> for the thread count; returns whether it ran. With <paramref name="pooled"/>, where
+    /// <see cref="Pools"/>, y is not written but its 2x2 maxima are, into pooled.</summary>
     public static bool TryForward(in ConvGeometry g, float* x, float* panels, float* bias, float* scale, float* y,
-        Activation act, float actParam, float* workspace, long workspaceFloats)
+        Activation act, float actParam, float* workspace, long workspaceFloats, float* pooled = null)
     {
         int threads = CpuThreads.Count;
         if (!Takes(g) || workspaceFloats < WorkspaceFloats(g, threads)) return false;
@@ -50,6 +56,7 @@ internal static unsafe class DirectConv
         var job = new Job
         {
             G = g, X = x, Weights = panels, Y = y, Planes = workspace, Current = current, Blocks = blocks,
+            Pooled = pooled != null && Pools(g, act) ? pooled : null,
             Epilogue = new GemmEpilogue(bias, null, act, actParam, scale),
         };
         // Whole images to a thread where there are enough for all; else blocks of channels of the one image.
@@ -60,7 +67,7 @@ internal static unsafe class DirectConv
     private struct Job : IParallelJob
     {
         public ConvGeometry G;
-        public float* X, Weights, Y, Planes;
+        public float* X, Weights, Y, Planes, Pooled;
         public int* Current;
         public int Blocks;
         public GemmEpilogue Epilogue;
@@ -76,6 +83,12 @@ internal static unsafe class DirectConv
                 {
                     Pad(G, X + (long)n * G.C * G.H * G.W, plane);
                     Current[slot] = n;
+                }
+                if (Pooled != null)
+                {
+                    PooledHalfBlock(n, b, 0, plane);
+                    if (b * Channels + Channels / 2 < G.K) PooledHalfBlock(n, b, 1, plane);
+                    continue;
                 }
                 ChannelBlock(n, b, plane);
                 if (!Epilogue.FusesActivation) // afterwards: a call beside the accumulators would have them spilled
@@ -129,6 +142,62 @@ internal static unsafe class DirectConv
                 if (rows > 6) Store(o + 6L * hw, a6, b6, k0 + 6, mask, cols);
                 if (rows > 7) Store(o + 7L * hw, a7, b7, k0 + 7, mask, cols);
             }
+        }
+
+        /// <summary>Half a block (four channels) by two output rows of 32 columns, pooled 2x2 as it is stored.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        readonly void PooledHalfBlock(int n, int b, int half, float* plane)
+        {
+            int hp = PaddedH(G), wp = PaddedW(G), taps = G.ColRows, k0 = b * Channels + half * Channels / 2;
+            int rows = Math.Min(Channels / 2, G.K - k0), ph = G.Ho / 2, pw = G.Wo / 2, phw = ph * pw;
+            float* wh = Weights + (long)b * taps * Channels + half * Channels / 2;
+            for (int oh = 0; oh < G.Ho; oh += 2)
+            for (int j0 = 0; j0 < G.Wo; j0 += Columns)
+            {
+                // t, s: row oh's two vectors; u, v: row oh + 1's
+                Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default, s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector512<float> u0 = default, u1 = default, u2 = default, u3 = default, v0 = default, v1 = default, v2 = default, v3 = default;
+                float* wt = wh;
+                for (int c = 0; c < G.C; c++)
+                for (int r = 0; r < G.R; r++)
+                {
+                    float* top = plane + ((long)c * hp + oh + r) * wp + j0, bottom = top + wp;
+                    for (int s = 0; s < G.S; s++, wt += Channels)
+                    {
+                        var x0 = Vector512.Load(top + s);
+                        var x1 = Vector512.Load(top + s + 16);
+                        var y0 = Vector512.Load(bottom + s);
+                        var y1 = Vector512.Load(bottom + s + 16);
+                        var q = Vector512.Create(wt[0]);
+                        t0 = Avx512F.FusedMultiplyAdd(q, x0, t0); s0 = Avx512F.FusedMultiplyAdd(q, x1, s0); u0 = Avx512F.FusedMultiplyAdd(q, y0, u0); v0 = Avx512F.FusedMultiplyAdd(q, y1, v0);
+                        q = Vector512.Create(wt[1]);
+                        t1 = Avx512F.FusedMultiplyAdd(q, x0, t1); s1 = Avx512F.FusedMultiplyAdd(q, x1, s1); u1 = Avx512F.FusedMultiplyAdd(q, y0, u1); v1 = Avx512F.FusedMultiplyAdd(q, y1, v1);
+                        q = Vector512.Create(wt[2]);
+                        t2 = Avx512F.FusedMultiplyAdd(q, x0, t2); s2 = Avx512F.FusedMultiplyAdd(q, x1, s2); u2 = Avx512F.FusedMultiplyAdd(q, y0, u2); v2 = Avx512F.FusedMultiplyAdd(q, y1, v2);
+                        q = Vector512.Create(wt[3]);
+                        t3 = Avx512F.FusedMultiplyAdd(q, x0, t3); s3 = Avx512F.FusedMultiplyAdd(q, x1, s3); u3 = Avx512F.FusedMultiplyAdd(q, y0, u3); v3 = Avx512F.FusedMultiplyAdd(q, y1, v3);
+                    }
+                }
+                int cols = Math.Min(Columns, G.Wo - j0) / 2;
+                float* o = Pooled + ((long)n * G.K + k0) * phw + (long)(oh / 2) * pw + j0 / 2;
+                PoolStore(o, t0, s0, u0, v0, k0, cols);
+                if (rows > 1) PoolStore(o + phw, t1, s1, u1, v1, k0 + 1, cols);
+                if (rows > 2) PoolStore(o + 2L * phw, t2, s2, u2, v2, k0 + 2, cols);
+                if (rows > 3) PoolStore(o + 3L * phw, t3, s3, u3, v3, k0 + 3, cols);
+            }
+        }
+
+        /// <summary>Channel k's 2x2 maxima of two rows of a strip (top: t, s; bottom: u, v) after the epilogue, the
+        /// first <paramref name="cols"/> of 16.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly void PoolStore(float* o, Vector512<float> t, Vector512<float> s, Vector512<float> u, Vector512<float> v, int k, int cols)
+        {
+            var lo = Vector512.Max(Epilogue.Fuse(t, k), Epilogue.Fuse(u, k));
+            var hi = Vector512.Max(Epilogue.Fuse(s, k), Epilogue.Fuse(v, k));
+            var even = Vector512<int>.Indices * 2;
+            var m = Vector512.Max(Avx512F.PermuteVar16x32x2(lo, even, hi), Avx512F.PermuteVar16x32x2(lo, even + Vector512<int>.One, hi));
+            if (cols == 16) m.Store(o);
+            else Avx512F.MaskStore(o, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle(), m);
         }
 
         /// <summary>Channel k's first <paramref name="cols"/> of a 32-column strip (at least 1; mask: those past 16),

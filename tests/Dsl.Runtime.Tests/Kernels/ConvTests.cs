@@ -331,8 +331,9 @@ public unsafe class ConvTests
         }
     }
 
-    /// <summary>A `maxpool 2` taken from the Winograd tiles (inference: the conv's full output is never written) against
-    /// a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a vector or not, F(2x2) and F(4x4) tiles.</summary>
+    /// <summary>A `maxpool 2` taken from the Winograd tiles or the direct path's rows (inference: the conv's full output is
+    /// never written) against a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a
+    /// vector or not, F(2x2) and F(4x4) tiles; direct with partial blocks of channels and a partial strip.</summary>
     [Fact]
     public void WinogradPooledForwardMatchesConvolutionThenMaxPool()
     {
@@ -340,7 +341,9 @@ public unsafe class ConvTests
             new(n, c, h, w, k, r, r, 1, 1, pad, pad, 1, h + 2 * pad - r + 1, w + 2 * pad - r + 1);
         var r = new Random(13);
         foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
-                     G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1) })
+                     G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1),
+                     // the direct path: lenet's conv1; a block of 8 and one of 5 (a half block of 1); strips of 32, 32 and 6
+                     G(3, 1, 28, 28, 32, 2, 5), G(2, 3, 10, 70, 13, 1) })
         foreach (var act in new[] { Activation.Relu, Activation.None })
         {
             var pg = new PoolGeometry(g.N, g.K, g.Ho, g.Wo, 2, 2, 2, 2, 0, 0, g.Ho / 2, g.Wo / 2);
@@ -354,7 +357,7 @@ public unsafe class ConvTests
             bool done;
             fixed (float* px = x, pw = w, pb = b, py = y, pp = pooled, pws = ws)
                 done = Conv.Forward(g, px, pw, pb, py, act, 0f, pws, ws.Length, null, null, pp);
-            Assert.True(done, $"{g}: expected the Winograd path to pool");
+            Assert.True(done, $"{g}: expected the Winograd or the direct path to pool");
             Assert.All(y, v => Assert.Equal(0f, v)); // the full-size output is not written
             double scale = reference.Max(Math.Abs), worst = 0;
             for (int i = 0; i < pooled.Length; i++) worst = Math.Max(worst, Math.Abs(pooled[i] - reference[i]));
