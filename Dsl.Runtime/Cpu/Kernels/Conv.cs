@@ -17,7 +17,7 @@ public static unsafe class Conv
     /// (<see cref="ForwardWorkspaceFloats"/>), the filter gradient's chunk of images' columns and output gradients, or
     /// what the Winograd paths of the two gradients need, where they take g.</summary>
     public static long WorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(Math.Max(ForwardWorkspaceFloats(g, threads), FilterChunkFloats(g)),
+        Math.Max(Math.Max(Math.Max(ForwardWorkspaceFloats(g, threads), FilterChunkFloats(g)), DirectConv.FilterWorkspaceFloats(g, threads)),
             Math.Max(Winograd.BackwardDataWorkspaceFloats(g, threads), Winograd.BackwardFilterWorkspaceFloats(g)));
 
     /// <summary>Floats of workspace the forward pass (and <see cref="Prepare"/>) needs for geometry g: a group's packed
@@ -153,13 +153,15 @@ public static unsafe class Conv
     static long FilterChunkFloats(in ConvGeometry g) => (long)FilterChunk(g) * g.Ho * g.Wo * (g.ColRows + g.GroupK);
 
     /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias
-    /// may be null); dw through the Winograd algorithm where that path takes g, unless <paramref name="winograd"/> is false.</summary>
+    /// may be null); dw directly (<see cref="DirectConv"/>) or through the Winograd algorithm where either takes g, unless
+    /// <paramref name="winograd"/> is false.</summary>
     /// <remarks>The sum runs over images in order, a chunk at a time, each element summed by one thread: the bits depend
     /// on the geometry only.</remarks>
     public static void BackwardFilter(ConvGeometry g, float* x, float* dy, float* dw, float* dbias, float* workspace, long workspaceFloats,
         bool winograd = true)
     {
-        if (!(winograd && Winograd.TryBackwardFilter(g, x, dy, dw, workspace, workspaceFloats))) FilterByColumns(g, x, dy, dw, workspace, workspaceFloats);
+        if (!(winograd && (DirectConv.TryBackwardFilter(g, x, dy, dw, workspace, workspaceFloats) || Winograd.TryBackwardFilter(g, x, dy, dw, workspace, workspaceFloats))))
+            FilterByColumns(g, x, dy, dw, workspace, workspaceFloats);
         if (dbias != null)
         {
             var job = new BiasJob { G = g, Dy = dy, Db = dbias };

@@ -12,7 +12,7 @@ namespace Dsl.Runtime.Cpu;
 /// multiplying: lenet's conv1 at batch 64 took 1.6 ms against ONNX Runtime's 0.5. Each output is one FMA chain over
 /// (c, r, s) in im2col's row order, as the GEMM's single K block sums it, then the same epilogue: the bits are the
 /// im2col path's, whatever the thread count.</remarks>
-internal static unsafe class DirectConv
+internal static unsafe partial class DirectConv
 {
     const int Channels = 8, Columns = 32;
 

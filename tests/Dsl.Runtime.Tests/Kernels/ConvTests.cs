@@ -182,16 +182,14 @@ public unsafe class ConvTests
     }
 
     /// <summary>First layers on the direct path (few input taps, stride 1): output rows narrower and wider than its
-    /// 32-column strips, channel counts that leave a partial block of eight, paddings 0 to 4, batch 1 and 3. Each against
-    /// a float64 convolution with the batch norm scale, bias and every activation, at 1 and 2 threads, from prepared
-    /// weights or not: within 1e-5 of the largest sum, and bit for bit the same at both thread counts.</summary>
-    [Fact]
-    public void DirectForwardMatchesFloat64Elementwise()
+    /// 32-column strips (and 16-column ones), channel counts that leave a partial block of eight, paddings 0 to 4, an odd
+    /// number of taps, batch 1 and 3.</summary>
+    private static ConvGeometry[] DirectGeometries()
     {
         ConvGeometry G(int n, int c, int h, int w, int k, int r, int s, int ph, int pw) =>
             new(n, c, h, w, k, r, s, 1, 1, ph, pw, 1, h + 2 * ph - r + 1, w + 2 * pw - s + 1);
-        var geometries = new[]
-        {
+        return
+        [
             G(3, 1, 28, 28, 32, 5, 5, 2, 2),   // lenet's conv1: 28 of a 32-column strip
             G(1, 3, 32, 32, 32, 3, 3, 1, 1),   // cifar-bn's conv1: whole strips
             G(3, 3, 9, 70, 13, 3, 3, 1, 1),    // three strips, the last of 6 columns; a block of 5 channels
@@ -199,13 +197,21 @@ public unsafe class ConvTests
             G(2, 7, 5, 4, 3, 3, 3, 2, 2),      // 63 taps; fewer channels than a block
             G(1, 1, 1, 1, 1, 1, 1, 0, 0),      // one output
             G(1, 16, 8, 8, 9, 2, 2, 1, 0),     // 64 taps
-        };
+        ];
+    }
+
+    /// <summary>The direct path's forward pass on <see cref="DirectGeometries"/>, each against a float64 convolution with
+    /// the batch norm scale, bias and every activation, at 1 and 2 threads, from prepared weights or not: within 1e-5 of
+    /// the largest sum, and bit for bit the same at both thread counts.</summary>
+    [Fact]
+    public void DirectForwardMatchesFloat64Elementwise()
+    {
         var r = new Random(17);
         var acts = Enum.GetValues<Activation>();
         int saved = CpuThreads.Count;
         try
         {
-            foreach (var g in geometries)
+            foreach (var g in DirectGeometries())
             {
                 Assert.True(DirectConv.Takes(g), $"{g}: expected the direct path to apply");
                 var x = Rand(r, g.N * g.C * g.H * g.W);
@@ -318,6 +324,36 @@ public unsafe class ConvTests
                 MatchesAtOneAndTwoThreads(g, reference, threads =>
                 {
                     Assert.True(Winograd.BackwardFilterWorkspaceFloats(g) > 0, $"{g}: expected the Winograd path to apply");
+                    var dw = new float[g.K * g.ColRows];
+                    var ws = new float[Conv.WorkspaceFloats(g)];
+                    fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, null, pws, ws.Length);
+                    return dw;
+                });
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
+    /// <summary>The direct path's filter gradient on <see cref="DirectGeometries"/> against the float64 one, at 1 and 2
+    /// threads, bit for bit the same at both.</summary>
+    [Fact]
+    public void DirectBackwardFilterMatchesFloat64Gradient()
+    {
+        var r = new Random(23);
+        int saved = CpuThreads.Count;
+        try
+        {
+            foreach (var g in DirectGeometries())
+            {
+                var x = Rand(r, g.N * g.C * g.H * g.W);
+                var dy = Rand(r, g.N * g.K * g.Ho * g.Wo);
+                var (_, reference) = RefConvGradients(g, D(x), new double[g.K * g.ColRows], D(dy));
+                MatchesAtOneAndTwoThreads(g, reference, threads =>
+                {
+                    Assert.True(DirectConv.FilterWorkspaceFloats(g, threads) > 0, $"{g}: expected the direct path to apply");
                     var dw = new float[g.K * g.ColRows];
                     var ws = new float[Conv.WorkspaceFloats(g)];
                     fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, null, pws, ws.Length);
