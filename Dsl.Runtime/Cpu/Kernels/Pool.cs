@@ -61,6 +61,13 @@ public static unsafe class Pool
                     continue;
                 }
                 if (Kind is Op.MaxBackward or Op.AvgBackward) new Span<float>(x, (int)inPlane).Clear();
+                if (Kind == Op.MaxBackward)
+                {
+                    // the winners are known: no window to walk (+=, as overlapping windows can share one)
+                    for (long o = 0; o < outPlane; o++)
+                        if (arg[o] >= 0) x[arg[o]] += y[o];
+                    continue;
+                }
                 for (int oh = 0; oh < G.Ho; oh++)
                 {
                     int hs = oh * G.StrideH - G.PadH, h0 = Math.Max(hs, 0), h1 = Math.Min(hs + G.KernelH, G.H);
@@ -70,9 +77,6 @@ public static unsafe class Pool
                         int o = oh * G.Wo + ow;
                         switch (Kind)
                         {
-                            case Op.MaxBackward:
-                                if (arg[o] >= 0) x[arg[o]] += y[o];
-                                break;
                             case Op.AvgForward:
                             {
                                 float sum = 0f;
