@@ -107,9 +107,10 @@ internal static unsafe partial class Winograd
         }
 
         /// <summary>dM = A dY A^T for tiles [t0, t0 + tiles), output channels [k0, k1) of dy (in Y): m[k][xi][tile], 16
-        /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges) by AVX2
-        /// gathers of eight lanes: about a tenth off cifar-bn's conv4 and conv6 filter gradients against one lane at a
-        /// time through memory. The gathers still bound this step (cifar-bn's conv2: 5 of 13.8 ms on one thread).</summary>
+        /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges): F(4x4)
+        /// tiles by a 16-byte load per lane and row and a transpose, F(2x2) ones (which may overhang the edges) by AVX2
+        /// gathers of eight lanes. One lane at a time through memory, then by gathers, this step bound the filter gradient
+        /// (cifar-bn's conv2: 5 of 13.8 ms on one thread); the loads took a fifth off that layer's gradient.</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void GradientTiles(long t0, int tiles, float* m, int k0, int k1)
         {
@@ -125,6 +126,7 @@ internal static unsafe partial class Winograd
             var inside = stackalloc Vector512<int>[MaxAlpha * MaxAlpha];
             long plane = (long)ho * wo;
             bool narrow = Avx2.IsSupported && (long)G.N * G.K * plane <= int.MaxValue; // else one lane at a time
+            var upperHalf = Vector512.GreaterThan(Vector512<int>.Indices, Vector512.Create(7)).AsSingle();
             for (int done = 0; done < tiles; done += Lanes)
             {
                 int count = Math.Min(Lanes, tiles - done);
@@ -144,9 +146,37 @@ internal static unsafe partial class Winograd
                     inside[p * mm + q] = Vector512.LessThan(tops + Vector512.Create(p), Vector512.Create(ho)) &
                         Vector512.LessThan(lefts + Vector512.Create(q), Vector512.Create(wo));
                 Vector256<int> lower = Vector256.Load(offset), upper = Vector256.Load(offset + 8);
+                // F(4x4): every tile is whole, and its rows are four floats: one 16-byte load per lane and row, then a
+                // transpose by permutes. Lanes past the chunk re-read its last tile: the products read `tiles` columns.
+                if (mm == 4)
+                    for (int l = count; l < Lanes; l++) start[l] = start[count - 1];
                 for (int k = k0; k < k1; k++)
                 {
                     float* yk = Y + k * plane;
+                    if (mm == 4)
+                    {
+                        for (int p = 0; p < 4; p++)
+                        {
+                            float* row = yk + (long)p * wo;
+                            var r0 = Vector512.Create(Vector256.Create(Vector128.Load(row + start[0]), Vector128.Load(row + start[1])),
+                                Vector256.Create(Vector128.Load(row + start[2]), Vector128.Load(row + start[3])));
+                            var r1 = Vector512.Create(Vector256.Create(Vector128.Load(row + start[4]), Vector128.Load(row + start[5])),
+                                Vector256.Create(Vector128.Load(row + start[6]), Vector128.Load(row + start[7])));
+                            var r2 = Vector512.Create(Vector256.Create(Vector128.Load(row + start[8]), Vector128.Load(row + start[9])),
+                                Vector256.Create(Vector128.Load(row + start[10]), Vector128.Load(row + start[11])));
+                            var r3 = Vector512.Create(Vector256.Create(Vector128.Load(row + start[12]), Vector128.Load(row + start[13])),
+                                Vector256.Create(Vector128.Load(row + start[14]), Vector128.Load(row + start[15])));
+                            for (int q = 0; q < 4; q++)
+                            {
+                                // lane i takes column q of lane i's row: source q + 4 (i mod 8) of (r0, r1) below 8, of (r2, r3) above
+                                var pick = Vector512.Create(q) + (Vector512<int>.Indices & Vector512.Create(7)) * 4;
+                                var lo = Avx512F.PermuteVar16x32x2(r0, pick, r1);
+                                var hi = Avx512F.PermuteVar16x32x2(r2, pick, r3);
+                                d[p * 4 + q] = Vector512.ConditionalSelect(upperHalf, hi, lo);
+                            }
+                        }
+                    }
+                    else
                     for (int p = 0; p < mm; p++)
                     for (int q = 0; q < mm; q++)
                     {
