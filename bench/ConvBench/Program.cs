@@ -6,7 +6,8 @@
 // weights come from memory, not from a cache they stayed in since the call before, while its input is as warm as the
 // previous layer leaves it: a batch-1 network's weights where other processes share the L3.
 // --im2col keeps every layer on im2col + GEMM (training's path), whose weights are a quarter of F(4x4)'s.
-//   ConvBench --batch N --threads N --reps N [--cold] [--im2col]
+// --filter-gradient times each layer's weight gradient (`Conv.BackwardFilter`, training's kernel) instead of its forward pass.
+//   ConvBench --batch N --threads N --reps N [--cold] [--im2col] [--filter-gradient]
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cpu;
@@ -15,7 +16,7 @@ int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 
 int batch = Arg("--batch", 64), reps = Arg("--reps", 20);
 CpuThreads.Count = Arg("--threads", 2);
 var flush = args.Contains("--cold") ? new byte[64 << 20] : null;
-bool winograd = !args.Contains("--im2col");
+bool winograd = !args.Contains("--im2col"), filterGradient = args.Contains("--filter-gradient");
 var layers = new (string Name, int C, int Size, int K, bool Pool)[]
 {
     ("conv1", 3, 32, 32, false), ("conv2", 32, 32, 32, true), ("conv3", 32, 16, 64, false),
@@ -24,7 +25,7 @@ var layers = new (string Name, int C, int Size, int K, bool Pool)[]
 var rng = new Random(1);
 float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
 double total = 0;
-Console.WriteLine($"cifar-bn convolutions, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")} (ms: fastest call, median and least CPU time per call)");
+Console.WriteLine($"cifar-bn convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")} (ms: fastest call, median and least CPU time per call)");
 foreach (var (name, c, size, k, pool) in layers)
 {
     var g = new ConvGeometry(batch, c, size, size, k, 3, 3, 1, 1, 1, 1, 1, size, size);
@@ -32,7 +33,7 @@ foreach (var (name, c, size, k, pool) in layers)
     var w = Rand((long)k * c * 9);
     var bias = Rand(k);
     var scale = Rand(k);
-    var y = new float[(long)batch * k * size * size];
+    var y = filterGradient ? Rand((long)batch * k * size * size) : new float[(long)batch * k * size * size];
     var pooled = new float[y.Length / 4];
     var ws = new float[Conv.WorkspaceFloats(g)];
     var prepared = new float[Conv.PreparedFloats(g)];
@@ -52,7 +53,8 @@ foreach (var (name, c, size, k, pool) in layers)
                 }
                 double cpu0 = ThreadSeconds();
                 long t0 = Stopwatch.GetTimestamp();
-                Conv.Forward(g, px, pw, pb, py, Activation.Relu, 0f, pws, ws.Length, ps, pr, pool && winograd ? pp : null, winograd);
+                if (filterGradient) Conv.BackwardFilter(g, px, py, pw, null, pws, ws.Length, winograd); // dy: y's random values
+                else Conv.Forward(g, px, pw, pb, py, Activation.Relu, 0f, pws, ws.Length, ps, pr, pool && winograd ? pp : null, winograd);
                 double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 if (i >= 0) (wall[i], cpu[i]) = (seconds, ThreadSeconds() - cpu0);
             }
@@ -61,7 +63,7 @@ foreach (var (name, c, size, k, pool) in layers)
     Array.Sort(wall);
     Array.Sort(cpu);
     total += wall[0];
-    Console.WriteLine($"{name,-6} {c,4} -> {k,4} on {size}x{size}{(pool ? " + maxpool" : "         ")}  fastest {1000 * wall[0],8:F3}  cpu {1000 * cpu[reps / 2],8:F3} (least {1000 * cpu[0]:F3})");
+    Console.WriteLine($"{name,-6} {c,4} -> {k,4} on {size}x{size}{(pool && !filterGradient ? " + maxpool" : "         ")}  fastest {1000 * wall[0],8:F3}  cpu {1000 * cpu[reps / 2],8:F3} (least {1000 * cpu[0]:F3})");
 }
 Console.WriteLine($"sum of the fastest calls: {1000 * total:F3} ms");
 
