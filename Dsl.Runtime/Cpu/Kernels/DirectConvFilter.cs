@@ -17,20 +17,25 @@ internal static unsafe partial class DirectConv
 
     static int PairedTaps(in ConvGeometry g) => (g.ColRows + TapBlock - 1) / TapBlock * TapBlock;
 
-    /// <summary>Per thread: a padded image and the partial sums of a block's channels and taps.</summary>
-    static long FilterSliceFloats(in ConvGeometry g) => PlaneFloats(g) + (long)Channels * PairedTaps(g) * Lanes;
+    static int Parts(in ConvGeometry g, int threads) => Math.Max(1, Math.Min(threads, Blocks(g)));
+
+    /// <summary>Floats of one block's partial sums: [tap][channel][lane].</summary>
+    static long BlockSums(in ConvGeometry g) => (long)Channels * PairedTaps(g) * Lanes;
+
+    /// <summary>Per part: a padded image and the partial sums of the blocks of channels it takes.</summary>
+    static long FilterSliceFloats(in ConvGeometry g, int parts) => PlaneFloats(g) + (Blocks(g) + parts - 1) / parts * BlockSums(g);
 
     /// <summary>Workspace the filter gradient needs on this path (0 where it does not take g).</summary>
     public static long FilterWorkspaceFloats(in ConvGeometry g, int threads) =>
-        Takes(g) ? Math.Max(1, Math.Min(threads, Blocks(g))) * FilterSliceFloats(g) : 0;
+        Takes(g) ? Parts(g, threads) * FilterSliceFloats(g, Parts(g, threads)) : 0;
 
     /// <summary>dw = sum over images of dy correlated with x (overwritten) where this path takes g and the workspace
     /// holds <see cref="FilterWorkspaceFloats"/>; returns whether it ran.</summary>
     public static bool TryBackwardFilter(in ConvGeometry g, float* x, float* dy, float* dw, float* workspace, long workspaceFloats)
     {
-        int blocks = Blocks(g), parts = Math.Max(1, Math.Min(CpuThreads.Count, blocks));
         if (!Takes(g) || workspaceFloats < FilterWorkspaceFloats(g, CpuThreads.Count)) return false;
-        var job = new FilterJob { G = g, X = x, Dy = dy, Dw = dw, Workspace = workspace, Parts = parts, Blocks = blocks };
+        int parts = Parts(g, CpuThreads.Count);
+        var job = new FilterJob { G = g, X = x, Dy = dy, Dw = dw, Workspace = workspace, Parts = parts, Blocks = Blocks(g) };
         CpuThreads.For(parts, 1, ref job);
         return true;
     }
@@ -41,29 +46,29 @@ internal static unsafe partial class DirectConv
         public float* X, Dy, Dw, Workspace;
         public int Parts, Blocks;
 
-        // Part p takes the blocks of its static chunk: which thread runs a part does not change a sum.
+        // Part p takes the blocks of its static chunk, each image padded once for all of them: which thread runs a part
+        // does not change a sum.
         public void Run(int begin, int end)
         {
+            int taps = G.ColRows, paired = PairedTaps(G);
+            long blockSums = BlockSums(G);
             for (int part = begin; part < end; part++)
             {
-                float* plane = Workspace + part * FilterSliceFloats(G), sums = plane + PlaneFloats(G);
+                float* plane = Workspace + part * FilterSliceFloats(G, Parts), sums = plane + PlaneFloats(G);
                 var (b0, b1) = CpuThreads.Chunk(Blocks, Parts, part);
-                for (int b = b0; b < b1; b++) Block(b, plane, sums);
+                new Span<float>(sums, (int)((b1 - b0) * blockSums)).Clear();
+                for (int n = 0; n < G.N; n++)
+                {
+                    Pad(G, X + (long)n * G.C * G.H * G.W, plane);
+                    for (int b = b0; b < b1; b++)
+                    for (int t = 0; t < paired; t += TapBlock)
+                        Taps(n, b * Channels, t, plane, sums + (b - b0) * blockSums + (long)t * Channels * Lanes);
+                }
+                for (int b = b0; b < b1; b++)
+                for (int j = 0; j < Math.Min(Channels, G.K - b * Channels); j++)
+                for (int t = 0; t < taps; t++)
+                    Dw[(long)(b * Channels + j) * taps + t] = Vector512.Sum(Vector512.Load(sums + (b - b0) * blockSums + ((long)t * Channels + j) * Lanes));
             }
-        }
-
-        readonly void Block(int b, float* plane, float* sums)
-        {
-            int taps = G.ColRows, paired = PairedTaps(G), k0 = b * Channels;
-            new Span<float>(sums, Channels * paired * Lanes).Clear();
-            for (int n = 0; n < G.N; n++)
-            {
-                Pad(G, X + (long)n * G.C * G.H * G.W, plane);
-                for (int t = 0; t < paired; t += TapBlock) Taps(n, k0, t, plane, sums + (long)t * Channels * Lanes);
-            }
-            for (int j = 0; j < Math.Min(Channels, G.K - k0); j++)
-            for (int t = 0; t < taps; t++)
-                Dw[(long)(k0 + j) * taps + t] = Vector512.Sum(Vector512.Load(sums + ((long)t * Channels + j) * Lanes));
         }
 
         /// <summary>Adds image n's products for taps t and t + 1 (the second a copy of the last tap where the taps are
