@@ -125,7 +125,7 @@ internal static unsafe partial class Winograd
             var offset = stackalloc int[Lanes];
             var inside = stackalloc Vector512<int>[MaxAlpha * MaxAlpha];
             long plane = (long)ho * wo;
-            bool narrow = Avx2.IsSupported && (long)G.N * G.K * plane <= int.MaxValue; // else one lane at a time
+            bool narrow = (long)G.N * G.K * plane <= int.MaxValue; // else one lane at a time (AVX2 comes with this path's AVX-512)
             var upperHalf = Vector512.GreaterThan(Vector512<int>.Indices, Vector512.Create(7)).AsSingle();
             for (int done = 0; done < tiles; done += Lanes)
             {
@@ -137,19 +137,23 @@ internal static unsafe partial class Winograd
                     (top[l], left[l]) = l < count ? (mm * i, mm * j) : (ho, wo); // lanes past the chunk read nothing
                     start[l] = ((long)n * G.K + Group * G.GroupK) * plane + (long)top[l] * wo + left[l];
                 }
-                // Which of each lane's m x m outputs lie inside the plane (none for lanes past the chunk), and each lane's
-                // first output as a 32-bit offset, for gathers of eight lanes.
-                for (int l = 0; l < Lanes; l++) offset[l] = (int)start[l];
-                Vector512<int> tops = Vector512.Load(top), lefts = Vector512.Load(left);
-                for (int p = 0; p < mm; p++)
-                for (int q = 0; q < mm; q++)
-                    inside[p * mm + q] = Vector512.LessThan(tops + Vector512.Create(p), Vector512.Create(ho)) &
-                        Vector512.LessThan(lefts + Vector512.Create(q), Vector512.Create(wo));
-                Vector256<int> lower = Vector256.Load(offset), upper = Vector256.Load(offset + 8);
                 // F(4x4): every tile is whole, and its rows are four floats: one 16-byte load per lane and row, then a
                 // transpose by permutes. Lanes past the chunk re-read its last tile: the products read `tiles` columns.
+                // F(2x2): which of each lane's outputs lie inside the plane (none for lanes past the chunk), and each
+                // lane's first output as a 32-bit offset, for gathers of eight lanes.
+                Vector256<int> lower = default, upper = default;
                 if (mm == 4)
                     for (int l = count; l < Lanes; l++) start[l] = start[count - 1];
+                else
+                {
+                    for (int l = 0; l < Lanes; l++) offset[l] = (int)start[l];
+                    (lower, upper) = (Vector256.Load(offset), Vector256.Load(offset + 8));
+                    Vector512<int> tops = Vector512.Load(top), lefts = Vector512.Load(left);
+                    for (int p = 0; p < mm; p++)
+                    for (int q = 0; q < mm; q++)
+                        inside[p * mm + q] = Vector512.LessThan(tops + Vector512.Create(p), Vector512.Create(ho)) &
+                            Vector512.LessThan(lefts + Vector512.Create(q), Vector512.Create(wo));
+                }
                 for (int k = k0; k < k1; k++)
                 {
                     float* yk = Y + k * plane;
