@@ -310,50 +310,31 @@ public unsafe class ConvTests
     /// the float64 direct gradient, on every Winograd geometry with 16 or more channels a group, at 1 and 2 threads, bit
     /// for bit the same at both.</summary>
     [Fact]
-    public void WinogradBackwardFilterMatchesDirectGradient()
-    {
-        var r = new Random(19);
-        int saved = CpuThreads.Count;
-        try
-        {
-            foreach (var g in WinogradGeometries().Where(g => g.GroupC >= 16 && g.GroupK >= 16))
-            {
-                var x = Rand(r, g.N * g.C * g.H * g.W);
-                var dy = Rand(r, g.N * g.K * g.Ho * g.Wo);
-                var (_, reference) = RefConvGradients(g, D(x), new double[g.K * g.ColRows], D(dy));
-                MatchesAtOneAndTwoThreads(g, reference, threads =>
-                {
-                    Assert.True(Winograd.BackwardFilterWorkspaceFloats(g) > 0, $"{g}: expected the Winograd path to apply");
-                    var dw = new float[g.K * g.ColRows];
-                    var ws = new float[Conv.WorkspaceFloats(g)];
-                    fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, null, pws, ws.Length);
-                    return dw;
-                });
-            }
-        }
-        finally
-        {
-            CpuThreads.Count = saved;
-        }
-    }
+    public void WinogradBackwardFilterMatchesDirectGradient() =>
+        FilterGradientMatchesFloat64(WinogradGeometries().Where(g => g.GroupC >= 16 && g.GroupK >= 16), new Random(19),
+            (g, _) => Winograd.BackwardFilterWorkspaceFloats(g) > 0, "Winograd");
 
     /// <summary>The direct path's filter gradient on <see cref="DirectGeometries"/> against the float64 one, at 1 and 2
     /// threads, bit for bit the same at both.</summary>
     [Fact]
-    public void DirectBackwardFilterMatchesFloat64Gradient()
+    public void DirectBackwardFilterMatchesFloat64Gradient() =>
+        FilterGradientMatchesFloat64(DirectGeometries(), new Random(23), (g, threads) => DirectConv.FilterWorkspaceFloats(g, threads) > 0, "direct");
+
+    /// <summary>The filter gradient on each geometry, which the named path must take, against the float64 one (see
+    /// <see cref="MatchesAtOneAndTwoThreads"/>).</summary>
+    static void FilterGradientMatchesFloat64(IEnumerable<ConvGeometry> geometries, Random r, Func<ConvGeometry, int, bool> takes, string path)
     {
-        var r = new Random(23);
         int saved = CpuThreads.Count;
         try
         {
-            foreach (var g in DirectGeometries())
+            foreach (var g in geometries)
             {
                 var x = Rand(r, g.N * g.C * g.H * g.W);
                 var dy = Rand(r, g.N * g.K * g.Ho * g.Wo);
                 var (_, reference) = RefConvGradients(g, D(x), new double[g.K * g.ColRows], D(dy));
                 MatchesAtOneAndTwoThreads(g, reference, threads =>
                 {
-                    Assert.True(DirectConv.FilterWorkspaceFloats(g, threads) > 0, $"{g}: expected the direct path to apply");
+                    Assert.True(takes(g, threads), $"{g}: expected the {path} path to apply");
                     var dw = new float[g.K * g.ColRows];
                     var ws = new float[Conv.WorkspaceFloats(g)];
                     fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, null, pws, ws.Length);

@@ -63,53 +63,46 @@ internal static class Reference
     public static double[] RefConv(ConvGeometry g, double[] x, double[] w, double[]? bias, Activation act = Activation.None, double p = 0)
     {
         var y = new double[g.N * g.K * g.Ho * g.Wo];
-        int cg = g.C / g.Groups, kg = g.K / g.Groups;
-        for (int n = 0; n < g.N; n++)
-        for (int k = 0; k < g.K; k++)
-        for (int oh = 0; oh < g.Ho; oh++)
-        for (int ow = 0; ow < g.Wo; ow++)
-        {
-            double s = bias?[k] ?? 0;
-            int grp = k / kg;
-            for (int c = 0; c < cg; c++)
-            for (int r = 0; r < g.R; r++)
-            for (int q = 0; q < g.S; q++)
-            {
-                int ih = oh * g.StrideH - g.PadH + r, iw = ow * g.StrideW - g.PadW + q;
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-                s += x[((n * g.C + grp * cg + c) * g.H + ih) * g.W + iw] * w[((k * cg + c) * g.R + r) * g.S + q];
-            }
-            y[((n * g.K + k) * g.Ho + oh) * g.Wo + ow] = Act(act, p, s);
-        }
+        if (bias != null) for (int i = 0; i < y.Length; i++) y[i] = bias[i / (g.Ho * g.Wo) % g.K];
+        ConvProducts(g, (yi, xi, wi) => y[yi] += x[xi] * w[wi]);
+        for (int i = 0; i < y.Length; i++) y[i] = Act(act, p, y[i]);
         return y;
     }
 
-    /// <summary>The gradients of <see cref="RefConv"/> (no activation) for output gradient dy: dx and dw, by the same
-    /// direct loops with each product's contribution sent back to its operands.</summary>
+    /// <summary>The gradients of <see cref="RefConv"/> (no activation) for output gradient dy: dx and dw, each product's
+    /// contribution sent back to its operands.</summary>
     public static (double[] Dx, double[] Dw) RefConvGradients(ConvGeometry g, double[] x, double[] w, double[] dy)
     {
         var dx = new double[x.Length];
         var dw = new double[w.Length];
+        ConvProducts(g, (yi, xi, wi) =>
+        {
+            dx[xi] += dy[yi] * w[wi];
+            dw[wi] += dy[yi] * x[xi];
+        });
+        return (dx, dw);
+    }
+
+    /// <summary>Every product of a direct convolution that lands inside the input, as the indices of its output, input and
+    /// weight: for each output in order, its (c, r, s) in order.</summary>
+    static void ConvProducts(ConvGeometry g, Action<int, int, int> product)
+    {
         int cg = g.C / g.Groups, kg = g.K / g.Groups;
         for (int n = 0; n < g.N; n++)
         for (int k = 0; k < g.K; k++)
         for (int oh = 0; oh < g.Ho; oh++)
         for (int ow = 0; ow < g.Wo; ow++)
         {
-            double d = dy[((n * g.K + k) * g.Ho + oh) * g.Wo + ow];
-            int grp = k / kg;
+            int yi = ((n * g.K + k) * g.Ho + oh) * g.Wo + ow, grp = k / kg;
             for (int c = 0; c < cg; c++)
             for (int r = 0; r < g.R; r++)
             for (int q = 0; q < g.S; q++)
             {
                 int ih = oh * g.StrideH - g.PadH + r, iw = ow * g.StrideW - g.PadW + q;
                 if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-                int xi = ((n * g.C + grp * cg + c) * g.H + ih) * g.W + iw, wi = ((k * cg + c) * g.R + r) * g.S + q;
-                dx[xi] += d * w[wi];
-                dw[wi] += d * x[xi];
+                product(yi, ((n * g.C + grp * cg + c) * g.H + ih) * g.W + iw, ((k * cg + c) * g.R + r) * g.S + q);
             }
         }
-        return (dx, dw);
     }
 
     public static double[] RefDense(int n, int inF, int outF, double[] x, double[] w, double[]? b, Activation act = Activation.None, double p = 0)
