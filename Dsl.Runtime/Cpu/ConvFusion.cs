@@ -47,7 +47,7 @@ sealed record ConvFusion(int Conv, Kernel.BatchNormForward? Norm, Kernel.Activat
     }
 
     /// <summary>A 2x2, stride 2, unpadded pooling of the whole (even-sized) output: its windows are the 2x2 output blocks
-    /// Winograd F(2x2, r) computes from one tile.</summary>
+    /// a Winograd tile (2x2 or 4x4) or the direct path computes together.</summary>
     static bool Pairs(PoolGeom p, ConvGeom g) =>
         p is { R: 2, S: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0 } && g.Ho % 2 == 0 && g.Wo % 2 == 0 && p.Ho == g.Ho / 2 && p.Wo == g.Wo / 2;
 

@@ -8,7 +8,7 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>3x3 and 5x5 stride-1 convolutions as Winograd F(mxm, rxr) (Lavin and Gray 2015): each mxm block of outputs
 /// from an alpha x alpha input tile (alpha = m + r - 1) with alpha^2 multiplies per input channel instead of m^2 r^2, as
 /// alpha^2 GEMMs of [K x C] by [C x tiles]. F(2x2, 3x3): 16 instead of 36; F(4x4, 3x3): 36 instead of 144, where the
-/// outputs come in whole 4x4 tiles (<see cref="M"/>); F(2x2, 5x5): 36 instead of 100.</summary>
+/// outputs come in whole 4x4 tiles (<see cref="M"/>); F(4x4, 5x5): 64 instead of 400.</summary>
 /// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A with the matrices of <see cref="WinogradTransforms"/>. The weights are
 /// transformed and packed once per call, or once for many calls by <see cref="Prepare"/>. With enough tiles, threads
 /// take chunks of tiles (across images), transform their inputs 16 tiles to a vector, multiply, and write 2x2 blocks
@@ -18,7 +18,7 @@ namespace Dsl.Runtime.Cpu;
 /// chunking or the mode.</remarks>
 internal static unsafe partial class Winograd
 {
-    const int Lanes = 16, MaxAlpha = 6;
+    const int Lanes = 16, MaxAlpha = 8;
 
     /// <summary>Fewest tiles per thread (two 48-column GEMM panels; F(4x4): 32, see <see cref="Whole"/>) for a chunk per
     /// thread; below it all the tiles are one chunk whose steps the threads split. Below 16 channels in or out the im2col path was faster (measured on
@@ -36,15 +36,24 @@ internal static unsafe partial class Winograd
 
     /// <summary>Outputs per tile side: 4 for a 3x3 convolution whose outputs are whole 4x4 tiles in rows that runs of
     /// 4 (or 2) tiles fill, with at least 16 tiles in all (the GEMMs' narrowest full slice; cifar-bn's 8x8 layers at
-    /// batch 1 have 4); else 2.</summary>
+    /// batch 1 have 4), else 2; 4 for a 5x5 one, its rows of tiles rounded up to whole runs (<see cref="TilesW"/>) and
+    /// the tiles' outputs past the edges not written. F(4x4, 5x5) took lenet's conv2 from 4.8 to 2.9 ms at batch 64 (16
+    /// tiles of 64 products an image against F(2x2, 5x5)'s 49 of 36) and a 5x5 layer on 64x64 images from 10.9 to 6.8.</summary>
     static int M(in ConvGeometry g) =>
-        g.R == 3 && g.S == 3 && g.Ho % 4 == 0 && g.Wo % 4 == 0 && (g.Wo / 4 % 4 == 0 || g.Wo / 4 == 2) &&
+        g.R == 5 || g.R == 3 && g.S == 3 && g.Ho % 4 == 0 && g.Wo % 4 == 0 && (g.Wo / 4 % 4 == 0 || g.Wo / 4 == 2) &&
         (long)g.N * (g.Ho / 4) * (g.Wo / 4) >= 16 ? 4 : 2;
+
+    /// <summary>Tiles per row of F(4x4) tiles: whole runs of 4 tiles (one run of 2 for rows of at most 2).</summary>
+    static int WholeRuns(int tiles) => tiles <= 2 ? 2 : (tiles + 3) / 4 * 4;
 
     static int Alpha(in ConvGeometry g) => M(g) + g.R - 1;
     static int Products(in ConvGeometry g) => Alpha(g) * Alpha(g);
     static int TilesH(in ConvGeometry g) => (g.Ho + M(g) - 1) / M(g);
-    static int TilesW(in ConvGeometry g) => (g.Wo + M(g) - 1) / M(g);
+    static int TilesW(in ConvGeometry g) => M(g) == 4 ? WholeRuns((g.Wo + 3) / 4) : (g.Wo + 1) / 2;
+
+    /// <summary>Whether every tile lies inside the outputs (F(4x4, 3x3)'s do; F(2x2, 3x3) and F(4x4, 5x5) ones may
+    /// overhang the edges).</summary>
+    static bool WholeTiles(in ConvGeometry g) => M(g) * TilesH(g) == g.Ho && M(g) * TilesW(g) == g.Wo;
     static long Tiles(in ConvGeometry g) => (long)g.N * TilesH(g) * TilesW(g);
 
     /// <summary>Tiles per chunk: as many as keep a chunk's transformed inputs and products near 2 MiB, a multiple of the
@@ -320,11 +329,11 @@ internal static unsafe partial class Winograd
                     }
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
-                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun(alpha, d + q, alpha, e + q, alpha);
+                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun23(d + q, alpha, e + q, alpha);
                 float* o = v + (long)c * alpha * alpha * ld;
                 for (int a = 0; a < alpha; a++)
                 {
-                    WinogradTransforms.InputRun(alpha, e + a * alpha, 1, d, 1);
+                    WinogradTransforms.InputRun23(e + a * alpha, 1, d, 1);
                     for (int b = 0; b < alpha; b++) Vector512.Store(d[b], o + (a * alpha + b) * ld);
                 }
             }
@@ -377,7 +386,7 @@ internal static unsafe partial class Winograd
                 for (int q = 0; q < alpha; q++)
                 {
                     for (int a = 0; a < alpha; a++) column[a] = Vector512.Load(p + (a * alpha + q) * ld);
-                    WinogradTransforms.OutputRun(alpha, column, 1, out s[q], out s[alpha + q]);
+                    WinogradTransforms.OutputRun23(column, 1, out s[q], out s[alpha + q]);
                 }
                 var b = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
                 var sc = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
@@ -385,7 +394,7 @@ internal static unsafe partial class Winograd
                 for (int o = 0; o < 2; o++, yr += wo)
                 {
                     // (.) A: the row's two outputs, scaled, shifted and rectified
-                    WinogradTransforms.OutputRun(alpha, s + o * alpha, 1, out var even, out var odd);
+                    WinogradTransforms.OutputRun23(s + o * alpha, 1, out var even, out var odd);
                     even = Rectify(Vector512.FusedMultiplyAdd(even, sc, b));
                     odd = Rectify(Vector512.FusedMultiplyAdd(odd, sc, b));
                     if (Pooled != null)

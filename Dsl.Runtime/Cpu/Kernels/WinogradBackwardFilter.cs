@@ -107,14 +107,15 @@ internal static unsafe partial class Winograd
         }
 
         /// <summary>dM = A dY A^T for tiles [t0, t0 + tiles), output channels [k0, k1) of dy (in Y): m[k][xi][tile], 16
-        /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges): F(4x4)
-        /// tiles by a 16-byte load per lane and row and a transpose, F(2x2) ones (which may overhang the edges) by AVX2
-        /// gathers of eight lanes. One lane at a time through memory, then by gathers, this step bound the filter gradient
+        /// tiles to a vector, each tile's m x m output gradients gathered into lanes (zeros past the outputs' edges): whole
+        /// F(4x4) tiles by a 16-byte load per lane and row and a transpose, the others (which may overhang the edges) by
+        /// AVX2 gathers of eight lanes. One lane at a time through memory, then by gathers, this step bound the filter gradient
         /// (cifar-bn's conv2: 5 of 13.8 ms on one thread); the loads took a fifth off that layer's gradient.</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void GradientTiles(long t0, int tiles, float* m, int k0, int k1)
         {
             int mm = M(G), alpha = Alpha(G), th = TilesH(G), tw = TilesW(G), ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
+            bool whole = mm == 4 && WholeTiles(G);
             var lanes = stackalloc float[MaxAlpha * MaxAlpha * Lanes];
             var d = stackalloc Vector512<float>[4 * 4];
             var e = stackalloc Vector512<float>[MaxAlpha * 4];
@@ -137,12 +138,13 @@ internal static unsafe partial class Winograd
                     (top[l], left[l]) = l < count ? (mm * i, mm * j) : (ho, wo); // lanes past the chunk read nothing
                     start[l] = ((long)n * G.K + Group * G.GroupK) * plane + (long)top[l] * wo + left[l];
                 }
-                // F(4x4): every tile is whole, and its rows are four floats: one 16-byte load per lane and row, then a
+                // F(4x4, 3x3): every tile is whole, and its rows are four floats: one 16-byte load per lane and row, then a
                 // transpose by permutes. Lanes past the chunk re-read its last tile: the products read `tiles` columns.
-                // F(2x2): which of each lane's outputs lie inside the plane (none for lanes past the chunk), and each
-                // lane's first output as a 32-bit offset, for gathers of eight lanes.
+                // Tiles that may overhang the edges (F(2x2), F(4x4, 5x5)): which of each lane's outputs lie inside the
+                // plane (none for lanes past the chunk), and each lane's first output as a 32-bit offset, for gathers of
+                // eight lanes.
                 Vector256<int> lower = default, upper = default;
-                if (mm == 4)
+                if (whole)
                     for (int l = count; l < Lanes; l++) start[l] = start[count - 1];
                 else
                 {
@@ -157,7 +159,7 @@ internal static unsafe partial class Winograd
                 for (int k = k0; k < k1; k++)
                 {
                     float* yk = Y + k * plane;
-                    if (mm == 4)
+                    if (whole)
                     {
                         for (int p = 0; p < 4; p++)
                         {

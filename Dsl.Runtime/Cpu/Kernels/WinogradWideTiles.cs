@@ -5,12 +5,12 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Dsl.Runtime.Cpu;
 
-/// <summary>The input and output transforms of F(4x4, 3x3), 16 tiles to a vector. A tile is 6x6 inputs 4 apart, so a
-/// vector's lanes cannot be loaded as F(2x2)'s even and odd columns: each run of s = min(4, tiles per row) tiles along a
-/// row is one 16-float load (its tiles' columns 0-3 at lanes 4t + q, and one 4 floats on for columns 4-5), and the 16/s
-/// runs of a vector are merged by a tree of two-source permutes. The outputs go back the same way: each 4x4 block's rows
-/// interleaved into runs of 4s floats (or, pooled, 2s), stored whole. Rows of tiles must be whole runs and the output
-/// whole tiles (<see cref="M"/>), so no store needs a mask.</summary>
+/// <summary>The input and output transforms of F(4x4, 3x3) and F(4x4, 5x5), 16 tiles to a vector. A tile is 6x6 (8x8)
+/// inputs 4 apart, so a vector's lanes cannot be loaded as F(2x2)'s even and odd columns: each run of s = min(4, tiles per
+/// row) tiles along a row is one 16-float load (its tiles' columns 0-3 at lanes 4t + q, and one 4 floats on for columns
+/// 4-7), and the 16/s runs of a vector are merged by a tree of two-source permutes. The outputs go back the same way:
+/// each 4x4 block's rows interleaved into runs of 4s floats (or, pooled, 2s), stored whole, or masked where F(4x4, 5x5)
+/// tiles overhang the outputs' edges. Rows of tiles are whole runs (<see cref="TilesW"/>).</summary>
 internal static unsafe partial class Winograd
 {
     partial struct Job
@@ -39,8 +39,7 @@ internal static unsafe partial class Winograd
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void WideInputs(TileRun* runs, int count, int s, float* v, int c0, int c1)
         {
-            const int Alpha = 6;
-            int height = G.H, width = G.W, slots = Lanes / s, ld = Stride(Chunk);
+            int alpha = Alpha(G), height = G.H, width = G.W, slots = Lanes / s, ld = Stride(Chunk);
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             // Per run: where its input rows start (image and column; slots past the runs there are read as zeros), and masks for its two loads (columns x.. and x + 4..) where the run reaches past the row's ends.
             var top = stackalloc int[Lanes / 2];
@@ -51,7 +50,7 @@ internal static unsafe partial class Winograd
             for (int u = 0; u < slots; u++)
             {
                 int x = u < count ? 4 * runs[u].J - G.PadW : 0;
-                top[u] = u < count ? 4 * runs[u].I - G.PadH : -Alpha - height;
+                top[u] = u < count ? 4 * runs[u].I - G.PadH : -alpha - height;
                 offset[u] = u < count ? (runs[u].N - runs[0].N) * image + x : 0;
                 inside[u] = x >= 0 && x + 20 <= width;
                 for (int h = 0; h < 2; h++)
@@ -69,12 +68,12 @@ internal static unsafe partial class Winograd
                     (lane - Vector512.Create(s)) * 4 + Vector512.Create(16 + q));
             var join4 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(4)), lane, lane + Vector512.Create(12));
             var join8 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(8)), lane, lane + Vector512.Create(8));
-            var d = stackalloc Vector512<float>[Alpha * Alpha];
-            var e = stackalloc Vector512<float>[Alpha * Alpha];
+            var d = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
+            var e = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
             for (int c = c0; c < c1; c++)
             {
                 xc = X + ((long)runs[0].N * G.C + Group * G.GroupC + c) * height * width;
-                for (int p = 0; p < Alpha; p++)
+                for (int p = 0; p < alpha; p++)
                 {
                     // Each run's columns x.. (a) and x + 4.. (b) of its tile row's input row p; runs of 4 tiles fill a
                     // vector from 4 runs, runs of 2 from 8.
@@ -82,11 +81,11 @@ internal static unsafe partial class Winograd
                     Row(1, p, out var a1, out var b1);
                     Row(2, p, out var a2, out var b2);
                     Row(3, p, out var a3, out var b3);
-                    Vector512<float>* dp = d + p * Alpha;
+                    Vector512<float>* dp = d + p * alpha;
                     if (slots == 4)
                     {
                         for (int q = 0; q < 4; q++) dp[q] = Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join8);
-                        for (int q = 0; q < 2; q++) dp[4 + q] = Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join8);
+                        for (int q = 0; q < alpha - 4; q++) dp[4 + q] = Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join8);
                         continue;
                     }
                     Row(4, p, out var a4, out var b4);
@@ -96,17 +95,27 @@ internal static unsafe partial class Winograd
                     for (int q = 0; q < 4; q++)
                         dp[q] = Join(Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join4),
                             Join(Pair(a4, a5, first[q]), Pair(a6, a7, first[q]), join4), join8);
-                    for (int q = 0; q < 2; q++)
+                    for (int q = 0; q < alpha - 4; q++)
                         dp[4 + q] = Join(Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join4),
                             Join(Pair(b4, b5, first[q]), Pair(b6, b7, first[q]), join4), join8);
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
-                for (int q = 0; q < Alpha; q++) WinogradTransforms.InputRun43(d + q, Alpha, e + q, Alpha);
-                float* o = v + (long)c * Alpha * Alpha * ld;
-                for (int r = 0; r < Alpha; r++)
+                float* o = v + (long)c * alpha * alpha * ld;
+                if (alpha == 6)
                 {
-                    WinogradTransforms.InputRun43(e + r * Alpha, 1, d, 1);
-                    for (int q = 0; q < Alpha; q++) Vector512.Store(d[q], o + (r * Alpha + q) * ld);
+                    for (int q = 0; q < 6; q++) WinogradTransforms.InputRun43(d + q, 6, e + q, 6);
+                    for (int r = 0; r < 6; r++)
+                    {
+                        WinogradTransforms.InputRun43(e + r * 6, 1, d, 1);
+                        for (int q = 0; q < 6; q++) Vector512.Store(d[q], o + (r * 6 + q) * ld);
+                    }
+                    continue;
+                }
+                for (int q = 0; q < 8; q++) WinogradTransforms.InputRun45(d + q, 8, e + q, 8);
+                for (int r = 0; r < 8; r++)
+                {
+                    WinogradTransforms.InputRun45(e + r * 8, 1, d, 1);
+                    for (int q = 0; q < 8; q++) Vector512.Store(d[q], o + (r * 8 + q) * ld);
                 }
             }
 
@@ -133,12 +142,11 @@ internal static unsafe partial class Winograd
         static Vector512<float> Join(Vector512<float> x, Vector512<float> y, Vector512<int> join) => Avx512F.PermuteVar16x32x2(x, join, y);
 
         /// <summary>A^T m A plus scale, bias and activation for the runs' tiles, output channels [k0, k1): each tile's
-        /// 4x4 outputs, or with pooling the maximum of each 2x2 of them.</summary>
+        /// 4x4 outputs, or with pooling the maximum of each 2x2 of them; rows and columns past the outputs are not written.</summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void WideOutputs(TileRun* runs, int count, int s, float* m, int k0, int k1)
         {
-            const int Alpha = 6;
-            int kg = G.GroupK, ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
+            int alpha = Alpha(G), kg = G.GroupK, ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
             var pairLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
             var pairHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
             var quadLow = Vector512.Create(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
@@ -146,23 +154,25 @@ internal static unsafe partial class Winograd
             var act = Act;
             bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
             var slope = Vector512.Create(ActParam);
-            var column = stackalloc Vector512<float>[Alpha];
-            var rows = stackalloc Vector512<float>[4 * Alpha]; // A^T m: 4 rows of 6
+            var column = stackalloc Vector512<float>[MaxAlpha];
+            var rows = stackalloc Vector512<float>[4 * MaxAlpha]; // A^T m: 4 rows of alpha
             var y = stackalloc Vector512<float>[16];           // the 4x4 outputs, row-major
             var out4 = stackalloc Vector512<float>[4];
             for (int k = k0; k < k1; k++)
             {
-                float* p = m + (long)k * Alpha * Alpha * ld;
-                for (int q = 0; q < Alpha; q++)
+                float* p = m + (long)k * alpha * alpha * ld;
+                for (int q = 0; q < alpha; q++)
                 {
-                    for (int r = 0; r < Alpha; r++) column[r] = Vector512.Load(p + (r * Alpha + q) * ld);
-                    WinogradTransforms.OutputRun43(column, 1, rows + q, Alpha);
+                    for (int r = 0; r < alpha; r++) column[r] = Vector512.Load(p + (r * alpha + q) * ld);
+                    if (alpha == 6) WinogradTransforms.OutputRun43(column, 1, rows + q, 6);
+                    else WinogradTransforms.OutputRun45(column, 1, rows + q, 8);
                 }
                 var bias = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
                 var scale = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 for (int o = 0; o < 4; o++)
                 {
-                    WinogradTransforms.OutputRun43(rows + o * Alpha, 1, y + 4 * o, 1);
+                    if (alpha == 6) WinogradTransforms.OutputRun43(rows + o * 6, 1, y + 4 * o, 1);
+                    else WinogradTransforms.OutputRun45(rows + o * 8, 1, y + 4 * o, 1);
                     for (int q = 0; q < 4; q++) y[4 * o + q] = Rectify(Vector512.FusedMultiplyAdd(y[4 * o + q], scale, bias));
                 }
                 long plane = (long)runs[0].N * G.K + Group * kg + k; // image n's channel: plane + (n - runs[0].N) * K
@@ -178,8 +188,9 @@ internal static unsafe partial class Winograd
                         for (int u = 0; u < count; u++)
                         {
                             ref readonly var run = ref runs[u];
+                            if (2 * run.I + pr >= ho / 2) continue;
                             float* dst = Pooled + ((plane + (long)(run.N - runs[0].N) * G.K) * (ho / 2) + 2 * run.I + pr) * (wo / 2) + 2 * run.J;
-                            StoreRun(out4, u * 2 * s, 2 * s, dst);
+                            StoreRun(out4, u * 2 * s, 2 * s, Math.Min(2 * s, wo / 2 - 2 * run.J), dst);
                         }
                     }
                     continue;
@@ -197,9 +208,11 @@ internal static unsafe partial class Winograd
                     for (int u = 0; u < count; u++)
                     {
                         ref readonly var run = ref runs[u];
+                        if (4 * run.I + o >= ho) continue;
                         float* dst = Y + ((plane + (long)(run.N - runs[0].N) * G.K) * ho + 4 * run.I + o) * wo + 4 * run.J;
-                        StoreRun(out4, u * 4 * s, 4 * s, dst);
-                        if (!fused) Activations.Apply(act, ActParam, dst, dst, 4 * s);
+                        int width = Math.Min(4 * s, wo - 4 * run.J);
+                        StoreRun(out4, u * 4 * s, 4 * s, width, dst);
+                        if (!fused) Activations.Apply(act, ActParam, dst, dst, width);
                     }
                 }
             }
@@ -220,20 +233,29 @@ internal static unsafe partial class Winograd
             }
         }
 
-        /// <summary>Stores floats [offset, offset + length) of the vectors `src` laid end to end (length 4, 8 or 16, at a
-        /// multiple of itself).</summary>
+        /// <summary>Stores the first `width` of floats [offset, offset + length) of the vectors `src` laid end to end
+        /// (length 4, 8 or 16, at a multiple of itself); masked only where the width falls short.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void StoreRun(Vector512<float>* src, int offset, int length, float* dst)
+        static void StoreRun(Vector512<float>* src, int offset, int length, int width, float* dst)
         {
             var x = src[offset / 16];
             int at = offset % 16;
-            if (length == 16) Vector512.Store(x, dst);
-            else if (length == 8) Vector256.Store(at == 0 ? x.GetLower() : x.GetUpper(), dst);
-            else
+            if (length == 16)
             {
-                var half = at < 8 ? x.GetLower() : x.GetUpper();
-                Vector128.Store(at % 8 == 0 ? half.GetLower() : half.GetUpper(), dst);
+                if (width == 16) Vector512.Store(x, dst);
+                else Avx512F.MaskStore(dst, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(width)).AsSingle(), x);
+                return;
             }
+            var half = at < 8 ? x.GetLower() : x.GetUpper();
+            if (length == 8)
+            {
+                if (width == 8) Vector256.Store(half, dst);
+                else Avx.MaskStore(dst, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(width)).AsSingle(), half);
+                return;
+            }
+            var quarter = at % 8 == 0 ? half.GetLower() : half.GetUpper();
+            if (width == 4) Vector128.Store(quarter, dst);
+            else Avx.MaskStore(dst, Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(width)).AsSingle(), quarter);
         }
 
         /// <summary>A run's first tile: image, tile row and tile column.</summary>

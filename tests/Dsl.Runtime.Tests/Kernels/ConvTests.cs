@@ -123,11 +123,14 @@ public unsafe class ConvTests
         yield return G(4, 32, 16, 16, 32, 1, 2); // grouped
         yield return G(1, 33, 24, 24, 40, 1);    // channel counts past a GEMM panel
         yield return G(1, 16, 12, 80, 16, 1);    // a run whose 34 input columns all lie inside the row (unmasked loads)
-        yield return G(8, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2
-        yield return G(2, 16, 19, 23, 20, 1, r: 5);         // 5x5, odd outputs (17 x 21), padding 1
-        yield return G(1, 32, 16, 90, 32, 4, 2, r: 5);      // 5x5, padding 4, grouped, runs with plain loads
+        // F(4x4, 5x5): rows of tiles rounded up to whole runs, tiles overhanging the outputs' edges.
+        yield return G(8, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2: 4 tiles a row, the last 2 columns and rows past the edge
+        yield return G(2, 16, 19, 23, 20, 1, r: 5);         // 17 x 21 outputs: 6 tiles a row rounded up to two runs of 4
+        yield return G(1, 32, 16, 90, 32, 4, 2, r: 5);      // padding 4, grouped, runs with plain loads
         yield return G(8, 16, 11, 11, 16, 1);               // 6-tile rows two to a vector; the last pair's second row half outside
-        yield return G(8, 16, 11, 9, 16, 2, r: 5);          // 5x5 on 5-tile rows, two to a vector, odd output height
+        yield return G(8, 16, 11, 9, 16, 2, r: 5);          // 5x5, 11 x 9 outputs: 3 tiles a row rounded up to a run of 4
+        yield return G(4, 16, 8, 8, 16, 2, r: 5);           // 5x5 on rows of 2 tiles: 8 runs a vector
+        yield return G(1, 16, 6, 6, 24, 1, r: 5);           // 5x5 with 4 x 4 outputs: one tile and one wholly past the edge
         // One small image: too few tiles for a chunk per thread, so one chunk whose steps the threads split.
         yield return G(1, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2 at batch 1
         yield return G(1, 128, 8, 8, 128, 1);               // cifar-bn's last convolution at batch 1
@@ -168,7 +171,8 @@ public unsafe class ConvTests
                     var y = Forward(g, x, w, b, act, 0.1f, prepared);
                     double worst = 0;
                     for (int i = 0; i < y.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
-                    // F(2x2, 5x5) carries larger transform constants (interpolation at 0, +-1, +-1/2): about 2e-5 seen.
+                    // F(4x4, 5x5) carries larger transform constants (points 0, +-1, +-2, +-1/2): 5.5e-6 of the largest sum
+                    // seen on lenet's conv2 (3.4e-6 on the F(2x2, 5x5) before it).
                     double tolerance = g.R == 5 ? 1e-4 : 1e-5;
                     Assert.True(worst <= tolerance * scale,
                         $"{g} {act}, {threads} threads{(prepared ? ", prepared weights" : "")}: worst error {worst} against a largest sum of {scale}");
@@ -357,7 +361,7 @@ public unsafe class ConvTests
         ConvGeometry G(int n, int c, int h, int w, int k, int pad, int r = 3) =>
             new(n, c, h, w, k, r, r, 1, 1, pad, pad, 1, h + 2 * pad - r + 1, w + 2 * pad - r + 1);
         var r = new Random(13);
-        foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
+        foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(4, 16, 12, 12, 16, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
                      G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1),
                      // the direct path: lenet's conv1; a block of 8 and one of 5 (a half block of 1); strips of 32, 32 and 6
                      G(3, 1, 28, 28, 32, 2, 5), G(2, 3, 10, 70, 13, 1) })
@@ -385,13 +389,15 @@ public unsafe class ConvTests
     /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like), a
     /// Winograd one whose chunks of tiles move with the thread count, a Winograd one whose 144 tiles are a chunk per
     /// thread at 1 thread and one chunk split by steps at more, and an F(4x4) one of 64 tiles: chunks of 48 and 16 at 1
-    /// thread, of 32 at 2, one chunk split by steps at 3 and 7; and a direct one whose 3 images go a whole image to a thread
+    /// thread, of 32 at 2, one chunk split by steps at 3 and 7; an F(4x4, 5x5) one of 48 tiles (lenet's conv2 at batch 3): a
+    /// chunk at 1 thread, one chunk split by steps at more; and a direct one whose 3 images go a whole image to a thread
     /// at 1 to 3 threads and a block of eight channels at a time at 7.</summary>
     [Theory]
     [InlineData("im2col")]
     [InlineData("winograd")]
     [InlineData("winograd-one-chunk")]
     [InlineData("winograd-4x4-one-image")]
+    [InlineData("winograd-5x5")]
     [InlineData("direct")]
     public void ForwardIsBitIdenticalAcrossThreadCounts(string path)
     {
@@ -401,6 +407,7 @@ public unsafe class ConvTests
             "im2col" => new ConvGeometry(1, 3, 120, 120, 16, 11, 11, 4, 4, 2, 2, 1, 29, 29),
             "winograd" => new ConvGeometry(5, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 30, 30),
             "winograd-4x4-one-image" => new ConvGeometry(1, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 32, 32),
+            "winograd-5x5" => new ConvGeometry(3, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 14, 14),
             "direct" => new ConvGeometry(3, 1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 1, 28, 28),
             _ => new ConvGeometry(1, 32, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 24, 24),
         };
