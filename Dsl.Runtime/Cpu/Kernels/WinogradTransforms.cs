@@ -104,9 +104,25 @@ internal static unsafe class WinogradTransforms
         x[5 * sx] = y3;
     }
 
+    /// <summary>y[i * sy] = (B^T x)[i] of F(4, 3) (alpha 6) or F(4, 5) (alpha 8) for x[j * sx], j &lt; alpha.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void InputRun4(int alpha, Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    {
+        if (alpha == 6) InputRun43(x, sx, y, sy);
+        else InputRun45(x, sx, y, sy);
+    }
+
+    /// <summary>y[i * sy] = (A^T x)[i], i &lt; 4, of F(4, 3) (alpha 6) or F(4, 5) (alpha 8) for x[j * sx], j &lt; alpha.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void OutputRun4(int alpha, Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    {
+        if (alpha == 6) OutputRun43(x, sx, y, sy);
+        else OutputRun45(x, sx, y, sy);
+    }
+
     /// <summary>y[i * sy] = (B^T x)[i] of F(4, 3) for x[j * sx], j &lt; 6.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void InputRun43(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    static void InputRun43(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
     {
         Vector512<float> d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx], d4 = x[4 * sx], d5 = x[5 * sx];
         var four = Vector512.Create(4f);
@@ -126,7 +142,7 @@ internal static unsafe class WinogradTransforms
 
     /// <summary>y[i * sy] = (A^T x)[i] of F(4, 3), i &lt; 4, for x[j * sx], j &lt; 6.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void OutputRun43(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    static void OutputRun43(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
     {
         Vector512<float> m1 = x[sx], m2 = x[2 * sx], m3 = x[3 * sx], m4 = x[4 * sx];
         Vector512<float> a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
@@ -138,7 +154,7 @@ internal static unsafe class WinogradTransforms
 
     /// <summary>y[i * sy] = (B^T x)[i] of F(4, 5) for x[j * sx], j &lt; 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void InputRun45(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    static void InputRun45(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
     {
         Vector512<float> d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx], d4 = x[4 * sx], d5 = x[5 * sx], d6 = x[6 * sx], d7 = x[7 * sx];
         var c525 = Vector512.Create(5.25f);
@@ -162,7 +178,7 @@ internal static unsafe class WinogradTransforms
 
     /// <summary>y[i * sy] = (A^T x)[i] of F(4, 5), i &lt; 4, for x[j * sx], j &lt; 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void OutputRun45(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
+    static void OutputRun45(Vector512<float>* x, int sx, Vector512<float>* y, int sy)
     {
         Vector512<float> m1 = x[sx], m2 = x[2 * sx], m3 = x[3 * sx], m4 = x[4 * sx], m5 = x[5 * sx], m6 = x[6 * sx];
         Vector512<float> a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4, e = m5 + m6, f = m5 - m6;

@@ -100,22 +100,12 @@ internal static unsafe partial class Winograd
                             Join(Pair(b4, b5, first[q]), Pair(b6, b7, first[q]), join4), join8);
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
+                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun4(alpha, d + q, alpha, e + q, alpha);
                 float* o = v + (long)c * alpha * alpha * ld;
-                if (alpha == 6)
+                for (int r = 0; r < alpha; r++)
                 {
-                    for (int q = 0; q < 6; q++) WinogradTransforms.InputRun43(d + q, 6, e + q, 6);
-                    for (int r = 0; r < 6; r++)
-                    {
-                        WinogradTransforms.InputRun43(e + r * 6, 1, d, 1);
-                        for (int q = 0; q < 6; q++) Vector512.Store(d[q], o + (r * 6 + q) * ld);
-                    }
-                    continue;
-                }
-                for (int q = 0; q < 8; q++) WinogradTransforms.InputRun45(d + q, 8, e + q, 8);
-                for (int r = 0; r < 8; r++)
-                {
-                    WinogradTransforms.InputRun45(e + r * 8, 1, d, 1);
-                    for (int q = 0; q < 8; q++) Vector512.Store(d[q], o + (r * 8 + q) * ld);
+                    WinogradTransforms.InputRun4(alpha, e + r * alpha, 1, d, 1);
+                    for (int q = 0; q < alpha; q++) Vector512.Store(d[q], o + (r * alpha + q) * ld);
                 }
             }
 
@@ -164,15 +154,13 @@ internal static unsafe partial class Winograd
                 for (int q = 0; q < alpha; q++)
                 {
                     for (int r = 0; r < alpha; r++) column[r] = Vector512.Load(p + (r * alpha + q) * ld);
-                    if (alpha == 6) WinogradTransforms.OutputRun43(column, 1, rows + q, 6);
-                    else WinogradTransforms.OutputRun45(column, 1, rows + q, 8);
+                    WinogradTransforms.OutputRun4(alpha, column, 1, rows + q, alpha);
                 }
                 var bias = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
                 var scale = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 for (int o = 0; o < 4; o++)
                 {
-                    if (alpha == 6) WinogradTransforms.OutputRun43(rows + o * 6, 1, y + 4 * o, 1);
-                    else WinogradTransforms.OutputRun45(rows + o * 8, 1, y + 4 * o, 1);
+                    WinogradTransforms.OutputRun4(alpha, rows + o * alpha, 1, y + 4 * o, 1);
                     for (int q = 0; q < 4; q++) y[4 * o + q] = Rectify(Vector512.FusedMultiplyAdd(y[4 * o + q], scale, bias));
                 }
                 long plane = (long)runs[0].N * G.K + Group * kg + k; // image n's channel: plane + (n - runs[0].N) * K
