@@ -101,11 +101,7 @@ internal static unsafe partial class Winograd
     static void PrepareGroup(in ConvGeometry g, float* w, int grp, float* scratch, float* dst)
     {
         int kg = g.GroupK, cg = g.GroupC;
-        var matrix = WinogradTransforms.G(M(g), g.R)!;
-        double* gm = stackalloc double[matrix.Length];
-        matrix.CopyTo(new Span<double>(gm, matrix.Length));
-        var transform = new WeightTransformJob { G = gm, N = matrix.Length / g.R, R = g.R, W = w + (long)grp * kg * cg * g.R * g.R, Kg = kg, Cg = cg, U = scratch };
-        CpuThreads.For(kg, 1, ref transform);
+        TransformFilters(g, false, w + (long)grp * kg * cg * g.R * g.R, scratch);
         for (int xi = 0; xi < Products(g); xi++)
             Gemm.Pack(false, scratch + xi * (long)kg * cg, cg, kg, cg, dst + xi * Gemm.PackedFloats(kg, cg));
     }
@@ -182,13 +178,30 @@ internal static unsafe partial class Winograd
 
     static readonly Step[] WholeSteps = [Step.Inputs, Step.Products, Step.Outputs];
 
-    struct WeightTransformJob : IParallelJob
+    /// <summary>A group's filters through <see cref="TransformWeights"/> (from w to u), or back through its adjoint
+    /// <see cref="TransformGradients"/> (from dU to dw), split between threads by output channel (each filter's sums are
+    /// the same whoever computes them).</summary>
+    static void TransformFilters(in ConvGeometry g, bool adjoint, float* from, float* to)
+    {
+        fixed (double* gm = WinogradTransforms.G(M(g), g.R))
+        {
+            var job = new FilterTransformJob { G = gm, N = Alpha(g), R = g.R, Kg = g.GroupK, Cg = g.GroupC, From = from, To = to, Adjoint = adjoint };
+            CpuThreads.For(g.GroupK, 1, ref job);
+        }
+    }
+
+    struct FilterTransformJob : IParallelJob
     {
         public double* G;
         public int N, R, Kg, Cg;
-        public float* W, U;
+        public float* From, To;
+        public bool Adjoint;
 
-        public readonly void Run(int begin, int end) => TransformWeights(G, N, R, W, Kg, Cg, U, begin, end);
+        public readonly void Run(int begin, int end)
+        {
+            if (Adjoint) TransformGradients(G, N, R, From, Kg, Cg, To, begin, end);
+            else TransformWeights(G, N, R, From, Kg, Cg, To, begin, end);
+        }
     }
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], k in [k0, k1), summed in double; G is n x r,
@@ -308,7 +321,7 @@ internal static unsafe partial class Winograd
             var odds = evens + Vector512<int>.One;
             int alpha = Alpha(G), cs = 2 * j - G.PadW, cg = G.GroupC, height = G.H, width = G.W;
             // Input columns cs + q for q < 2 * count + alpha - 2 that lie inside the row; one mask per 16-float load
-            // (loads at 0 and 16, 2 and 18, 4 and 20 give columns 2 lane + 0..5).
+            // (loads at 0 and 16, 2 and 18 give columns 2 lane + 0..3).
             var last = Vector512.Create(Math.Min(width, cs + 2 * count + alpha - 2));
             var masks = stackalloc Vector512<float>[MaxAlpha];
             for (int h = 0; h < alpha; h++)

@@ -32,9 +32,6 @@ internal static unsafe partial class Winograd
         if (need == 0 || need > workspaceFloats || g.N == 0) return false;
         int kg = g.GroupK, cg = g.GroupC, chunk = FilterChunk(g);
         float* du = workspace, scratch = Aligned(du + TransformedWeights(g));
-        var matrix = WinogradTransforms.G(M(g), g.R)!;
-        double* gm = stackalloc double[matrix.Length];
-        matrix.CopyTo(new Span<double>(gm, matrix.Length));
         for (int grp = 0; grp < g.Groups; grp++)
         {
             // Three meetings of the threads per chunk: input channels, output channels, products.
@@ -49,24 +46,13 @@ internal static unsafe partial class Winograd
                 job.Step = Step.FilterProducts;
                 CpuThreads.For(Products(g), 1, ref job);
             }
-            var back = new GradientTransformJob { G = gm, N = matrix.Length / g.R, R = g.R, Du = du, Kg = kg, Cg = cg, Dw = dw + (long)grp * kg * cg * g.R * g.R };
-            CpuThreads.For(kg, 1, ref back);
+            TransformFilters(g, true, du, dw + (long)grp * kg * cg * g.R * g.R);
         }
         return true;
     }
 
-    /// <summary>dw[k][c] = G^T dU[.][k][c] G for each filter, summed in double: the adjoint of <see cref="TransformWeights"/>;
-    /// output channels split between threads (each filter's sums are the same whoever computes them).</summary>
-    struct GradientTransformJob : IParallelJob
-    {
-        public double* G;
-        public int N, R, Kg, Cg;
-        public float* Du, Dw;
-
-        public readonly void Run(int begin, int end) => TransformGradients(G, N, R, Du, Kg, Cg, Dw, begin, end);
-    }
-
-    /// <summary>G is n x r, row-major.</summary>
+    /// <summary>dw[k][c] = G^T dU[.][k][c] G for each filter, k in [k0, k1), summed in double: the adjoint of
+    /// <see cref="TransformWeights"/>. G is n x r, row-major.</summary>
     static void TransformGradients(double* gm, int n, int r, float* du, int kg, int cg, float* dw, int k0, int k1)
     {
         long plane = (long)kg * cg;
