@@ -75,25 +75,8 @@ internal static unsafe class WinogradTransforms
             x[3 * sx] = y1;
             return;
         }
+        // Points 0, +-1, +-2 (and for F(4, 5) +-1/2), then infinity: y0 + p y1 + p^2 y2 + p^3 y3 as even and odd parts.
         Vector512<float> y2 = y[2 * sy], y3 = y[3 * sy];
-        if (alpha == 8)
-        {
-            // points 0, +-1, +-2, +-1/2 and infinity: y0 + p y1 + p^2 y2 + p^3 y3
-            Vector512<float> sum1 = y0 + y2, dif1 = y1 + y3,
-                sum2 = Vector512.FusedMultiplyAdd(y2, Vector512.Create(4f), y0),
-                dif2 = Vector512.FusedMultiplyAdd(y3, Vector512.Create(8f), y1 * Vector512.Create(2f)),
-                sum3 = Vector512.FusedMultiplyAdd(y2, Vector512.Create(0.25f), y0),
-                dif3 = Vector512.FusedMultiplyAdd(y3, Vector512.Create(0.125f), y1 * Vector512.Create(0.5f));
-            x[0] = y0;
-            x[sx] = sum1 + dif1;
-            x[2 * sx] = sum1 - dif1;
-            x[3 * sx] = sum2 + dif2;
-            x[4 * sx] = sum2 - dif2;
-            x[5 * sx] = sum3 + dif3;
-            x[6 * sx] = sum3 - dif3;
-            x[7 * sx] = y3;
-            return;
-        }
         Vector512<float> even = y0 + y2, odd = y1 + y3, even4 = Vector512.FusedMultiplyAdd(y2, Vector512.Create(4f), y0),
             odd8 = Vector512.FusedMultiplyAdd(y3, Vector512.Create(8f), y1 * Vector512.Create(2f));
         x[0] = y0;
@@ -101,7 +84,14 @@ internal static unsafe class WinogradTransforms
         x[2 * sx] = even - odd;
         x[3 * sx] = even4 + odd8;
         x[4 * sx] = even4 - odd8;
-        x[5 * sx] = y3;
+        if (alpha == 8)
+        {
+            Vector512<float> evenQuarter = Vector512.FusedMultiplyAdd(y2, Vector512.Create(0.25f), y0),
+                oddEighth = Vector512.FusedMultiplyAdd(y3, Vector512.Create(0.125f), y1 * Vector512.Create(0.5f));
+            x[5 * sx] = evenQuarter + oddEighth;
+            x[6 * sx] = evenQuarter - oddEighth;
+        }
+        x[(alpha - 1) * sx] = y3;
     }
 
     /// <summary>y[i * sy] = (B^T x)[i] of F(4, 3) (alpha 6) or F(4, 5) (alpha 8) for x[j * sx], j &lt; alpha.</summary>
