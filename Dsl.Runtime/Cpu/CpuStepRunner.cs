@@ -10,6 +10,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
     readonly long workspaceFloats;
     readonly Kernel[] kernels;
     readonly Dictionary<int, ConvFusion> fusions;
+    readonly Dictionary<int, NormFusion> normFusions;
     readonly Dictionary<int, PreparedWeights> prepared = new();
     readonly float*[] pointers;
     readonly ulong seed;
@@ -67,6 +68,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
         classWeights = plan.ClassWeights is null ? null : pointers[plan.ClassWeights.Value];
         kernels = plan.Kernels.ToArray();
         fusions = ConvFusion.Find(plan);
+        normFusions = NormFusion.Find(plan, fusions);
         folded = (CpuBuffer)device.Allocate(2L * fusions.Values.Select(f => f.Norm?.C ?? 0).DefaultIfEmpty(0).Max(), plan.Network + ".folded-batchnorm");
         try
         {
@@ -188,7 +190,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
             }
             if (covered > 0)
             {
-                covered--; // run by the fused convolution before it
+                covered--; // run by the fused kernel before it
                 index++;
                 continue;
             }
@@ -211,6 +213,14 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 // Where the convolution did not take the Winograd path, the pooling runs after it as usual.
                 if (pool is not null && !pooled) Pool.MaxForward(Geometry(pool.P), P(fusion.Unpooled), P(pool.Y), (int*)P(pool.Argmax));
                 covered = fusion.Covers - 1;
+                continue;
+            }
+            if (normFusions.TryGetValue(index - 1, out var pair))
+            {
+                var (na, np) = Map(pair.Act.Act);
+                if (pair.Backward is { } back) NormBackward(back, pair.Norm, na, np);
+                else NormForward(pair.Norm, P(pair.Act.Y), na, np);
+                covered = 1;
                 continue;
             }
             switch (kernel)
@@ -251,26 +261,8 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask), FirstSample * (k.Count / Plan.Batch));
                     break;
                 case Kernel.DropoutBackward k: Dropout.Backward(k.Count, P(k.Mask), P(k.Dy), P(k.Dx)); break;
-                case Kernel.BatchNormForward k when k.Training && syncBatchNorm is { } sync:
-                    fixed (double* stats = syncStats)
-                        BatchNorm.ForwardTrainingSynced(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.Mean), P(k.InvStd),
-                            P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps, sync.Processes, stats, sync.Sum);
-                    break;
-                case Kernel.BatchNormForward k when k.Training:
-                    BatchNorm.ForwardTraining(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.Mean), P(k.InvStd),
-                        P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps);
-                    break;
-                case Kernel.BatchNormForward k:
-                    BatchNorm.ForwardInference(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), P(k.Y), P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Eps);
-                    break;
-                case Kernel.BatchNormBackward k when syncBatchNorm is { } sync:
-                    fixed (double* stats = syncStats)
-                        BatchNorm.BackwardSynced(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta),
-                            sync.Processes, stats, sync.Sum);
-                    break;
-                case Kernel.BatchNormBackward k:
-                    BatchNorm.Backward(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta));
-                    break;
+                case Kernel.BatchNormForward k: NormForward(k, P(k.Y), Act.None, 0f); break;
+                case Kernel.BatchNormBackward k: NormBackward(k, null, Act.None, 0f); break;
                 case Kernel.SoftmaxCrossEntropy k:
                     loss = SoftmaxCrossEntropy.Forward(k.N, k.Classes, P(k.Logits), (int*)P(k.Labels), classWeights, P(k.Probs));
                     if (k.Dlogits is not null) SoftmaxCrossEntropy.Backward(k.N, k.Classes, P(k.Probs), (int*)P(k.Labels), classWeights, P(k.Dlogits));
@@ -281,6 +273,33 @@ sealed unsafe class CpuStepRunner : IStepRunner
         if (KernelSeconds is { } last && index > 0) last[index - 1] += ProfileClock() - started;
         if (index > 0) KernelDone?.Invoke(index - 1);
         return loss;
+    }
+
+    /// <summary>A batch norm's forward pass, writing <paramref name="y"/> through the activation it takes on (if any).</summary>
+    void NormForward(Kernel.BatchNormForward k, float* y, Act act, float slope)
+    {
+        if (!k.Training)
+            BatchNorm.ForwardInference(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), y, P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Eps, act, slope);
+        else if (syncBatchNorm is { } sync)
+            fixed (double* stats = syncStats)
+                BatchNorm.ForwardTrainingSynced(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), y, P(k.Mean), P(k.InvStd),
+                    P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps, sync.Processes, stats, sync.Sum, act, slope);
+        else
+            BatchNorm.ForwardTraining(k.N, k.C, k.HW, P(k.X), P(k.Gamma), P(k.Beta), y, P(k.Mean), P(k.InvStd),
+                P(k.RunningMean), P(k.RunningVar), (float)k.Spec.Momentum, (float)k.Spec.Eps, act, slope);
+    }
+
+    /// <summary>A batch norm's backward pass; with an activation, its dy is the gradient of the activation's output, and
+    /// <paramref name="forward"/> gives the beta that recomputes the activation's input.</summary>
+    void NormBackward(Kernel.BatchNormBackward k, Kernel.BatchNormForward? forward, Act act, float slope)
+    {
+        float* beta = forward is null ? null : P(forward.Beta);
+        if (syncBatchNorm is { } sync)
+            fixed (double* stats = syncStats)
+                BatchNorm.BackwardSynced(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta),
+                    sync.Processes, stats, sync.Sum, beta, act, slope);
+        else
+            BatchNorm.Backward(k.N, k.C, k.HW, P(k.X), P(k.Dy), P(k.Gamma), P(k.Mean), P(k.InvStd), P(k.Dx), P(k.Dgamma), P(k.Dbeta), beta, act, slope);
     }
 
     /// <summary>The profile's clock: on one thread, where the caller does all the work, its CPU time (which a loaded

@@ -55,6 +55,26 @@ public class PlanTests
         Assert.True(plan.ArenaFloats < all * 0.8, $"arena {plan.ArenaFloats} floats for {all} floats of buffers");
     }
 
+    /// <summary>cifar-bn has six conv |> batchnorm |> relu chains. Training runs each batch norm with its relu as one pass
+    /// forward and one backward; inference folds both into the convolution instead. After a dense layer, inference fuses
+    /// the pair too; a tanh is not taken on.</summary>
+    [Fact]
+    public void BatchNormsTakeOnTheRelusAfterThem()
+    {
+        var model = Networks.Model("cifar-bn.model", 10);
+        var training = MemoryPlan.compile(PlanMode.Training, 4, model);
+        var fused = NormFusion.Find(training, ConvFusion.Find(training));
+        Assert.Equal(6, fused.Values.Count(f => f.Backward is null));
+        Assert.Equal(6, fused.Values.Count(f => f.Backward is not null));
+        foreach (var (i, f) in fused)
+            Assert.Equal(f.Backward is null ? typeof(Kernel.BatchNormForward) : typeof(Kernel.ActivationBackward), training.Kernels[i].GetType());
+        var inference = MemoryPlan.compile(PlanMode.Inference, 4, model);
+        Assert.Empty(NormFusion.Find(inference, ConvFusion.Find(inference)));
+        var dense = MemoryPlan.compile(PlanMode.Inference, 4, Networks.Text(
+            "network d\n  input 8\n  dense 6 |> batchnorm |> relu\n  dense 5 |> batchnorm |> tanh\n  dense classes\n  softmax\n"));
+        Assert.Single(NormFusion.Find(dense, ConvFusion.Find(dense)));
+    }
+
     /// <summary>Each line, between a conv and a dense head, exercises one layer kind's backward inside a whole network.</summary>
     public static TheoryData<string> Middles => new()
     {
@@ -65,6 +85,7 @@ public class PlanTests
         "maxpool 3 stride 2",
         "avgpool 2 ceil",
         "batchnorm |> leaky-relu 0.1",
+        "batchnorm |> relu",
         "conv 6 kernel 1 |> relu",
     };
 

@@ -7,33 +7,38 @@ namespace Dsl.Runtime.Cpu;
 /// <summary>Adds <c>values</c> element-wise over the processes of a data-parallel job, in place.</summary>
 public delegate void SumOverProcesses(Span<double> values);
 
-/// <summary>Batch normalisation per channel over x[N, C, HW] (HW = 1 for [N, F]); statistics accumulate in double.</summary>
+/// <summary>Batch normalisation per channel over x[N, C, HW] (HW = 1 for [N, F]); statistics accumulate in double.
+/// Each pass can take the relu or leaky relu (slope at least 0) that follows the batch norm in a plan, so that the normalised
+/// values never go through memory on their own: the forward pass stores act(y), and the backward pass takes dy as the
+/// gradient of act(y), with act' from y recomputed from x (bit for bit the y the forward pass activated).</summary>
 public static unsafe class BatchNorm
 {
     /// <summary>Normalises with batch statistics, saves mean and 1/sqrt(var+eps), and updates running stats (unbiased variance) PyTorch-style.</summary>
     public static void ForwardTraining(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
-        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps)
+        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps,
+        Activation act = Activation.None, float slope = 0f)
     {
         var job = new Job { Mode = Op.Train, N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y, Mean = saveMean, InvStd = saveInvStd,
-            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps };
+            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps, Act = Gate(act, slope), Slope = slope };
         CpuThreads.For(C, 1, ref job);
     }
 
     /// <summary>y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.</summary>
     public static void ForwardInference(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
-        float* runningMean, float* runningVar, float eps)
+        float* runningMean, float* runningVar, float eps, Activation act = Activation.None, float slope = 0f)
     {
         var job = new Job { Mode = Op.Infer, N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y,
-            RunningMean = runningMean, RunningVar = runningVar, Eps = eps };
+            RunningMean = runningMean, RunningVar = runningVar, Eps = eps, Act = Gate(act, slope), Slope = slope };
         CpuThreads.For(C, 1, ref job);
     }
 
-    /// <summary>dx, dgamma, dbeta (all overwritten) from dy and the saved batch statistics.</summary>
+    /// <summary>dx, dgamma, dbeta (all overwritten) from dy and the saved batch statistics. With an activation, dy is
+    /// the gradient of its output, and <paramref name="beta"/> is needed to recompute its input.</summary>
     public static void Backward(int N, int C, int HW, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-        float* dx, float* dgamma, float* dbeta)
+        float* dx, float* dgamma, float* dbeta, float* beta = null, Activation act = Activation.None, float slope = 0f)
     {
         var job = new Job { Mode = Op.Grad, N = N, C = C, HW = HW, X = x, Dy = dy, Gamma = gamma, Mean = saveMean, InvStd = saveInvStd,
-            Dx = dx, DGamma = dgamma, DBeta = dbeta };
+            Dx = dx, DGamma = dgamma, DBeta = dbeta, Beta = beta, Act = Gate(act, slope, beta, backward: true), Slope = slope };
         CpuThreads.For(C, 1, ref job);
     }
 
@@ -42,10 +47,12 @@ public static unsafe class BatchNorm
     /// summed first, then the squared deviations from it, as <see cref="ForwardTraining"/> does within one process.
     /// <paramref name="stats"/> holds C doubles.</summary>
     public static void ForwardTrainingSynced(int N, int C, int HW, float* x, float* gamma, float* beta, float* y,
-        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps, int processes, double* stats, SumOverProcesses sum)
+        float* saveMean, float* saveInvStd, float* runningMean, float* runningVar, float momentum, float eps, int processes, double* stats, SumOverProcesses sum,
+        Activation act = Activation.None, float slope = 0f)
     {
         var job = new Job { N = N, C = C, HW = HW, X = x, Gamma = gamma, Beta = beta, Y = y, Mean = saveMean, InvStd = saveInvStd,
-            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps, Stats = stats, Total = (long)N * HW * processes };
+            RunningMean = runningMean, RunningVar = runningVar, Momentum = momentum, Eps = eps, Stats = stats, Total = (long)N * HW * processes,
+            Act = Gate(act, slope), Slope = slope };
         foreach (var phase in (ReadOnlySpan<Op>)[Op.SumX, Op.SumSquares, Op.Normalise])
         {
             job.Mode = phase;
@@ -58,10 +65,11 @@ public static unsafe class BatchNorm
     /// job averages them with the other gradients), dx from the sums of dy and dy·(x − mean) over every process's samples.
     /// <paramref name="stats"/> holds 2C doubles.</summary>
     public static void BackwardSynced(int N, int C, int HW, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-        float* dx, float* dgamma, float* dbeta, int processes, double* stats, SumOverProcesses sum)
+        float* dx, float* dgamma, float* dbeta, int processes, double* stats, SumOverProcesses sum,
+        float* beta = null, Activation act = Activation.None, float slope = 0f)
     {
         var job = new Job { Mode = Op.GradSums, N = N, C = C, HW = HW, X = x, Dy = dy, Gamma = gamma, Mean = saveMean, InvStd = saveInvStd,
-            Dx = dx, DGamma = dgamma, DBeta = dbeta, Stats = stats, Total = (long)N * HW * processes };
+            Dx = dx, DGamma = dgamma, DBeta = dbeta, Stats = stats, Total = (long)N * HW * processes, Beta = beta, Act = Gate(act, slope, beta, backward: true), Slope = slope };
         CpuThreads.For(C, 1, ref job);
         sum(new Span<double>(stats, 2 * C));
         job.Mode = Op.GradInput;
@@ -76,13 +84,25 @@ public static unsafe class BatchNorm
         return (a, beta - mean * a);
     }
 
+    /// <summary>The activations a batch norm's passes can take: those whose derivative follows from the sign of their
+    /// input, the same before and after them (relu, and leaky relu with a slope of at least 0).</summary>
+    static Activation Gate(Activation act, float slope, float* beta = null, bool backward = false) =>
+        act switch
+        {
+            Activation.None => act,
+            Activation.Relu or Activation.LeakyRelu when !(slope < 0) =>
+                backward && beta == null ? throw new ArgumentNullException(nameof(beta), "the backward pass recomputes the activation's input from beta") : act,
+            _ => throw new ArgumentOutOfRangeException(nameof(act), $"batch norm takes relu or leaky relu with a slope of at least 0, not {act} (slope {slope})"),
+        };
+
     private enum Op { Train, Infer, Grad, SumX, SumSquares, Normalise, GradSums, GradInput }
 
     private struct Job : IParallelJob
     {
         public Op Mode;
         public int N, C, HW;
-        public float Momentum, Eps;
+        public float Momentum, Eps, Slope;
+        public Activation Act;
         public float* X, Y, Dy, Dx, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, DGamma, DBeta;
         /// <summary>The synced passes' per-channel sums, and the samples' count over every process.</summary>
         public double* Stats;
@@ -103,7 +123,7 @@ public static unsafe class BatchNorm
                     case Op.Grad: Grad(c); break;
                     case Op.SumX:
                         Stats[c] = 0;
-                        for (int n = 0; n < N; n++) Stats[c] += Sum(Plane(X, n, c), HW, null, 0f);
+                        for (int n = 0; n < N; n++) Stats[c] += Sum(Plane(X, n, c), HW);
                         break;
                     case Op.SumSquares:
                         float mean = Mean[c] = (float)(Stats[c] / Total);
@@ -124,7 +144,7 @@ public static unsafe class BatchNorm
         {
             long count = (long)N * HW;
             double sum = 0;
-            for (int n = 0; n < N; n++) sum += Sum(Plane(X, n, c), HW, null, 0f);
+            for (int n = 0; n < N; n++) sum += Sum(Plane(X, n, c), HW);
             float mean = (float)(sum / count);
             double sq = 0;
             for (int n = 0; n < N; n++) sq += SumSquaredDeviation(Plane(X, n, c), HW, mean);
@@ -144,28 +164,40 @@ public static unsafe class BatchNorm
             if (RunningMean != null) RunningMean[c] = (1f - Momentum) * RunningMean[c] + Momentum * mean;
             if (RunningVar != null)
                 RunningVar[c] = (float)((1.0 - Momentum) * RunningVar[c] + Momentum * (count > 1 ? sq / (count - 1) : variance));
-            Affine(c, mean, invStd);
+            var (a, b) = Affine(c);
+            Scale(c, a, b);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Affine(int c, float mean, float invStd)
+        /// <summary>y = x * a + b with the saved statistics: the forward pass's, and what the backward pass recomputes.</summary>
+        private readonly (float A, float B) Affine(int c)
         {
-            float a = Gamma[c] * invStd;
-            Scale(c, a, Beta[c] - mean * a);
+            float a = Gamma[c] * InvStd[c];
+            return (a, Beta[c] - Mean[c] * a);
+        }
+
+        private readonly void Scale(int c, float a, float b)
+        {
+            switch (Act)
+            {
+                case Activation.Relu: Scale<Relu>(c, a, b); break;
+                case Activation.LeakyRelu: Scale<Leaky>(c, a, b); break;
+                default: Scale<Identity>(c, a, b); break;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Scale(int c, float a, float b)
+        private readonly void Scale<TAct>(int c, float a, float b) where TAct : IGate
         {
             // Vectors, then the rest: each element's one FMA either way (the JIT does not vectorise the plain loop).
             var va = Vector512.Create(a);
             var vb = Vector512.Create(b);
+            var vs = Vector512.Create(Slope);
             for (int n = 0; n < N; n++)
             {
                 float* x = Plane(X, n, c), y = Plane(Y, n, c);
                 int i = 0;
-                for (; i <= HW - 16; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(x + i), va, vb).Store(y + i);
-                for (; i < HW; i++) y[i] = MathF.FusedMultiplyAdd(x[i], a, b);
+                for (; i <= HW - 16; i += 16) TAct.Apply(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), va, vb), vs).Store(y + i);
+                for (; i < HW; i++) y[i] = TAct.Apply(MathF.FusedMultiplyAdd(x[i], a, b), Slope);
             }
         }
 
@@ -179,49 +211,98 @@ public static unsafe class BatchNorm
 
         /// <summary>dbeta = Σ dy and dgamma = Σ dy·(x − mean)·invStd over this process's samples; the synced pass also
         /// keeps both sums in <see cref="Stats"/>.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void GradSums(int c)
         {
-            float mean = Mean[c];
-            double sdy = 0, sdyx = 0;
-            for (int n = 0; n < N; n++)
+            var (sdy, sdyx) = Act switch
             {
-                sdy += Sum(Plane(Dy, n, c), HW, null, 0f);
-                sdyx += Sum(Plane(Dy, n, c), HW, Plane(X, n, c), mean);
-            }
+                Activation.Relu => GradSums<Relu>(c),
+                Activation.LeakyRelu => GradSums<Leaky>(c),
+                _ => GradSums<Identity>(c),
+            };
             DBeta[c] = (float)sdy;
             DGamma[c] = (float)(sdyx * InvStd[c]);
             if (Stats != null) (Stats[c], Stats[C + c]) = (sdy, sdyx);
         }
 
+        /// <summary>Both sums plane by plane, each vectorised with a fixed lane order, in double across planes.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly (double Dy, double DyX) GradSums<TAct>(int c) where TAct : IGate
+        {
+            float mean = Mean[c];
+            var (a, b) = TAct.Active ? Affine(c) : (0f, 0f);
+            Vector256<float> va = Vector256.Create(a), vb = Vector256.Create(b), vs = Vector256.Create(Slope), vMean = Vector256.Create(mean);
+            double sdy = 0, sdyx = 0;
+            for (int n = 0; n < N; n++)
+            {
+                float* x = Plane(X, n, c), dy = Plane(Dy, n, c);
+                Vector256<float> accDy = Vector256<float>.Zero, accDyX = Vector256<float>.Zero;
+                int i = 0;
+                for (; i <= HW - 8; i += 8)
+                {
+                    var vx = Vector256.Load(x + i);
+                    var g = TAct.Active ? TAct.Grad(Vector256.FusedMultiplyAdd(vx, va, vb), Vector256.Load(dy + i), vs) : Vector256.Load(dy + i);
+                    accDy += g;
+                    accDyX += g * (vx - vMean);
+                }
+                double planeDy = Vector256.Sum(accDy), planeDyX = Vector256.Sum(accDyX);
+                for (; i < HW; i++)
+                {
+                    float g = TAct.Active ? TAct.Grad(MathF.FusedMultiplyAdd(x[i], a, b), dy[i], Slope) : dy[i];
+                    planeDy += g;
+                    planeDyX += g * (x[i] - mean);
+                }
+                sdy += planeDy;
+                sdyx += planeDyX;
+            }
+            return (sdy, sdyx);
+        }
+
+        private readonly void GradInput(int c, float dbeta, float dgamma, long count)
+        {
+            switch (Act)
+            {
+                case Activation.Relu: GradInput<Relu>(c, dbeta, dgamma, count); break;
+                case Activation.LeakyRelu: GradInput<Leaky>(c, dbeta, dgamma, count); break;
+                default: GradInput<Identity>(c, dbeta, dgamma, count); break;
+            }
+        }
+
         /// <summary>dx from the sums of dy (<paramref name="dbeta"/>) and dy·xhat (<paramref name="dgamma"/>) over <paramref name="count"/> samples.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void GradInput(int c, float dbeta, float dgamma, long count)
+        private readonly void GradInput<TAct>(int c, float dbeta, float dgamma, long count) where TAct : IGate
         {
             float mean = Mean[c], invStd = InvStd[c];
             float k = Gamma[c] * invStd, meanDy = dbeta / count, xCoef = dgamma * invStd / count;
+            var (a, b) = TAct.Active ? Affine(c) : (0f, 0f);
             Vector512<float> vk = Vector512.Create(k), vMeanDy = Vector512.Create(meanDy), vMean = Vector512.Create(mean), vCoef = Vector512.Create(xCoef);
+            Vector512<float> va = Vector512.Create(a), vb = Vector512.Create(b), vs = Vector512.Create(Slope);
             for (int n = 0; n < N; n++)
             {
                 float* x = Plane(X, n, c), dy = Plane(Dy, n, c), dx = Plane(Dx, n, c);
                 int i = 0;
                 for (; i <= HW - 16; i += 16)
-                    (vk * (Vector512.Load(dy + i) - vMeanDy - (Vector512.Load(x + i) - vMean) * vCoef)).Store(dx + i);
-                for (; i < HW; i++) dx[i] = k * (dy[i] - meanDy - (x[i] - mean) * xCoef);
+                {
+                    var vx = Vector512.Load(x + i);
+                    var g = TAct.Active ? TAct.Grad(Vector512.FusedMultiplyAdd(vx, va, vb), Vector512.Load(dy + i), vs) : Vector512.Load(dy + i);
+                    (vk * (g - vMeanDy - (vx - vMean) * vCoef)).Store(dx + i);
+                }
+                for (; i < HW; i++)
+                {
+                    float g = TAct.Active ? TAct.Grad(MathF.FusedMultiplyAdd(x[i], a, b), dy[i], Slope) : dy[i];
+                    dx[i] = k * (g - meanDy - (x[i] - mean) * xCoef);
+                }
             }
         }
 
-        // sum of p[i] * (q == null ? 1 : q[i] - qShift), vectorised with a fixed lane order.
+        // Sum of p[i], vectorised with a fixed lane order.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static double Sum(float* p, int n, float* q, float qShift)
+        private static double Sum(float* p, int n)
         {
             var acc = Vector256<float>.Zero;
-            var shift = Vector256.Create(qShift);
             int i = 0;
-            for (; i <= n - 8; i += 8)
-                acc += q == null ? Vector256.Load(p + i) : Vector256.Load(p + i) * (Vector256.Load(q + i) - shift);
+            for (; i <= n - 8; i += 8) acc += Vector256.Load(p + i);
             double s = Vector256.Sum(acc);
-            for (; i < n; i++) s += q == null ? p[i] : p[i] * (q[i] - qShift);
+            for (; i < n; i++) s += p[i];
             return s;
         }
 
@@ -240,5 +321,54 @@ public static unsafe class BatchNorm
             for (; i < n; i++) s += (p[i] - mean) * (double)(p[i] - mean);
             return s;
         }
+    }
+
+    /// <summary>The activation a pass applies to y (forward), or whose derivative at y it applies to dy (backward), with
+    /// the same operations as <see cref="Activations"/> so that a fused pass gives the unfused passes' bits.</summary>
+    private interface IGate
+    {
+        /// <summary>False for the identity: nothing to recompute.</summary>
+        static abstract bool Active { get; }
+        static abstract Vector512<float> Apply(Vector512<float> y, Vector512<float> slope);
+        static abstract float Apply(float y, float slope);
+        static abstract Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope);
+        static abstract Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope);
+        static abstract float Grad(float y, float dy, float slope);
+    }
+
+    private struct Identity : IGate
+    {
+        public static bool Active => false;
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) => y;
+        public static float Apply(float y, float slope) => y;
+        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) => dy;
+        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) => dy;
+        public static float Grad(float y, float dy, float slope) => dy;
+    }
+
+    private struct Relu : IGate
+    {
+        public static bool Active => true;
+        // IEEE maximum, as TensorPrimitives.Max: NaN stays NaN.
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) => Vector512.Max(y, Vector512<float>.Zero);
+        public static float Apply(float y, float slope) => MathF.Max(y, 0f);
+        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) =>
+            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), dy, Vector512<float>.Zero);
+        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) =>
+            Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), dy, Vector256<float>.Zero);
+        public static float Grad(float y, float dy, float slope) => y > 0f ? dy : 0f;
+    }
+
+    private struct Leaky : IGate
+    {
+        public static bool Active => true;
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) =>
+            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), y, y * slope);
+        public static float Apply(float y, float slope) => y > 0f ? y : slope * y;
+        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) =>
+            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), dy, dy * slope);
+        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) =>
+            Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), dy, dy * slope);
+        public static float Grad(float y, float dy, float slope) => y > 0f ? dy : slope * dy;
     }
 }

@@ -49,6 +49,72 @@ public unsafe class BatchNormTests
         Assert.True(RelErr(db, NumGrad(bd, v => Dot(BatchNormTrain(N, C, HW, xd, gd, v, Eps), rr))) < 1e-3);
     }
 
+    /// <summary>A batch norm that takes on the activation after it gives, in every mode, the bits of the batch norm and
+    /// the activation run as the separate kernels (each checked against float64 above and in ActivationTests). The
+    /// inputs straddle zero after normalising, so the activation clips in every channel; HW of 37 and 20 leave tails past
+    /// the vectors.</summary>
+    [Theory]
+    [InlineData(Activation.Relu, 0f, 4, 3, 37)]
+    [InlineData(Activation.LeakyRelu, 0.1f, 3, 2, 20)]
+    [InlineData(Activation.LeakyRelu, 0f, 5, 2, 1)]
+    [InlineData(Activation.Relu, 0f, 2, 4, 64)]
+    public void ActivationTakenOnGivesTheSeparatePassesBits(Activation act, float slope, int N, int C, int HW)
+    {
+        var r = new Random(N * 1000 + C * 100 + HW);
+        int count = N * C * HW;
+        float[] x = Rand(r, count, 3), beta = Rand(r, C, 0.5), dy = Rand(r, count);
+        var gamma = Rand(r, C).Select(v => v + MathF.CopySign(0.5f, v)).ToArray();
+        float[] rm = Rand(r, C), rv = Rand(r, C).Select(v => v * v + 0.5f).ToArray();
+        (float[] y, float[] dx, float[] dg, float[] db, float[] rm, float[] rv) Run(bool fused, bool synced, bool training)
+        {
+            float[] y = new float[count], z = new float[count], g = (float[])dy.Clone(), dx = new float[count], dgamma = new float[C], dbeta = new float[C];
+            float[] mean = new float[C], invStd = new float[C], runMean = (float[])rm.Clone(), runVar = (float[])rv.Clone();
+            var stats = new double[2 * C];
+            var (a, s) = fused ? (act, slope) : (Activation.None, 0f);
+            fixed (float* px = x, pg = gamma, pb = beta, py = y, pz = z, pgr = g, pdx = dx, pdg = dgamma, pdb = dbeta, pm = mean, ps = invStd, prm = runMean, prv = runVar)
+            fixed (double* pst = stats)
+            {
+                float* written = fused ? pz : py;
+                if (!training) BatchNorm.ForwardInference(N, C, HW, px, pg, pb, written, prm, prv, Eps, a, s);
+                else if (synced) BatchNorm.ForwardTrainingSynced(N, C, HW, px, pg, pb, written, pm, ps, prm, prv, Momentum, Eps, 1, pst, _ => { }, a, s);
+                else BatchNorm.ForwardTraining(N, C, HW, px, pg, pb, written, pm, ps, prm, prv, Momentum, Eps, a, s);
+                if (!fused) Activations.Forward(act, slope, py, pz, count);
+                if (training)
+                {
+                    if (!fused) Activations.Backward(act, slope, pz, pgr, pgr, count);
+                    if (synced) BatchNorm.BackwardSynced(N, C, HW, px, pgr, pg, pm, ps, pdx, pdg, pdb, 1, pst, _ => { }, fused ? pb : null, a, s);
+                    else BatchNorm.Backward(N, C, HW, px, pgr, pg, pm, ps, pdx, pdg, pdb, fused ? pb : null, a, s);
+                }
+            }
+            return (z, dx, dgamma, dbeta, runMean, runVar);
+        }
+        foreach (var (synced, training) in new[] { (false, true), (true, true), (false, false) })
+        {
+            var separate = Run(false, synced, training);
+            var together = Run(true, synced, training);
+            for (int c = 0; c < C; c++)
+            {
+                var plane = Enumerable.Range(0, N).SelectMany(n => separate.y.Skip((n * C + c) * HW).Take(HW)).ToArray();
+                Assert.True(plane.Any(v => v > 0) && plane.Any(v => v <= 0), $"channel {c} is not clipped in part");
+            }
+            Assert.Equal(separate.y, together.y);
+            Assert.Equal(separate.dx, together.dx);
+            Assert.Equal(separate.dg, together.dg);
+            Assert.Equal(separate.db, together.db);
+            Assert.Equal(separate.rm, together.rm);
+            Assert.Equal(separate.rv, together.rv);
+        }
+    }
+
+    [Fact]
+    public void OnlyActivationsWithASignDerivativeAreTakenOn()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => BatchNorm.ForwardInference(1, 1, 1, null, null, null, null, null, null, 0f, Activation.Tanh));
+        Assert.Contains("relu or leaky relu", ex.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BatchNorm.ForwardInference(1, 1, 1, null, null, null, null, null, null, 0f, Activation.LeakyRelu, -0.5f));
+        Assert.Throws<ArgumentNullException>(() => BatchNorm.Backward(1, 1, 1, null, null, null, null, null, null, null, null, null, Activation.Relu));
+    }
+
     [Fact]
     public void InferenceUsesRunningStatistics()
     {

@@ -56,7 +56,8 @@ sealed record ConvFusion(int Conv, Kernel.BatchNormForward? Norm, Kernel.Activat
     static bool Monotone(Core.Activation? a) =>
         a is null || a.IsRelu || a is Core.Activation.LeakyRelu { slope: >= 0 };
 
-    static bool Overlap(Plan plan, int a, int b)
+    /// <summary>Whether buffers <paramref name="a"/> and <paramref name="b"/> share arena space.</summary>
+    internal static bool Overlap(Plan plan, int a, int b)
     {
         if (plan.Offsets.TryFind(a) is not { } oa || plan.Offsets.TryFind(b) is not { } ob) return false;
         long a0 = oa.Value, a1 = a0 + plan.Buffers[a].Floats, b0 = ob.Value, b1 = b0 + plan.Buffers[b].Floats;
