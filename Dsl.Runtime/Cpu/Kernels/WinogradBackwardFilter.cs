@@ -52,31 +52,64 @@ internal static unsafe partial class Winograd
     }
 
     /// <summary>dw[k][c] = G^T dU[.][k][c] G for each filter, k in [k0, k1), summed in double: the adjoint of
-    /// <see cref="TransformWeights"/>. G is n x r, row-major.</summary>
+    /// <see cref="TransformWeights"/>. G is n x r, row-major. Eight filters at a time in the lanes of double vectors, as
+    /// there, with the scalar loop's operations in its order; the rest one at a time. Scalar, this took 2.0 of the 4.2 ms
+    /// of cifar-bn's conv6's filter gradient.</summary>
+    [SkipLocalsInit]
     static void TransformGradients(double* gm, int n, int r, float* du, int kg, int cg, float* dw, int k0, int k1)
     {
         long plane = (long)kg * cg;
-        Span<double> half = stackalloc double[MaxAlpha * 5];
+        int rr = r * r;
+        var half = stackalloc Vector512<double>[MaxAlpha * 5];
+        var f = stackalloc double[25 * 8];
         for (int k = k0; k < k1; k++)
-        for (int c = 0; c < cg; c++)
         {
-            float* u = du + (long)k * cg + c;
-            // half[a][s] = sum over b of dU[a][b] G[b][s]
-            for (int a = 0; a < n; a++)
-            for (int s = 0; s < r; s++)
+            int c = 0;
+            for (; c + 8 <= cg; c += 8)
             {
-                double sum = 0;
-                for (int b = 0; b < n; b++) sum += u[(a * n + b) * plane] * gm[b * r + s];
-                half[a * r + s] = sum;
+                float* u = du + (long)k * cg + c;
+                // half[a][s] = sum over b of dU[a][b] G[b][s]
+                for (int a = 0; a < n; a++)
+                for (int s = 0; s < r; s++)
+                {
+                    var sum = Vector512<double>.Zero;
+                    for (int b = 0; b < n; b++)
+                        sum += Avx512F.ConvertToVector512Double(Vector256.Load(u + (a * n + b) * plane)) * Vector512.Create(gm[b * r + s]);
+                    half[a * r + s] = sum;
+                }
+                for (int q = 0; q < r; q++)
+                for (int s = 0; s < r; s++)
+                {
+                    var sum = Vector512<double>.Zero;
+                    for (int a = 0; a < n; a++) sum += Vector512.Create(gm[a * r + q]) * half[a * r + s];
+                    sum.Store(f + (q * r + s) * 8);
+                }
+                float* out8 = dw + ((long)k * cg + c) * rr;
+                for (int l = 0; l < 8; l++)
+                for (int e = 0; e < rr; e++)
+                    out8[l * rr + e] = (float)f[e * 8 + l];
             }
-            float* f = dw + ((long)k * cg + c) * r * r;
-            for (int q = 0; q < r; q++)
-            for (int s = 0; s < r; s++)
-            {
-                double sum = 0;
-                for (int a = 0; a < n; a++) sum += gm[a * r + q] * half[a * r + s];
-                f[q * r + s] = (float)sum;
-            }
+            for (; c < cg; c++) TransformGradient(gm, n, r, du + (long)k * cg + c, plane, dw + ((long)k * cg + c) * rr);
+        }
+    }
+
+    /// <summary>One filter of <see cref="TransformGradients"/>.</summary>
+    static void TransformGradient(double* gm, int n, int r, float* u, long plane, float* f)
+    {
+        Span<double> half = stackalloc double[MaxAlpha * 5];
+        for (int a = 0; a < n; a++)
+        for (int s = 0; s < r; s++)
+        {
+            double sum = 0;
+            for (int b = 0; b < n; b++) sum += u[(a * n + b) * plane] * gm[b * r + s];
+            half[a * r + s] = sum;
+        }
+        for (int q = 0; q < r; q++)
+        for (int s = 0; s < r; s++)
+        {
+            double sum = 0;
+            for (int a = 0; a < n; a++) sum += gm[a * r + q] * half[a * r + s];
+            f[q * r + s] = (float)sum;
         }
     }
 
