@@ -325,7 +325,8 @@ public unsafe class ConvTests
         FilterGradientMatchesFloat64(DirectGeometries(), new Random(23), (g, threads) => DirectConv.FilterWorkspaceFloats(g, threads) > 0, "direct");
 
     /// <summary>The filter gradient on each geometry, which the named path must take, against the float64 one (see
-    /// <see cref="MatchesAtOneAndTwoThreads"/>).</summary>
+    /// <see cref="MatchesAtOneAndTwoThreads"/>). The workspace starts as NaN: nothing left in it by earlier work (the
+    /// lanes past a chunk's last tile, say) may reach the gradient.</summary>
     static void FilterGradientMatchesFloat64(IEnumerable<ConvGeometry> geometries, Random r, Func<ConvGeometry, int, bool> takes, string path)
     {
         int saved = CpuThreads.Count;
@@ -341,6 +342,7 @@ public unsafe class ConvTests
                     Assert.True(takes(g, threads), $"{g}: expected the {path} path to apply");
                     var dw = new float[g.K * g.ColRows];
                     var ws = new float[Conv.WorkspaceFloats(g)];
+                    Array.Fill(ws, float.NaN);
                     fixed (float* px = x, pdy = dy, pdw = dw, pws = ws) Conv.BackwardFilter(g, px, pdy, pdw, null, pws, ws.Length);
                     return dw;
                 });
