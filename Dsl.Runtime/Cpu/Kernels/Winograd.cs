@@ -205,9 +205,9 @@ internal static unsafe partial class Winograd
     }
 
     /// <summary>u[xi][k][c] = (G g G^T)[xi] for each r x r filter g = w[k][c], k in [k0, k1), summed in double; G is n x r,
-    /// row-major. Eight filters (consecutive c) at a time in the lanes of double vectors, with the scalar loop's products
-    /// and sums in its order (a multiply, then an add), so the bits are the same; the rest one at a time. Scalar, the
-    /// transform took 1.0 of cifar-bn's conv6's 3.3 ms in training.</summary>
+    /// row-major. Eight filters (consecutive c, the last eight masked to the channels left) at a time in the lanes of
+    /// double vectors, each lane with a scalar loop's products and sums in its order (a multiply, then an add). Scalar,
+    /// the transform took 1.0 of cifar-bn's conv6's 3.3 ms in training.</summary>
     [SkipLocalsInit]
     static void TransformWeights(double* gm, int n, int r, float* w, int kg, int cg, float* u, int k0, int k1)
     {
@@ -217,49 +217,29 @@ internal static unsafe partial class Winograd
         var gg = stackalloc Vector512<double>[MaxAlpha * 5];
         var lanes = Vector256<int>.Indices * Vector256.Create(rr);
         for (int k = k0; k < k1; k++)
+        for (int c = 0; c < cg; c += 8)
         {
-            int c = 0;
-            for (; c + 8 <= cg; c += 8)
+            var inside = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(cg - c)).AsSingle();
+            float* w8 = w + ((long)k * cg + c) * rr;
+            for (int e = 0; e < rr; e++)
+                f[e] = Avx512F.ConvertToVector512Double(Avx2.GatherMaskVector256(Vector256<float>.Zero, w8 + e, lanes, inside, 4));
+            for (int a = 0; a < n; a++)
+            for (int s = 0; s < r; s++)
             {
-                float* w8 = w + ((long)k * cg + c) * rr;
-                for (int e = 0; e < rr; e++) f[e] = Avx512F.ConvertToVector512Double(Avx2.GatherVector256(w8 + e, lanes, 4));
-                for (int a = 0; a < n; a++)
-                for (int s = 0; s < r; s++)
-                {
-                    var sum = Vector512<double>.Zero;
-                    for (int q = 0; q < r; q++) sum += Vector512.Create(gm[a * r + q]) * f[q * r + s];
-                    gg[a * r + s] = sum;
-                }
-                float* o = u + (long)k * cg + c;
-                for (int a = 0; a < n; a++)
-                for (int b = 0; b < n; b++)
-                {
-                    var sum = Vector512<double>.Zero;
-                    for (int s = 0; s < r; s++) sum += gg[a * r + s] * Vector512.Create(gm[b * r + s]);
-                    Avx512F.ConvertToVector256Single(sum).Store(o + (a * n + b) * plane);
-                }
+                var sum = Vector512<double>.Zero;
+                for (int q = 0; q < r; q++) sum += Vector512.Create(gm[a * r + q]) * f[q * r + s];
+                gg[a * r + s] = sum;
             }
-            for (; c < cg; c++) TransformWeight(gm, n, r, w + ((long)k * cg + c) * rr, u + (long)k * cg + c, plane);
-        }
-    }
-
-    /// <summary>One filter of <see cref="TransformWeights"/>.</summary>
-    static void TransformWeight(double* gm, int n, int r, float* f, float* o, long plane)
-    {
-        Span<double> gg = stackalloc double[MaxAlpha * 5];
-        for (int a = 0; a < n; a++)
-        for (int s = 0; s < r; s++)
-        {
-            double sum = 0;
-            for (int q = 0; q < r; q++) sum += gm[a * r + q] * f[q * r + s];
-            gg[a * r + s] = sum;
-        }
-        for (int a = 0; a < n; a++)
-        for (int b = 0; b < n; b++)
-        {
-            double sum = 0;
-            for (int s = 0; s < r; s++) sum += gg[a * r + s] * gm[b * r + s];
-            o[(a * n + b) * plane] = (float)sum;
+            float* o = u + (long)k * cg + c;
+            for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
+            {
+                var sum = Vector512<double>.Zero;
+                for (int s = 0; s < r; s++) sum += gg[a * r + s] * Vector512.Create(gm[b * r + s]);
+                var result = Avx512F.ConvertToVector256Single(sum);
+                if (c + 8 <= cg) result.Store(o + (a * n + b) * plane);
+                else Avx.MaskStore(o + (a * n + b) * plane, inside, result);
+            }
         }
     }
 

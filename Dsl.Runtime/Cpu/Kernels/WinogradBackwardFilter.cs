@@ -52,9 +52,8 @@ internal static unsafe partial class Winograd
     }
 
     /// <summary>dw[k][c] = G^T dU[.][k][c] G for each filter, k in [k0, k1), summed in double: the adjoint of
-    /// <see cref="TransformWeights"/>. G is n x r, row-major. Eight filters at a time in the lanes of double vectors, as
-    /// there, with the scalar loop's operations in its order; the rest one at a time. Scalar, this took 2.0 of the 4.2 ms
-    /// of cifar-bn's conv6's filter gradient.</summary>
+    /// <see cref="TransformWeights"/>. G is n x r, row-major. Eight filters at a time in the lanes of double vectors (the
+    /// last eight masked), as there. Scalar, this took 2.0 of the 4.2 ms of cifar-bn's conv6's filter gradient.</summary>
     [SkipLocalsInit]
     static void TransformGradients(double* gm, int n, int r, float* du, int kg, int cg, float* dw, int k0, int k1)
     {
@@ -63,53 +62,31 @@ internal static unsafe partial class Winograd
         var half = stackalloc Vector512<double>[MaxAlpha * 5];
         var f = stackalloc double[25 * 8];
         for (int k = k0; k < k1; k++)
+        for (int c = 0; c < cg; c += 8)
         {
-            int c = 0;
-            for (; c + 8 <= cg; c += 8)
+            int count = Math.Min(8, cg - c);
+            var inside = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
+            float* u = du + (long)k * cg + c;
+            // half[a][s] = sum over b of dU[a][b] G[b][s]
+            for (int a = 0; a < n; a++)
+            for (int s = 0; s < r; s++)
             {
-                float* u = du + (long)k * cg + c;
-                // half[a][s] = sum over b of dU[a][b] G[b][s]
-                for (int a = 0; a < n; a++)
-                for (int s = 0; s < r; s++)
-                {
-                    var sum = Vector512<double>.Zero;
-                    for (int b = 0; b < n; b++)
-                        sum += Avx512F.ConvertToVector512Double(Vector256.Load(u + (a * n + b) * plane)) * Vector512.Create(gm[b * r + s]);
-                    half[a * r + s] = sum;
-                }
-                for (int q = 0; q < r; q++)
-                for (int s = 0; s < r; s++)
-                {
-                    var sum = Vector512<double>.Zero;
-                    for (int a = 0; a < n; a++) sum += Vector512.Create(gm[a * r + q]) * half[a * r + s];
-                    sum.Store(f + (q * r + s) * 8);
-                }
-                float* out8 = dw + ((long)k * cg + c) * rr;
-                for (int l = 0; l < 8; l++)
-                for (int e = 0; e < rr; e++)
-                    out8[l * rr + e] = (float)f[e * 8 + l];
+                var sum = Vector512<double>.Zero;
+                for (int b = 0; b < n; b++)
+                    sum += Avx512F.ConvertToVector512Double(Avx.MaskLoad(u + (a * n + b) * plane, inside)) * Vector512.Create(gm[b * r + s]);
+                half[a * r + s] = sum;
             }
-            for (; c < cg; c++) TransformGradient(gm, n, r, du + (long)k * cg + c, plane, dw + ((long)k * cg + c) * rr);
-        }
-    }
-
-    /// <summary>One filter of <see cref="TransformGradients"/>.</summary>
-    static void TransformGradient(double* gm, int n, int r, float* u, long plane, float* f)
-    {
-        Span<double> half = stackalloc double[MaxAlpha * 5];
-        for (int a = 0; a < n; a++)
-        for (int s = 0; s < r; s++)
-        {
-            double sum = 0;
-            for (int b = 0; b < n; b++) sum += u[(a * n + b) * plane] * gm[b * r + s];
-            half[a * r + s] = sum;
-        }
-        for (int q = 0; q < r; q++)
-        for (int s = 0; s < r; s++)
-        {
-            double sum = 0;
-            for (int a = 0; a < n; a++) sum += gm[a * r + q] * half[a * r + s];
-            f[q * r + s] = (float)sum;
+            for (int q = 0; q < r; q++)
+            for (int s = 0; s < r; s++)
+            {
+                var sum = Vector512<double>.Zero;
+                for (int a = 0; a < n; a++) sum += Vector512.Create(gm[a * r + q]) * half[a * r + s];
+                sum.Store(f + (q * r + s) * 8);
+            }
+            float* out8 = dw + ((long)k * cg + c) * rr;
+            for (int l = 0; l < count; l++)
+            for (int e = 0; e < rr; e++)
+                out8[l * rr + e] = (float)f[e * 8 + l];
         }
     }
 
@@ -154,7 +131,7 @@ internal static unsafe partial class Winograd
                     float* v2 = v + (long)Math.Min(c0 + 2, cg - 1) * ld, v3 = v + (long)Math.Min(c0 + 3, cg - 1) * ld;
                     Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
                     Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
-                    for (int t = 0; t <= tiles - 1; t += 16)
+                    for (int t = 0; t < tiles; t += 16)
                     {
                         Vector512<float> a0 = Vector512.Load(m0 + t), a1 = Vector512.Load(m1 + t), a2 = Vector512.Load(m2 + t), a3 = Vector512.Load(m3 + t);
                         Vector512<float> b0 = Vector512.Load(v0 + t), b1 = Vector512.Load(v1 + t), b2 = Vector512.Load(v2 + t), b3 = Vector512.Load(v3 + t);
