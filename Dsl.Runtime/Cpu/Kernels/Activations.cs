@@ -87,31 +87,17 @@ public static unsafe class Activations
         int i = 0;
         const int W = 8;
         var one = Vector256.Create(1f);
-        var zero = Vector256<float>.Zero;
         switch (act)
         {
             case Activation.None:
                 if (dx != dy) new ReadOnlySpan<float>(dy, n).CopyTo(new Span<float>(dx, n));
                 return;
             case Activation.Relu:
-                for (; i <= n - W; i += W)
-                {
-                    var g = Vector256.Load(dy + i);
-                    Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.Load(y + i), zero), g, zero), dx + i);
-                }
-                for (; i < n; i++) dx[i] = y[i] > 0f ? dy[i] : 0f;
+                Gated<ReluGate>(p, y, dy, dx, n);
                 return;
             case Activation.LeakyRelu:
-            {
-                var vp = Vector256.Create(p);
-                for (; i <= n - W; i += W)
-                {
-                    var g = Vector256.Load(dy + i);
-                    Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.Load(y + i), zero), g, g * vp), dx + i);
-                }
-                for (; i < n; i++) dx[i] = y[i] > 0f ? dy[i] : p * dy[i];
+                Gated<LeakyGate>(p, y, dy, dx, n);
                 return;
-            }
             case Activation.Tanh:
                 for (; i <= n - W; i += W)
                 {
@@ -131,6 +117,15 @@ public static unsafe class Activations
             default:
                 throw new ArgumentOutOfRangeException(nameof(act));
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gated<TAct>(float p, float* y, float* dy, float* dx, int n) where TAct : IActivationGate
+    {
+        int i = 0;
+        var vp = Vector256.Create(p);
+        for (; i <= n - 8; i += 8) TAct.Grad(Vector256.Load(y + i), Vector256.Load(dy + i), vp).Store(dx + i);
+        for (; i < n; i++) dx[i] = TAct.Grad(y[i], dy[i], p);
     }
 
     private struct ForwardJob : IChunkJob

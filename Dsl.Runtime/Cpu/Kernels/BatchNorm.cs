@@ -179,14 +179,14 @@ public static unsafe class BatchNorm
         {
             switch (Act)
             {
-                case Activation.Relu: Scale<Relu>(c, a, b); break;
-                case Activation.LeakyRelu: Scale<Leaky>(c, a, b); break;
-                default: Scale<Identity>(c, a, b); break;
+                case Activation.Relu: Scale<ReluGate>(c, a, b); break;
+                case Activation.LeakyRelu: Scale<LeakyGate>(c, a, b); break;
+                default: Scale<NoGate>(c, a, b); break;
             }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Scale<TAct>(int c, float a, float b) where TAct : IGate
+        private readonly void Scale<TAct>(int c, float a, float b) where TAct : IActivationGate
         {
             // Vectors, then the rest: each element's one FMA either way (the JIT does not vectorise the plain loop).
             var va = Vector512.Create(a);
@@ -215,9 +215,9 @@ public static unsafe class BatchNorm
         {
             var (sdy, sdyx) = Act switch
             {
-                Activation.Relu => GradSums<Relu>(c),
-                Activation.LeakyRelu => GradSums<Leaky>(c),
-                _ => GradSums<Identity>(c),
+                Activation.Relu => GradSums<ReluGate>(c),
+                Activation.LeakyRelu => GradSums<LeakyGate>(c),
+                _ => GradSums<NoGate>(c),
             };
             DBeta[c] = (float)sdy;
             DGamma[c] = (float)(sdyx * InvStd[c]);
@@ -226,7 +226,7 @@ public static unsafe class BatchNorm
 
         /// <summary>Both sums plane by plane, each vectorised with a fixed lane order, in double across planes.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly (double Dy, double DyX) GradSums<TAct>(int c) where TAct : IGate
+        private readonly (double Dy, double DyX) GradSums<TAct>(int c) where TAct : IActivationGate
         {
             float mean = Mean[c];
             var (a, b) = TAct.Active ? Affine(c) : (0f, 0f);
@@ -261,15 +261,15 @@ public static unsafe class BatchNorm
         {
             switch (Act)
             {
-                case Activation.Relu: GradInput<Relu>(c, dbeta, dgamma, count); break;
-                case Activation.LeakyRelu: GradInput<Leaky>(c, dbeta, dgamma, count); break;
-                default: GradInput<Identity>(c, dbeta, dgamma, count); break;
+                case Activation.Relu: GradInput<ReluGate>(c, dbeta, dgamma, count); break;
+                case Activation.LeakyRelu: GradInput<LeakyGate>(c, dbeta, dgamma, count); break;
+                default: GradInput<NoGate>(c, dbeta, dgamma, count); break;
             }
         }
 
         /// <summary>dx from the sums of dy (<paramref name="dbeta"/>) and dy·xhat (<paramref name="dgamma"/>) over <paramref name="count"/> samples.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void GradInput<TAct>(int c, float dbeta, float dgamma, long count) where TAct : IGate
+        private readonly void GradInput<TAct>(int c, float dbeta, float dgamma, long count) where TAct : IActivationGate
         {
             float mean = Mean[c], invStd = InvStd[c];
             float k = Gamma[c] * invStd, meanDy = dbeta / count, xCoef = dgamma * invStd / count;
@@ -321,54 +321,5 @@ public static unsafe class BatchNorm
             for (; i < n; i++) s += (p[i] - mean) * (double)(p[i] - mean);
             return s;
         }
-    }
-
-    /// <summary>The activation a pass applies to y (forward), or whose derivative at y it applies to dy (backward), with
-    /// the same operations as <see cref="Activations"/> so that a fused pass gives the unfused passes' bits.</summary>
-    private interface IGate
-    {
-        /// <summary>False for the identity: nothing to recompute.</summary>
-        static abstract bool Active { get; }
-        static abstract Vector512<float> Apply(Vector512<float> y, Vector512<float> slope);
-        static abstract float Apply(float y, float slope);
-        static abstract Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope);
-        static abstract Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope);
-        static abstract float Grad(float y, float dy, float slope);
-    }
-
-    private struct Identity : IGate
-    {
-        public static bool Active => false;
-        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) => y;
-        public static float Apply(float y, float slope) => y;
-        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) => dy;
-        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) => dy;
-        public static float Grad(float y, float dy, float slope) => dy;
-    }
-
-    private struct Relu : IGate
-    {
-        public static bool Active => true;
-        // IEEE maximum, as TensorPrimitives.Max: NaN stays NaN.
-        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) => Vector512.Max(y, Vector512<float>.Zero);
-        public static float Apply(float y, float slope) => MathF.Max(y, 0f);
-        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) =>
-            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), dy, Vector512<float>.Zero);
-        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) =>
-            Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), dy, Vector256<float>.Zero);
-        public static float Grad(float y, float dy, float slope) => y > 0f ? dy : 0f;
-    }
-
-    private struct Leaky : IGate
-    {
-        public static bool Active => true;
-        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> slope) =>
-            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), y, y * slope);
-        public static float Apply(float y, float slope) => y > 0f ? y : slope * y;
-        public static Vector512<float> Grad(Vector512<float> y, Vector512<float> dy, Vector512<float> slope) =>
-            Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), dy, dy * slope);
-        public static Vector256<float> Grad(Vector256<float> y, Vector256<float> dy, Vector256<float> slope) =>
-            Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), dy, dy * slope);
-        public static float Grad(float y, float dy, float slope) => y > 0f ? dy : slope * dy;
     }
 }
