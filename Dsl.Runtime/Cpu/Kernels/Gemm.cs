@@ -115,6 +115,21 @@ public static unsafe class Gemm
         CpuThreads.For(tiles, grain, ref job);
     }
 
+    /// <summary>Rows [m0, m1) of C = A * B (C's rows of an M-row product; m0 a multiple of the panels' MR rows) on the
+    /// calling thread, A packed already, B not transposed: the same tiles, so the same bits, as <see cref="Run"/>
+    /// computes for those rows.</summary>
+    internal static void RunRows(in PackedA a, int m0, int m1, int M, int N, int K, float* B, int ldb, float* C, int ldc, bool inPlaceB)
+    {
+        if (m0 % GemmMicroKernel.MR != 0 || a.Panels == null) throw new ArgumentException("rows must start at a packed panel");
+        if (m1 <= m0 || N <= 0) return;
+        if (inPlaceB && !ReadsBInPlace(K, B, ldb)) throw new ArgumentException("B cannot be read in place here");
+        var job = new GemmJob
+        {
+            M = M, N = N, K = K, Alpha = 1f, A = a.Matrix, Lda = a.Lda, Packed = a.Panels, B = B, Ldb = ldb, C = C, Ldc = ldc, InPlaceB = inPlaceB,
+        };
+        Block(ref job, m0, m1, 0, N);
+    }
+
     /// <summary>Columns of C given out to threads at a time: 16, the narrow edge kernel's width, rather than a whole
     /// 48-column tile, so 64 or 196 columns split evenly (each element's sum is the same whichever kernel computes it).</summary>
     private static readonly int NUnit = GemmMicroKernel.NR % 16 == 0 ? 16 : GemmMicroKernel.NR;

@@ -12,8 +12,8 @@ namespace Dsl.Runtime.Cpu;
 /// <remarks>Y = A^T [(G g G^T) . (B^T d B)] A with the matrices of <see cref="WinogradTransforms"/>. The weights are
 /// transformed and packed once per call, or once for many calls by <see cref="Prepare"/>. With enough tiles, threads
 /// take chunks of tiles (across images), transform their inputs 16 tiles to a vector, multiply, and write 2x2 blocks
-/// with scale, bias and activation. With too few for that (one small image), all the tiles are one chunk and each step
-/// is split instead: input channels, then the (r+1)^2 products, then output channels. Each output depends on its own
+/// with scale, bias and activation. With too few for that (one small image), all the tiles are one chunk, split by output
+/// channel: each thread transforms every input itself, then multiplies and transforms back its own channels. Each output depends on its own
 /// tile's column only, summed over channels in an order fixed by C, so the bits do not depend on the thread count, the
 /// chunking or the mode.</remarks>
 internal static unsafe partial class Winograd
@@ -21,7 +21,7 @@ internal static unsafe partial class Winograd
     const int Lanes = 16, MaxAlpha = 8;
 
     /// <summary>Fewest tiles per thread (two 48-column GEMM panels; F(4x4): 32, see <see cref="Whole"/>) for a chunk per
-    /// thread; below it all the tiles are one chunk whose steps the threads split. Below 16 channels in or out the im2col path was faster (measured on
+    /// thread; below it all the tiles are one chunk whose output channels the threads split. Below 16 channels in or out the im2col path was faster (measured on
     /// lenet- and CIFAR-sized layers, docs/performance.md).</summary>
     const int MinChunk = 96, MinWideChunk = 32, MinChannels = 16;
 
@@ -70,7 +70,7 @@ internal static unsafe partial class Winograd
 
     static long TransformedWeights(in ConvGeometry g) => (long)Products(g) * g.GroupK * g.GroupC;
 
-    /// <summary>Whether all the tiles form one chunk whose steps the threads split (too few tiles for a chunk each).
+    /// <summary>Whether all the tiles form one chunk whose output channels the threads split (too few tiles for a chunk each).
     /// F(4x4) takes chunks from 32 tiles a thread: cifar-bn's conv2 at batch 1 (64 tiles) ran 0.046 ms on 2 threads
     /// instead of 0.053, its transformed inputs and products staying on their thread's core, not handed across between
     /// the steps (docs/experiments/cifar-bn-profile.md).</summary>
@@ -124,7 +124,7 @@ internal static unsafe partial class Winograd
     {
         if (!Applies(g, threads)) return 0;
         int chunk = ChunkTiles(g, threads);
-        long slices = Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
+        long slices = Whole(g, threads) ? threads : Math.Min(threads, (Tiles(g) + chunk - 1) / chunk);
         return TransformedWeights(g) + GroupFloats(g) + 16 + slices * ChunkFloats(g, chunk);
     }
 
@@ -144,6 +144,7 @@ internal static unsafe partial class Winograd
         // The workspace: scratch for a group's transform, that group's packed weights, then the chunks.
         float* panels = workspace + TransformedWeights(g), chunks = Aligned(panels + GroupFloats(g));
         int count = (int)((Tiles(g) + chunk - 1) / chunk);
+        int* transformed = stackalloc int[threads]; // the group whose inputs each thread's slice holds, in the one-chunk mode
         for (int grp = 0; grp < g.Groups; grp++)
         {
             var job = new Job { G = g, Group = grp, X = x, Bias = bias, Scale = scale, Y = y, Act = act, ActParam = actParam, Chunk = chunk,
@@ -156,14 +157,15 @@ internal static unsafe partial class Winograd
                 CpuThreads.ForEach(count, 1, Math.Min(threads, count), ref job);
                 continue;
             }
-            // One chunk of every tile: its input transform, products and output transform, each split between threads.
-            // (Handed out in blocks of a quarter of a share instead, they ran cifar-bn at batch 1 no faster under a CPU
-            // hog, and 0.62 ms against 0.57 where two threads were slower than one: docs/experiments/cifar-bn-profile.md.)
-            foreach (var step in WholeSteps)
-            {
-                job.Step = step;
-                CpuThreads.For(step == Step.Inputs ? cg : step == Step.Products ? products : kg, 1, ref job);
-            }
+            // One chunk of every tile, split by output channel: each thread transforms all the inputs itself, then
+            // multiplies and transforms back its own channels' products. Split step by step instead (inputs by channel,
+            // then products, then outputs), every step read what the other core had just written, and two threads ran
+            // cifar-bn's 8x8 and 16x16 layers barely faster than one.
+            job.Step = Step.Whole;
+            job.Transformed = transformed;
+            new Span<int>(transformed, threads).Fill(-1);
+            int blocks = (kg + GemmMicroKernel.MR - 1) / GemmMicroKernel.MR;
+            CpuThreads.ForEach(blocks, (blocks + threads - 1) / threads, threads, ref job);
         }
         return true;
     }
@@ -171,12 +173,10 @@ internal static unsafe partial class Winograd
     /// <summary>p rounded up to 64 bytes: the GEMMs read the transformed inputs in place when their rows are aligned.</summary>
     static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles, or for the one-chunk mode (and the filter gradient's
-    /// chunks) the input channels, the products or the output channels of the chunk at <see cref="Job.First"/>; or the
-    /// filter gradient's output channels of dy, or its products.</summary>
-    enum Step { Chunks, Inputs, Products, Outputs, Gradients, FilterProducts }
-
-    static readonly Step[] WholeSteps = [Step.Inputs, Step.Products, Step.Outputs];
+    /// <summary>What <see cref="Job.Run"/> splits: chunks of tiles; the one chunk's output channels, in blocks of the
+    /// GEMM's panel rows (<see cref="Step.Whole"/>); or for the filter gradient's chunks, the input channels of the chunk
+    /// at <see cref="Job.First"/>, its output channels of dy, or its products.</summary>
+    enum Step { Chunks, Whole, Inputs, Gradients, FilterProducts }
 
     /// <summary>A group's filters through <see cref="TransformWeights"/> (from w to u), or back through its adjoint
     /// <see cref="TransformGradients"/> (from dU to dw), split between threads by output channel (each filter's sums are
@@ -256,6 +256,7 @@ internal static unsafe partial class Winograd
         public long First;
         public Step Step;
         public float* X, Bias, Scale, Y, Scratch, Pooled, Du;
+        public int* Transformed;
         public Activation Act;
         public float ActParam;
         public PackedWeights Weights;
@@ -263,14 +264,16 @@ internal static unsafe partial class Winograd
         public void Run(int begin, int end)
         {
             int kg = G.GroupK, cg = G.GroupC, products = Products(G);
+            if (Step == Step.Whole)
+            {
+                WholeBlocks(begin, end);
+                return;
+            }
             if (Step != Step.Chunks)
             {
                 int ld = Stride(Chunk), tiles = (int)Math.Min(Chunk, Tiles(G) - First);
                 float* v = Scratch, m = v + (long)products * cg * ld;
-                if (Step == Step.Products)
-                    for (int xi = begin; xi < end; xi++)
-                        Multiply(xi, tiles, v, m, products * ld, ld);
-                else if (Step == Step.Gradients) GradientTiles(First, tiles, m, begin, end);
+                if (Step == Step.Gradients) GradientTiles(First, tiles, m, begin, end);
                 else if (Step == Step.FilterProducts) AddProducts(tiles, v, m, begin, end);
                 else Segments(First, tiles, v, m, Step == Step.Inputs, begin, end);
                 return;
@@ -284,18 +287,35 @@ internal static unsafe partial class Winograd
                 int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
                 Segments(t0, tiles, vc, mc, true, 0, cg);
                 for (int xi = 0; xi < products; xi++)
-                    Multiply(xi, tiles, vc, mc, rows, stride);
+                    Multiply(xi, tiles, vc, mc, rows, stride, 0, kg);
                 Segments(t0, tiles, vc, mc, false, 0, kg);
             }
         }
 
-        /// <summary>Product xi of `tiles` tiles: m[.][xi] = U[xi] v[.][xi], rows `rows` apart, product xi's at xi * stride.
-        /// The transformed inputs are read in place where aligned (their rows have room past the last tile).</summary>
-        readonly void Multiply(int xi, int tiles, float* v, float* m, int rows, int stride)
+        /// <summary>The one chunk's output channels in panel blocks [begin, end): this thread's inputs transformed into
+        /// its own slice (once a group), then those channels' products and outputs.</summary>
+        void WholeBlocks(int begin, int end)
+        {
+            int slot = CpuThreads.Slot, tiles = (int)Tiles(G), stride = Stride(Chunk), rows = Products(G) * stride;
+            float* v = Scratch + slot * ChunkFloats(G, Chunk), m = v + (long)Products(G) * G.GroupC * stride;
+            if (Transformed[slot] != Group)
+            {
+                Segments(0, tiles, v, m, true, 0, G.GroupC);
+                Transformed[slot] = Group;
+            }
+            int k0 = begin * GemmMicroKernel.MR, k1 = Math.Min(end * GemmMicroKernel.MR, G.GroupK);
+            for (int xi = 0; xi < Products(G); xi++)
+                Multiply(xi, tiles, v, m, rows, stride, k0, k1);
+            Segments(0, tiles, v, m, false, k0, k1);
+        }
+
+        /// <summary>Product xi of `tiles` tiles, output channels [k0, k1): m[.][xi] = U[xi] v[.][xi], rows `rows` apart,
+        /// product xi's at xi * stride. The transformed inputs are read in place where aligned (their rows have room
+        /// past the last tile).</summary>
+        readonly void Multiply(int xi, int tiles, float* v, float* m, int rows, int stride, int k0, int k1)
         {
             float* b = v + xi * stride;
-            Gemm.Run(Weights[xi], false, G.GroupK, tiles, G.GroupC, 1f, b, rows, 0f, m + xi * stride, rows, default,
-                Gemm.ReadsBInPlace(G.GroupC, b, rows));
+            Gemm.RunRows(Weights[xi], k0, k1, G.GroupK, tiles, G.GroupC, b, rows, m + xi * stride, rows, Gemm.ReadsBInPlace(G.GroupC, b, rows));
         }
 
         /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, or two whole short tile rows,

@@ -131,7 +131,7 @@ public unsafe class ConvTests
         yield return G(8, 16, 11, 9, 16, 2, r: 5);          // 5x5, 11 x 9 outputs: 3 tiles a row rounded up to a run of 4
         yield return G(4, 16, 8, 8, 16, 2, r: 5);           // 5x5 on rows of 2 tiles: 8 runs a vector
         yield return G(1, 16, 6, 6, 24, 1, r: 5);           // 5x5 with 4 x 4 outputs: one tile and one wholly past the edge
-        // One small image: too few tiles for a chunk per thread, so one chunk whose steps the threads split.
+        // One small image: too few tiles for a chunk per thread, so one chunk whose output channels the threads split.
         yield return G(1, 32, 14, 14, 64, 2, r: 5);         // lenet's conv2 at batch 1
         yield return G(1, 128, 8, 8, 128, 1);               // cifar-bn's last convolution at batch 1
         yield return G(2, 24, 9, 7, 40, 1, 2);              // grouped, odd sizes, two images
@@ -390,9 +390,9 @@ public unsafe class ConvTests
 
     /// <summary>The same bits at 1, 2, 3 and 7 threads as at the default count: an im2col layer (AlexNet conv1-like), a
     /// Winograd one whose chunks of tiles move with the thread count, a Winograd one whose 144 tiles are a chunk per
-    /// thread at 1 thread and one chunk split by steps at more, and an F(4x4) one of 64 tiles: chunks of 48 and 16 at 1
-    /// thread, of 32 at 2, one chunk split by steps at 3 and 7; an F(4x4, 5x5) one of 48 tiles (lenet's conv2 at batch 3): a
-    /// chunk at 1 thread, one chunk split by steps at more; and a direct one whose 3 images go a whole image to a thread
+    /// thread at 1 thread and one chunk split by output channels at more, and an F(4x4) one of 64 tiles: chunks of 48 and 16 at 1
+    /// thread, of 32 at 2, one chunk split by output channels at 3 and 7; an F(4x4, 5x5) one of 48 tiles (lenet's conv2 at batch 3): a
+    /// chunk at 1 thread, one chunk split by output channels at more; and a direct one whose 3 images go a whole image to a thread
     /// at 1 to 3 threads and a block of eight channels at a time at 7.</summary>
     [Theory]
     [InlineData("im2col")]
