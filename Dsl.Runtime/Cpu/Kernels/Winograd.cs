@@ -34,13 +34,15 @@ internal static unsafe partial class Winograd
         g.StrideH == 1 && g.StrideW == 1 && g.PadH < g.R && g.PadW < g.R &&
         g.Ho == g.H + 2 * g.PadH - g.R + 1 && g.Wo == g.W + 2 * g.PadW - g.R + 1 && g.Ho > 0 && g.Wo > 0;
 
-    /// <summary>Outputs per tile side: 4 for a 3x3 convolution whose outputs are whole 4x4 tiles in rows that runs of
-    /// 4 (or 2) tiles fill, with at least 16 tiles in all (the GEMMs' narrowest full slice; cifar-bn's 8x8 layers at
-    /// batch 1 have 4), else 2; 4 for a 5x5 one, its rows of tiles rounded up to whole runs (<see cref="TilesW"/>) and
-    /// the tiles' outputs past the edges not written. F(4x4, 5x5) took lenet's conv2 from 4.8 to 2.9 ms at batch 64 (16
-    /// tiles of 64 products an image against F(2x2, 5x5)'s 49 of 36) and a 5x5 layer on 64x64 images from 10.9 to 6.8.</summary>
+    /// <summary>Outputs per tile side: 4 for a 3x3 convolution whose outputs are whole 4x4 tiles, in rows that whole
+    /// runs of 4 (or 2) tiles fill or overhang by at most a quarter (VGG16's 28- and 56-wide rows of 7 and 14 tiles, run
+    /// as 8 and 16, their last tile's outputs not written), with at least 16 tiles in all (the GEMMs' narrowest full
+    /// slice; cifar-bn's 8x8 layers at batch 1 have 4), else 2; 4 for a 5x5 one, its rows of tiles rounded up to whole
+    /// runs (<see cref="TilesW"/>) and the tiles' outputs past the edges not written. F(4x4, 5x5) took lenet's conv2
+    /// from 4.8 to 2.9 ms at batch 64 (16 tiles of 64 products an image against F(2x2, 5x5)'s 49 of 36) and a 5x5 layer
+    /// on 64x64 images from 10.9 to 6.8.</summary>
     static int M(in ConvGeometry g) =>
-        g.R == 5 || g.R == 3 && g.S == 3 && g.Ho % 4 == 0 && g.Wo % 4 == 0 && (g.Wo / 4 % 4 == 0 || g.Wo / 4 == 2) &&
+        g.R == 5 || g.R == 3 && g.S == 3 && g.Ho % 4 == 0 && g.Wo % 4 == 0 && WholeRuns(g.Wo / 4) * 4 <= g.Wo / 4 * 5 &&
         (long)g.N * (g.Ho / 4) * (g.Wo / 4) >= 16 ? 4 : 2;
 
     /// <summary>Tiles per row of F(4x4) tiles: whole runs of 4 tiles (one run of 2 for rows of at most 2).</summary>

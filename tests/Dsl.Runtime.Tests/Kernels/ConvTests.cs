@@ -143,6 +143,8 @@ public unsafe class ConvTests
         yield return G(5, 32, 8, 8, 48, 1);                 // runs of 2 tiles from 4 images a vector; 4 tiles left over
         yield return G(1, 32, 32, 32, 32, 1);               // cifar-bn's conv2 at batch 1: a chunk of 32 tiles per thread
         yield return G(1, 16, 12, 24, 16, 1);               // 6 tiles of 4 a row, not whole runs: F(2x2)
+        yield return G(2, 16, 28, 28, 24, 1);               // 7 tiles of 4 a row run as 8, the last one's outputs not written
+        yield return G(1, 32, 28, 28, 40, 1);               // the same on one image: one chunk at 2 threads
     }
 
     [Fact]
@@ -356,7 +358,7 @@ public unsafe class ConvTests
 
     /// <summary>A `maxpool 2` taken from the Winograd tiles or the direct path's rows (inference: the conv's full output is
     /// never written) against a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a
-    /// vector or not, F(2x2) and F(4x4) tiles; direct with partial blocks of channels and a partial strip.</summary>
+    /// vector or not, F(2x2) and F(4x4) tiles (3x3 ones in rows rounded up to whole runs too); direct with partial blocks of channels and a partial strip.</summary>
     [Fact]
     public void WinogradPooledForwardMatchesConvolutionThenMaxPool()
     {
@@ -365,6 +367,8 @@ public unsafe class ConvTests
         var r = new Random(13);
         foreach (var g in new[] { G(4, 32, 16, 16, 32, 1), G(1, 64, 8, 8, 64, 1), G(1, 32, 14, 14, 64, 2, 5), G(4, 16, 12, 12, 16, 2, 5), G(3, 16, 40, 36, 24, 1), G(64, 16, 6, 6, 16, 1),
                      G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1),
+                     // F(4x4, 3x3) rows of 7 tiles run as 8: chunked and one chunk
+                     G(3, 16, 28, 28, 16, 1), G(1, 16, 28, 28, 24, 1),
                      // the direct path: lenet's conv1; a block of 8 and one of 5 (a half block of 1); strips of 32, 32 and 6
                      G(3, 1, 28, 28, 32, 2, 5), G(2, 3, 10, 70, 13, 1) })
         foreach (var act in new[] { Activation.Relu, Activation.None })
