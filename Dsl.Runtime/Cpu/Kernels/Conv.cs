@@ -24,8 +24,8 @@ public static unsafe class Conv
     /// weights and one image-group's column matrix per thread, or the Winograd path's, where it takes g. An inference
     /// plan sizes its workspace by this alone: it runs no gradient.</summary>
     public static long ForwardWorkspaceFloats(ConvGeometry g, int threads) =>
-        Math.Max(WeightFloats(g) + Math.Max(g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N)), DirectConv.WorkspaceFloats(g, threads)),
-            Winograd.WorkspaceFloats(g, threads));
+        Math.Max(Math.Max(WeightFloats(g) + Math.Max(g.IsPointwise ? 0 : ColFloats(g) * Math.Max(1, Math.Min(threads, g.N)), DirectConv.WorkspaceFloats(g, threads)),
+            Winograd.WorkspaceFloats(g, threads)), SmallImageConv.PackedFloats(g));
 
     /// <inheritdoc cref="WorkspaceFloats(ConvGeometry, int)"/>
     public static long WorkspaceFloats(ConvGeometry g) => WorkspaceFloats(g, CpuThreads.Count);
@@ -54,13 +54,18 @@ public static unsafe class Conv
     /// <summary>Floats of the weights <see cref="Prepare"/> writes for the forward pass of g: Winograd's transformed
     /// matrices where that path takes g, else every group's packed GEMM panels (room for either).</summary>
     public static long PreparedFloats(ConvGeometry g) =>
-        Math.Max(Winograd.PreparedFloats(g, CpuThreads.Count), g.Groups * Gemm.PackedFloats(g.GroupK, g.ColRows));
+        Math.Max(Math.Max(Winograd.PreparedFloats(g, CpuThreads.Count), g.Groups * Gemm.PackedFloats(g.GroupK, g.ColRows)), SmallImageConv.PackedFloats(g));
 
     /// <summary>Writes w in the form <see cref="Forward"/> multiplies by (<see cref="PreparedFloats"/> floats), so that
     /// calls with unchanged weights skip the packing or transform: worth it at batch 1, where that is a large part of a
     /// layer's time. Valid while w and the thread count stay as they were.</summary>
     public static void Prepare(ConvGeometry g, float* w, float* prepared, float* workspace, long workspaceFloats)
     {
+        if (SmallImageConv.Takes(g))
+        {
+            SmallImageConv.Prepare(g, w, prepared);
+            return;
+        }
         if (Winograd.Takes(g, workspaceFloats))
         {
             Winograd.Prepare(g, w, prepared, workspace);
@@ -78,6 +83,8 @@ public static unsafe class Conv
     public static bool Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, Activation act, float actParam,
         float* workspace, long workspaceFloats, float* scale = null, float* prepared = null, float* pooled = null, bool winograd = true)
     {
+        if (SmallImageConv.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats, pooled))
+            return pooled != null && SmallImageConv.Pools(g, act);
         if (winograd && Winograd.TryForward(g, x, w, prepared, bias, scale, y, act, actParam, workspace, workspaceFloats, pooled))
             return pooled != null;
         int parts = ImageParts(g, workspaceFloats);

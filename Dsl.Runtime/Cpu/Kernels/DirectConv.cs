@@ -18,7 +18,7 @@ internal static unsafe partial class DirectConv
 
     /// <summary>Most taps (input channels x kernel area) this path takes; past them the GEMM's inner dimension is long
     /// enough to pay for the lowering.</summary>
-    const int MaxTaps = 64;
+    internal const int MaxTaps = 64;
 
     /// <summary>Whether this path takes g on this CPU (AVX-512 vectors, where the GEMM's panels are eight rows; one K
     /// block, as the taps are fewer than its 320).</summary>

@@ -206,20 +206,40 @@ public unsafe class ConvTests
         ];
     }
 
-    /// <summary>The direct path's forward pass on <see cref="DirectGeometries"/>, each against a float64 convolution with
-    /// the batch norm scale, bias and every activation, at 1 and 2 threads, from prepared weights or not: within 1e-5 of
-    /// the largest sum, and bit for bit the same at both thread counts.</summary>
-    [Fact]
-    public void DirectForwardMatchesFloat64Elementwise()
+    /// <summary>One small image on <see cref="SmallImageConv"/>: rows of 16, 8, 4 and 2 pixels (vectors of one, two,
+    /// four and eight rows), cifar-bn's 8x8 layers at batch 1, a partial block of channels, 5x5 filters whose taps reach
+    /// two rows and columns past the edges, 1x3 ones.</summary>
+    private static ConvGeometry[] SmallImageGeometries()
+    {
+        ConvGeometry G(int c, int h, int w, int k, int r, int s) => new(1, c, h, w, k, r, s, 1, 1, r / 2, s / 2, 1, h, w);
+        return
+        [
+            G(32, 4, 16, 64, 3, 3), G(64, 8, 8, 128, 3, 3), G(128, 8, 8, 128, 3, 3),
+            G(24, 8, 8, 20, 3, 3),   // blocks of 8, 8 and 4 channels
+            G(16, 4, 8, 16, 3, 3),   // 32 pixels: one block of two vectors
+            G(9, 8, 4, 8, 5, 5),     // rows of 4, taps two past every edge
+            G(30, 16, 2, 9, 1, 3),   // rows of 2
+        ];
+    }
+
+    /// <summary>The direct paths' forward passes (<see cref="DirectGeometries"/> on <see cref="DirectConv"/>,
+    /// <see cref="SmallImageGeometries"/> on <see cref="SmallImageConv"/>), each against a float64 convolution with the
+    /// batch norm scale, bias and every activation, at 1, 2 and 3 threads, from prepared weights or not: within 1e-5 of
+    /// the largest sum, and bit for bit the same at every thread count.</summary>
+    [Theory]
+    [InlineData("few taps")]
+    [InlineData("small image")]
+    public void DirectForwardMatchesFloat64Elementwise(string path)
     {
         var r = new Random(17);
         var acts = Enum.GetValues<Activation>();
         int saved = CpuThreads.Count;
+        bool small = path == "small image";
         try
         {
-            foreach (var g in DirectGeometries())
+            foreach (var g in small ? SmallImageGeometries() : DirectGeometries())
             {
-                Assert.True(DirectConv.Takes(g), $"{g}: expected the direct path to apply");
+                Assert.True(small ? SmallImageConv.Takes(g) : DirectConv.Takes(g), $"{g}: expected the {path} path to apply");
                 var x = Rand(r, g.N * g.C * g.H * g.W);
                 var w = Rand(r, g.K * g.ColRows);
                 var b = Rand(r, g.K);
@@ -231,7 +251,7 @@ public unsafe class ConvTests
                 var reference = RefConv(g, D(x), scaled, D(b), act, 0.1);
                 double largest = RefConv(g, D(x), scaled, D(b), Activation.None, 0).Max(Math.Abs);
                 float[]? first = null;
-                foreach (int threads in new[] { 1, 2 })
+                foreach (int threads in new[] { 1, 2, 3 })
                 foreach (bool prepared in new[] { false, true })
                 {
                     CpuThreads.Count = threads;
@@ -356,9 +376,10 @@ public unsafe class ConvTests
         }
     }
 
-    /// <summary>A `maxpool 2` taken from the Winograd tiles or the direct path's rows (inference: the conv's full output is
+    /// <summary>A `maxpool 2` taken from the Winograd tiles or the direct paths' rows (inference: the conv's full output is
     /// never written) against a float64 convolution and 2x2 max pooling, chunked and one-chunk, 3x3 and 5x5, rows two to a
-    /// vector or not, F(2x2) and F(4x4) tiles (3x3 ones in rows rounded up to whole runs too); direct with partial blocks of channels and a partial strip.</summary>
+    /// vector or not, F(2x2) and F(4x4) tiles (3x3 ones in rows rounded up to whole runs too); direct with partial blocks
+    /// of channels and a partial strip; one small image's vectors of one, two and four rows.</summary>
     [Fact]
     public void WinogradPooledForwardMatchesConvolutionThenMaxPool()
     {
@@ -369,6 +390,9 @@ public unsafe class ConvTests
                      G(6, 16, 8, 8, 32, 1), G(3, 16, 32, 32, 16, 1), G(1, 32, 32, 32, 32, 1),
                      // F(4x4, 3x3) rows of 7 tiles run as 8: chunked and one chunk
                      G(3, 16, 28, 28, 16, 1), G(1, 16, 28, 28, 24, 1),
+                     // one small image, directly: rows of 16, 8 (the 64->64 above) and 4 pixels; a partial block of channels
+                     G(1, 16, 4, 16, 16, 1), G(1, 16, 4, 8, 20, 1), G(1, 16, 8, 4, 12, 1),
+                     G(1, 32, 12, 12, 32, 1), // F(2x2), one chunk (12-wide rows are not the small-image path's)
                      // the direct path: lenet's conv1; a block of 8 and one of 5 (a half block of 1); strips of 32, 32 and 6
                      G(3, 1, 28, 28, 32, 2, 5), G(2, 3, 10, 70, 13, 1) })
         foreach (var act in new[] { Activation.Relu, Activation.None })
