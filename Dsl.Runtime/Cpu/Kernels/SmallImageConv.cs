@@ -158,8 +158,9 @@ internal static unsafe class SmallImageConv
                 var m0 = Masks[v * taps + t];
                 var m1 = Masks[(v + 1) * taps + t];
                 float* src = X + v * Lanes + (t / G.S - G.PadH) * G.W + (t % G.S - G.PadW);
-                // Two channels an iteration: each mask goes into a mask register once for both loads (the conversion
-                // runs on an FMA port, and is not hoisted out of the loop).
+                // Two channels an iteration: so written, the JIT keeps the tap's masks in mask registers for the whole
+                // loop; with one, it converted them from vectors before every load, on the FMA ports (conv6 of cifar-bn
+                // at batch 1: 130 µs on one thread, against 106).
                 int i = 0;
                 for (; i + 2 <= c; i += 2, src += 2 * hw, wt += 2 * Channels)
                 {
