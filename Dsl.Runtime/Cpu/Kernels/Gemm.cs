@@ -116,7 +116,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Rows [m0, m1) of C = A * B (C's rows of an M-row product; m0 a multiple of the panels' MR rows) on the
-    /// calling thread, A packed already, B not transposed: the same tiles, so the same bits, as <see cref="Run"/>
+    /// calling thread, A packed already, B not transposed: the same tiles, so the same bits, as the parallel product
     /// computes for those rows.</summary>
     internal static void RunRows(in PackedA a, int m0, int m1, int M, int N, int K, float* B, int ldb, float* C, int ldc, bool inPlaceB)
     {
