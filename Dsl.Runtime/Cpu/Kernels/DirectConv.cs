@@ -118,16 +118,8 @@ internal static unsafe partial class DirectConv
                     float* src = plane + ((long)c * hp + oh + r) * wp + j0;
                     for (int s = 0; s < G.S; s++, wt += Channels)
                     {
-                        var u = Vector512.Load(src + s);
-                        var v = Vector512.Load(src + s + 16);
-                        var q = Vector512.Create(wt[0]); a0 = Avx512F.FusedMultiplyAdd(q, u, a0); b0 = Avx512F.FusedMultiplyAdd(q, v, b0);
-                        q = Vector512.Create(wt[1]); a1 = Avx512F.FusedMultiplyAdd(q, u, a1); b1 = Avx512F.FusedMultiplyAdd(q, v, b1);
-                        q = Vector512.Create(wt[2]); a2 = Avx512F.FusedMultiplyAdd(q, u, a2); b2 = Avx512F.FusedMultiplyAdd(q, v, b2);
-                        q = Vector512.Create(wt[3]); a3 = Avx512F.FusedMultiplyAdd(q, u, a3); b3 = Avx512F.FusedMultiplyAdd(q, v, b3);
-                        q = Vector512.Create(wt[4]); a4 = Avx512F.FusedMultiplyAdd(q, u, a4); b4 = Avx512F.FusedMultiplyAdd(q, v, b4);
-                        q = Vector512.Create(wt[5]); a5 = Avx512F.FusedMultiplyAdd(q, u, a5); b5 = Avx512F.FusedMultiplyAdd(q, v, b5);
-                        q = Vector512.Create(wt[6]); a6 = Avx512F.FusedMultiplyAdd(q, u, a6); b6 = Avx512F.FusedMultiplyAdd(q, v, b6);
-                        q = Vector512.Create(wt[7]); a7 = Avx512F.FusedMultiplyAdd(q, u, a7); b7 = Avx512F.FusedMultiplyAdd(q, v, b7);
+                        MultiplyAdd(wt, Vector512.Load(src + s), Vector512.Load(src + s + 16),
+                            ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
                     }
                 }
                 int cols = Math.Min(Columns, G.Wo - j0);
@@ -212,6 +204,26 @@ internal static unsafe partial class DirectConv
             if (cols == Columns) hi.Store(o + 16);
             else if (cols > 16) Avx512F.MaskStore(o + 16, mask, hi);
         }
+    }
+
+/// <summary>One tap's products for a block of eight output channels by two vectors of pixels: the eight filters'
+/// weights wt[0..7] times the tap's inputs u (accumulated into a0..a7) and s (into b0..b7). The direct paths' inner
+/// step (<see cref="SmallImageConv"/> too).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void MultiplyAdd(float* wt, Vector512<float> u, Vector512<float> s,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
+        ref Vector512<float> a4, ref Vector512<float> a5, ref Vector512<float> a6, ref Vector512<float> a7,
+        ref Vector512<float> b0, ref Vector512<float> b1, ref Vector512<float> b2, ref Vector512<float> b3,
+        ref Vector512<float> b4, ref Vector512<float> b5, ref Vector512<float> b6, ref Vector512<float> b7)
+    {
+        var q = Vector512.Create(wt[0]); a0 = Avx512F.FusedMultiplyAdd(q, u, a0); b0 = Avx512F.FusedMultiplyAdd(q, s, b0);
+        q = Vector512.Create(wt[1]); a1 = Avx512F.FusedMultiplyAdd(q, u, a1); b1 = Avx512F.FusedMultiplyAdd(q, s, b1);
+        q = Vector512.Create(wt[2]); a2 = Avx512F.FusedMultiplyAdd(q, u, a2); b2 = Avx512F.FusedMultiplyAdd(q, s, b2);
+        q = Vector512.Create(wt[3]); a3 = Avx512F.FusedMultiplyAdd(q, u, a3); b3 = Avx512F.FusedMultiplyAdd(q, s, b3);
+        q = Vector512.Create(wt[4]); a4 = Avx512F.FusedMultiplyAdd(q, u, a4); b4 = Avx512F.FusedMultiplyAdd(q, s, b4);
+        q = Vector512.Create(wt[5]); a5 = Avx512F.FusedMultiplyAdd(q, u, a5); b5 = Avx512F.FusedMultiplyAdd(q, s, b5);
+        q = Vector512.Create(wt[6]); a6 = Avx512F.FusedMultiplyAdd(q, u, a6); b6 = Avx512F.FusedMultiplyAdd(q, s, b6);
+        q = Vector512.Create(wt[7]); a7 = Avx512F.FusedMultiplyAdd(q, u, a7); b7 = Avx512F.FusedMultiplyAdd(q, s, b7);
     }
 
     /// <summary>Image x (C planes) into its zero-padded copy.</summary>

@@ -98,11 +98,12 @@ internal static unsafe class SmallImageConv
                     Vector512.GreaterThanOrEqual(col, Vector512<int>.Zero) & Vector512.LessThan(col, Vector512.Create(g.W))).AsSingle();
             }
         }
+        var above = PairsAbove(g);
         var job = new Job
         {
             G = g, X = x, W = w, Packed = prepared != null ? prepared : workspace, Pack = prepared == null, Y = y, Masks = masks,
             Pooled = pooled != null && Pools(g, act) ? pooled : null,
-            PoolTop = PairsAbove(g), PoolBottom = PairsAbove(g) + Vector512.Create(g.W / 2),
+            PoolTop = above, PoolBottom = above + Vector512.Create(g.W / 2),
             Epilogue = new GemmEpilogue(bias, null, act, actParam, scale),
         };
         // Static shares: a thread keeps the same output channels, and so the same filters, from one call to the next.
@@ -168,12 +169,12 @@ internal static unsafe class SmallImageConv
                     var u2 = Avx512F.MaskLoad(src + hw, m0, zero);
                     var s = Avx512F.MaskLoad(src + Lanes, m1, zero);
                     var s2 = Avx512F.MaskLoad(src + hw + Lanes, m1, zero);
-                    Step(wt, u, s, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-                    Step(wt + Channels, u2, s2, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+                    DirectConv.MultiplyAdd(wt, u, s, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+                    DirectConv.MultiplyAdd(wt + Channels, u2, s2, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
                 }
                 if (i < c)
                 {
-                    Step(wt, Avx512F.MaskLoad(src, m0, zero), Avx512F.MaskLoad(src + Lanes, m1, zero),
+                    DirectConv.MultiplyAdd(wt, Avx512F.MaskLoad(src, m0, zero), Avx512F.MaskLoad(src + Lanes, m1, zero),
                         ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
                     wt += Channels;
                 }
@@ -214,24 +215,6 @@ internal static unsafe class SmallImageConv
             var pairs = Vector512.Max(Avx512F.PermuteVar16x32x2(lo, even, hi), Avx512F.PermuteVar16x32x2(lo, even + Vector512<int>.One, hi));
             var m = Vector512.Max(Avx512F.PermuteVar16x32(pairs, PoolTop), Avx512F.PermuteVar16x32(pairs, PoolBottom));
             m.GetLower().Store(p);
-        }
-
-        /// <summary>One input channel's products: the eight filters' taps wt[0..7] times its two vectors u, s.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Step(float* wt, Vector512<float> u, Vector512<float> s,
-            ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,
-            ref Vector512<float> a4, ref Vector512<float> a5, ref Vector512<float> a6, ref Vector512<float> a7,
-            ref Vector512<float> b0, ref Vector512<float> b1, ref Vector512<float> b2, ref Vector512<float> b3,
-            ref Vector512<float> b4, ref Vector512<float> b5, ref Vector512<float> b6, ref Vector512<float> b7)
-        {
-            var q = Vector512.Create(wt[0]); a0 = Avx512F.FusedMultiplyAdd(q, u, a0); b0 = Avx512F.FusedMultiplyAdd(q, s, b0);
-            q = Vector512.Create(wt[1]); a1 = Avx512F.FusedMultiplyAdd(q, u, a1); b1 = Avx512F.FusedMultiplyAdd(q, s, b1);
-            q = Vector512.Create(wt[2]); a2 = Avx512F.FusedMultiplyAdd(q, u, a2); b2 = Avx512F.FusedMultiplyAdd(q, s, b2);
-            q = Vector512.Create(wt[3]); a3 = Avx512F.FusedMultiplyAdd(q, u, a3); b3 = Avx512F.FusedMultiplyAdd(q, s, b3);
-            q = Vector512.Create(wt[4]); a4 = Avx512F.FusedMultiplyAdd(q, u, a4); b4 = Avx512F.FusedMultiplyAdd(q, s, b4);
-            q = Vector512.Create(wt[5]); a5 = Avx512F.FusedMultiplyAdd(q, u, a5); b5 = Avx512F.FusedMultiplyAdd(q, s, b5);
-            q = Vector512.Create(wt[6]); a6 = Avx512F.FusedMultiplyAdd(q, u, a6); b6 = Avx512F.FusedMultiplyAdd(q, s, b6);
-            q = Vector512.Create(wt[7]); a7 = Avx512F.FusedMultiplyAdd(q, u, a7); b7 = Avx512F.FusedMultiplyAdd(q, s, b7);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
