@@ -281,16 +281,13 @@ internal static unsafe partial class Winograd
                 return;
             }
             // Chunks [begin, end), taken in turn, on this thread's slice of the scratch (the results do not depend on who).
-            int stride = Stride(Chunk), rows = products * stride; // rows: between one channel's rows of a product matrix
-            float* vc = Scratch + CpuThreads.Slot * ChunkFloats(G, Chunk), mc = vc + (long)products * cg * stride;
+            float* vc = Scratch + CpuThreads.Slot * ChunkFloats(G, Chunk), mc = vc + (long)products * cg * Stride(Chunk);
             for (int c = begin; c < end; c++)
             {
                 long t0 = (long)c * Chunk;
                 int tiles = (int)Math.Min(Chunk, Tiles(G) - t0);
                 Segments(t0, tiles, vc, mc, true, 0, cg);
-                for (int xi = 0; xi < products; xi++)
-                    Multiply(xi, tiles, vc, mc, rows, stride, 0, kg);
-                Segments(t0, tiles, vc, mc, false, 0, kg);
+                ProductsAndOutputs(t0, tiles, vc, mc, 0, kg);
             }
         }
 
@@ -298,26 +295,29 @@ internal static unsafe partial class Winograd
         /// its own slice (once a group), then those channels' products and outputs.</summary>
         void WholeBlocks(int begin, int end)
         {
-            int slot = CpuThreads.Slot, tiles = (int)Tiles(G), stride = Stride(Chunk), rows = Products(G) * stride;
-            float* v = Scratch + slot * ChunkFloats(G, Chunk), m = v + (long)Products(G) * G.GroupC * stride;
+            int slot = CpuThreads.Slot, tiles = (int)Tiles(G);
+            float* v = Scratch + slot * ChunkFloats(G, Chunk), m = v + (long)Products(G) * G.GroupC * Stride(Chunk);
             if (Transformed[slot] != Group)
             {
                 Segments(0, tiles, v, m, true, 0, G.GroupC);
                 Transformed[slot] = Group;
             }
-            int k0 = begin * GemmMicroKernel.MR, k1 = Math.Min(end * GemmMicroKernel.MR, G.GroupK);
-            for (int xi = 0; xi < Products(G); xi++)
-                Multiply(xi, tiles, v, m, rows, stride, k0, k1);
-            Segments(0, tiles, v, m, false, k0, k1);
+            ProductsAndOutputs(0, tiles, v, m, begin * GemmMicroKernel.MR, Math.Min(end * GemmMicroKernel.MR, G.GroupK));
         }
 
-        /// <summary>Product xi of `tiles` tiles, output channels [k0, k1): m[.][xi] = U[xi] v[.][xi], rows `rows` apart,
-        /// product xi's at xi * stride. The transformed inputs are read in place where aligned (their rows have room
-        /// past the last tile).</summary>
-        readonly void Multiply(int xi, int tiles, float* v, float* m, int rows, int stride, int k0, int k1)
+        /// <summary>Output channels [k0, k1) of tiles [t0, t0 + tiles), from their transformed inputs in v: every product
+        /// m[k][xi] = U[xi] v[.][xi] (a product's rows Products * Stride apart, product xi's at xi * Stride; the
+        /// transformed inputs read in place where aligned, their rows having room past the last tile), then the output
+        /// transform.</summary>
+        readonly void ProductsAndOutputs(long t0, int tiles, float* v, float* m, int k0, int k1)
         {
-            float* b = v + xi * stride;
-            Gemm.RunRows(Weights[xi], k0, k1, G.GroupK, tiles, G.GroupC, b, rows, m + xi * stride, rows, Gemm.ReadsBInPlace(G.GroupC, b, rows));
+            int stride = Stride(Chunk), rows = Products(G) * stride;
+            for (int xi = 0; xi < Products(G); xi++)
+            {
+                float* b = v + xi * stride;
+                Gemm.RunRows(Weights[xi], k0, k1, G.GroupK, tiles, G.GroupC, b, rows, m + xi * stride, rows, Gemm.ReadsBInPlace(G.GroupC, b, rows));
+            }
+            Segments(t0, tiles, v, m, false, k0, k1);
         }
 
         /// <summary>Walks tiles [t0, t0 + tiles) as runs of up to 16 along one tile row, or two whole short tile rows,
