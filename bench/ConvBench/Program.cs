@@ -7,7 +7,11 @@
 // previous layer leaves it: a batch-1 network's weights where other processes share the L3.
 // --im2col keeps every layer on im2col + GEMM (training's path), whose weights are a quarter of F(4x4)'s.
 // --filter-gradient times each layer's weight gradient (`Conv.BackwardFilter`, training's kernel) instead of its forward pass.
-//   ConvBench --batch N --threads N --reps N [--cold] [--im2col] [--filter-gradient]
+// --lenet times lenet's two 5x5 convolutions (each with relu and `maxpool 2`) instead of cifar-bn's six.
+// Two options give a call what it meets inside a network rather than after a call of its own (2 threads or more):
+// --other-core-input has another thread write the input before each call, as the layer before on the other core does;
+// --evict KB has each thread read KB of other memory before each call, as the other layers' weights pass through its L2.
+//   ConvBench --batch N --threads N --reps N [--lenet] [--cold] [--im2col] [--filter-gradient] [--other-core-input] [--evict KB]
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cpu;
@@ -17,20 +21,25 @@ int batch = Arg("--batch", 64), reps = Arg("--reps", 20);
 CpuThreads.Count = Arg("--threads", 2);
 var flush = args.Contains("--cold") ? new byte[64 << 20] : null;
 bool winograd = !args.Contains("--im2col"), filterGradient = args.Contains("--filter-gradient");
-var layers = new (string Name, int C, int Size, int K, bool Pool)[]
-{
-    ("conv1", 3, 32, 32, false), ("conv2", 32, 32, 32, true), ("conv3", 32, 16, 64, false),
-    ("conv4", 64, 16, 64, true), ("conv5", 64, 8, 128, false), ("conv6", 128, 8, 128, true),
-};
+bool lenet = args.Contains("--lenet"), otherCoreInput = args.Contains("--other-core-input");
+int evictFloats = Arg("--evict", 0) * 256;
+var layers = lenet
+    ? new (string Name, int C, int Size, int K, bool Pool, int R)[] { ("conv1", 1, 28, 32, true, 5), ("conv2", 32, 14, 64, true, 5) }
+    : new (string Name, int C, int Size, int K, bool Pool, int R)[]
+    {
+        ("conv1", 3, 32, 32, false, 3), ("conv2", 32, 32, 32, true, 3), ("conv3", 32, 16, 64, false, 3),
+        ("conv4", 64, 16, 64, true, 3), ("conv5", 64, 8, 128, false, 3), ("conv6", 128, 8, 128, true, 3),
+    };
+var other = new float[Math.Max(1, (long)evictFloats * CpuThreads.Count)];
 var rng = new Random(1);
 float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
 double total = 0;
-Console.WriteLine($"cifar-bn convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")} (ms: fastest call, median and least CPU time per call)");
-foreach (var (name, c, size, k, pool) in layers)
+Console.WriteLine($"{(lenet ? "lenet" : "cifar-bn")} convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")}{(otherCoreInput ? ", input written by another thread before each" : "")}{(evictFloats > 0 ? $", {evictFloats / 256} KB read by each thread before each" : "")} (ms: fastest call, median and least CPU time per call)");
+foreach (var (name, c, size, k, pool, r) in layers)
 {
-    var g = new ConvGeometry(batch, c, size, size, k, 3, 3, 1, 1, 1, 1, 1, size, size);
+    var g = new ConvGeometry(batch, c, size, size, k, r, r, 1, 1, r / 2, r / 2, 1, size, size);
     var x = Rand((long)batch * c * size * size);
-    var w = Rand((long)k * c * 9);
+    var w = Rand((long)k * c * r * r);
     var bias = Rand(k);
     var scale = Rand(k);
     var y = filterGradient ? Rand((long)batch * k * size * size) : new float[(long)batch * k * size * size];
@@ -41,7 +50,7 @@ foreach (var (name, c, size, k, pool) in layers)
     var cpu = new double[reps];
     unsafe
     {
-        fixed (float* px = x, pw = w, pb = bias, ps = scale, py = y, pp = pooled, pws = ws, pr = prepared)
+        fixed (float* po = other, px = x, pw = w, pb = bias, ps = scale, py = y, pp = pooled, pws = ws, pr = prepared)
         {
             Conv.Prepare(g, pw, pr, pws, ws.Length);
             for (int i = -3; i < reps; i++)
@@ -50,6 +59,11 @@ foreach (var (name, c, size, k, pool) in layers)
                 {
                     Array.Fill(flush, (byte)i);
                     _ = x.Sum() + ws.Sum(); // back into the cache, as the layer before leaves them
+                }
+                if (otherCoreInput || evictFloats > 0)
+                {
+                    var before = new Before { X = px, Floats = x.Length, Other = po, OtherFloats = evictFloats, WriteInput = otherCoreInput };
+                    CpuThreads.For(CpuThreads.Count, 1, ref before);
                 }
                 double cpu0 = ThreadSeconds();
                 long t0 = Stopwatch.GetTimestamp();
@@ -78,3 +92,23 @@ static double ThreadSeconds()
 [DllImport("libc")] static extern int clock_gettime(int clock, ref Timespec ts);
 
 struct Timespec { public long Sec, Nsec; }
+
+/// <summary>What the network does between two calls of a layer: each thread reads its share of other memory, and a
+/// thread other than the caller (part 1) writes the input.</summary>
+unsafe struct Before : IParallelJob
+{
+    public float* X, Other;
+    public int Floats, OtherFloats;
+    public bool WriteInput;
+
+    public void Run(int begin, int end)
+    {
+        for (int part = begin; part < end; part++)
+        {
+            float sum = 0;
+            for (long i = (long)part * OtherFloats; i < (long)(part + 1) * OtherFloats; i += 16) sum += Other[i]; // a line at a time
+            if (WriteInput && part == 1)
+                for (int i = 0; i < Floats; i++) X[i] += sum * 0f;
+        }
+    }
+}

@@ -187,6 +187,40 @@ public unsafe class ConvTests
         }
     }
 
+    /// <summary>The one-chunk mode transforms the inputs into each thread's own scratch, kept from one call to the next:
+    /// a second call on the same geometry and other inputs must not take the first call's transforms.</summary>
+    [Fact]
+    public void OneChunkForwardTransformsEachCallsOwnInputs()
+    {
+        var r = new Random(23);
+        int saved = CpuThreads.Count;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            foreach (var (g, tolerance) in new[] { (new ConvGeometry(1, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 14, 14), 1e-4), (new ConvGeometry(1, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 16, 16), 1e-5) })
+            {
+                CpuThreads.Count = threads;
+                var w = Rand(r, g.K * g.ColRows);
+                var b = Rand(r, g.K);
+                Forward(g, Rand(r, g.N * g.C * g.H * g.W), w, b, Activation.None, 0f, prepared: true);
+                var x = Rand(r, g.N * g.C * g.H * g.W);
+                var y = Forward(g, x, w, b, Activation.None, 0f, prepared: true);
+                var reference = RefConv(g, D(x), D(w), D(b), Activation.None, 0);
+                double worst = 0, scale = 0;
+                for (int i = 0; i < y.Length; i++)
+                {
+                    worst = Math.Max(worst, Math.Abs(y[i] - reference[i]));
+                    scale = Math.Max(scale, Math.Abs(reference[i]));
+                }
+                Assert.True(worst <= tolerance * scale, $"{g}, {threads} threads: worst error {worst} against a largest sum of {scale}");
+            }
+        }
+        finally
+        {
+            CpuThreads.Count = saved;
+        }
+    }
+
     /// <summary>First layers on the direct path (few input taps, stride 1): output rows narrower and wider than its
     /// 32-column strips (and 16-column ones), channel counts that leave a partial block of eight, paddings 0 to 4, an odd
     /// number of taps, batch 1 and 3.</summary>
