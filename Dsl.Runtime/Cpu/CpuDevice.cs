@@ -9,6 +9,7 @@ public sealed class CpuDevice : IDevice
     readonly DeviceMemory memory = new();
     readonly Func<long> available;
 
+    /// <param name="threads">Threads the kernels use (<see cref="CpuThreads.Count"/>; default: one a core).</param>
     /// <param name="availableMemory">Bytes the device may still allocate (default <see cref="HostMemory.Available"/>; tests give less).</param>
     /// <param name="trainingWinograd">See <see cref="TrainingWinograd"/>.</param>
     public CpuDevice(int? threads = null, Func<long>? availableMemory = null, bool trainingWinograd = true)

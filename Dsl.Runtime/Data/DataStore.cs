@@ -147,7 +147,7 @@ public static class DataStore
             foreach (var part in parts)
             {
                 var name = Path.GetFileName(part);
-                if (!set.Files.Any(f => f.Name + ".part" == name) || File.Exists(Path.Combine(files!, name))) continue;
+                if (files is null || !set.Files.Any(f => f.Name + ".part" == name) || File.Exists(Path.Combine(files, name))) continue;
                 File.Move(part, Path.Combine(files, name));
                 log?.Invoke($"{set.Name}: resuming {name[..^".part".Length]} from the {new FileInfo(Path.Combine(files, name)).Length / 1e6:F1} MB an interrupted fetch left");
             }
