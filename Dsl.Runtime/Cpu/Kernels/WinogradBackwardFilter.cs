@@ -93,10 +93,10 @@ internal static unsafe partial class Winograd
     partial struct Job
     {
         /// <summary>dU[xi] (+)= dM[xi] V[xi]^T for products [begin, end) of the chunk at <see cref="First"/>, each on this
-        /// thread (a loop nested in a job runs serially): rows of both are products * stride apart.</summary>
+        /// thread (a loop nested in a job runs serially): rows of both are <see cref="ChannelStride"/> apart.</summary>
         readonly void AddProducts(int tiles, float* v, float* m, int begin, int end)
         {
-            int kg = G.GroupK, cg = G.GroupC, stride = Stride(Chunk), rows = Products(G) * stride;
+            int kg = G.GroupK, cg = G.GroupC, stride = Stride(Chunk), rows = ChannelStride(G, Chunk);
             for (int xi = begin; xi < end; xi++)
             {
                 if (ByDots(G)) Dots(kg, cg, tiles, m + xi * stride, v + xi * stride, rows, First != 0, Du + (long)xi * kg * cg);
@@ -284,7 +284,7 @@ internal static unsafe partial class Winograd
                     // e = A dY (down each column), then each row of e times A^T
                     for (int q = 0; q < mm; q++) WinogradTransforms.OutputAdjoint(mm, alpha, d + q, mm, e + q, mm);
                     for (int a = 0; a < alpha; a++) WinogradTransforms.OutputAdjoint(mm, alpha, e + a * mm, 1, o + a * alpha, 1);
-                    float* dst = m + (long)k * alpha * alpha * ld + done;
+                    float* dst = m + (long)k * ChannelStride(G, Chunk) + done;
                     for (int xi = 0; xi < alpha * alpha; xi++) Vector512.Store(o[xi], dst + xi * ld);
                 }
             }

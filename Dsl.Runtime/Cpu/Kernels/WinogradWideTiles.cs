@@ -101,7 +101,7 @@ internal static unsafe partial class Winograd
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
                 for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun4(alpha, d + q, alpha, e + q, alpha);
-                float* o = v + (long)c * alpha * alpha * ld;
+                float* o = v + (long)c * ChannelStride(G, Chunk);
                 for (int r = 0; r < alpha; r++)
                 {
                     WinogradTransforms.InputRun4(alpha, e + r * alpha, 1, d, 1);
@@ -150,7 +150,7 @@ internal static unsafe partial class Winograd
             var out4 = stackalloc Vector512<float>[4];
             for (int k = k0; k < k1; k++)
             {
-                float* p = m + (long)k * alpha * alpha * ld;
+                float* p = m + (long)k * ChannelStride(G, Chunk);
                 for (int q = 0; q < alpha; q++)
                 {
                     for (int r = 0; r < alpha; r++) column[r] = Vector512.Load(p + (r * alpha + q) * ld);
