@@ -31,17 +31,11 @@ internal static unsafe class GemmMicroKernel
         float* t = stackalloc float[MaxTile];
         if (Avx512F.IsSupported)
         {
-            // Narrow edge: 32- and 16-column slices of the zero-padded panel, so at most 15 columns are wasted; a
-            // 32-column slice broadcasts each A value for two vectors (each output's sum is the same either way).
+            // Narrow edge: 16-column slices of the zero-padded panel, so at most 15 columns are wasted.
             for (int j = 0; j < nr; j += 16)
             {
                 int w = Math.Min(16, nr - j);
-                if (mr == MR && nr - j >= 32)
-                {
-                    Kernel8x32(kc, a, b + j, ldb, c + j, ldc, alpha, beta);
-                    j += 16;
-                }
-                else if (mr == MR && w == 16) Kernel8x16(kc, a, b + j, ldb, c + j, ldc, alpha, beta);
+                if (mr == MR && w == 16) Kernel8x16(kc, a, b + j, ldb, c + j, ldc, alpha, beta);
                 else
                 {
                     Kernel8x16(kc, a, b + j, ldb, t, 16, alpha, 0f);
@@ -98,40 +92,6 @@ internal static unsafe class GemmMicroKernel
         Store16(c, va, vb, readC, c5); c += ldc;
         Store16(c, va, vb, readC, c6); c += ldc;
         Store16(c, va, vb, readC, c7);
-    }
-
-    /// <summary>8 rows x 32 columns read from a 48-wide packed panel (ldb 48) or a matrix.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
-    {
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default;
-        for (int k = 0; k < kc; k++)
-        {
-            var v = Avx512F.LoadVector512(b);
-            var u = Avx512F.LoadVector512(b + 16);
-            var s = Vector512.Create(a[0]); c0 = Avx512F.FusedMultiplyAdd(s, v, c0); d0 = Avx512F.FusedMultiplyAdd(s, u, d0);
-            s = Vector512.Create(a[1]); c1 = Avx512F.FusedMultiplyAdd(s, v, c1); d1 = Avx512F.FusedMultiplyAdd(s, u, d1);
-            s = Vector512.Create(a[2]); c2 = Avx512F.FusedMultiplyAdd(s, v, c2); d2 = Avx512F.FusedMultiplyAdd(s, u, d2);
-            s = Vector512.Create(a[3]); c3 = Avx512F.FusedMultiplyAdd(s, v, c3); d3 = Avx512F.FusedMultiplyAdd(s, u, d3);
-            s = Vector512.Create(a[4]); c4 = Avx512F.FusedMultiplyAdd(s, v, c4); d4 = Avx512F.FusedMultiplyAdd(s, u, d4);
-            s = Vector512.Create(a[5]); c5 = Avx512F.FusedMultiplyAdd(s, v, c5); d5 = Avx512F.FusedMultiplyAdd(s, u, d5);
-            s = Vector512.Create(a[6]); c6 = Avx512F.FusedMultiplyAdd(s, v, c6); d6 = Avx512F.FusedMultiplyAdd(s, u, d6);
-            s = Vector512.Create(a[7]); c7 = Avx512F.FusedMultiplyAdd(s, v, c7); d7 = Avx512F.FusedMultiplyAdd(s, u, d7);
-            a += 8;
-            b += ldb;
-        }
-        var va = Vector512.Create(alpha);
-        var vb = Vector512.Create(beta);
-        bool readC = beta != 0f;
-        Store16(c, va, vb, readC, c0); Store16(c + 16, va, vb, readC, d0); c += ldc;
-        Store16(c, va, vb, readC, c1); Store16(c + 16, va, vb, readC, d1); c += ldc;
-        Store16(c, va, vb, readC, c2); Store16(c + 16, va, vb, readC, d2); c += ldc;
-        Store16(c, va, vb, readC, c3); Store16(c + 16, va, vb, readC, d3); c += ldc;
-        Store16(c, va, vb, readC, c4); Store16(c + 16, va, vb, readC, d4); c += ldc;
-        Store16(c, va, vb, readC, c5); Store16(c + 16, va, vb, readC, d5); c += ldc;
-        Store16(c, va, vb, readC, c6); Store16(c + 16, va, vb, readC, d6); c += ldc;
-        Store16(c, va, vb, readC, c7); Store16(c + 16, va, vb, readC, d7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
