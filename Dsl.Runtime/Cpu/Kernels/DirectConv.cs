@@ -206,9 +206,9 @@ internal static unsafe partial class DirectConv
         }
     }
 
-/// <summary>One tap's products for a block of eight output channels by two vectors of pixels: the eight filters'
-/// weights wt[0..7] times the tap's inputs u (accumulated into a0..a7) and s (into b0..b7). The direct paths' inner
-/// step (<see cref="SmallImageConv"/> too).</summary>
+    /// <summary>One tap's products for a block of eight output channels by two vectors of pixels: the eight filters'
+    /// weights wt[0..7] times the tap's inputs u (accumulated into a0..a7) and s (into b0..b7). The direct paths' inner
+    /// step (<see cref="SmallImageConv"/> too).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void MultiplyAdd(float* wt, Vector512<float> u, Vector512<float> s,
         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3,

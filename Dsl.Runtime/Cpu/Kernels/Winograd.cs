@@ -283,7 +283,7 @@ internal static unsafe partial class Winograd
 
         public void Run(int begin, int end)
         {
-            int kg = G.GroupK, cg = G.GroupC, products = Products(G);
+            int kg = G.GroupK, cg = G.GroupC;
             if (Step == Step.Whole)
             {
                 WholeBlocks(begin, end);
@@ -291,7 +291,7 @@ internal static unsafe partial class Winograd
             }
             if (Step != Step.Chunks)
             {
-                int ld = Stride(Chunk), tiles = (int)Math.Min(Chunk, Tiles(G) - First);
+                int tiles = (int)Math.Min(Chunk, Tiles(G) - First);
                 float* v = Scratch, m = v + (long)cg * ChannelStride(G, Chunk);
                 if (Step == Step.Gradients) GradientTiles(First, tiles, m, begin, end);
                 else if (Step == Step.FilterProducts) AddProducts(tiles, v, m, begin, end);
