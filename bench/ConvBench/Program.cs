@@ -11,7 +11,9 @@
 // Two options give a call what it meets inside a network rather than after a call of its own (2 threads or more):
 // --other-core-input has another thread write the input before each call, as the layer before on the other core does;
 // --evict KB has each thread read KB of other memory before each call, as the other layers' weights pass through its L2.
-//   ConvBench --batch N --threads N --reps N [--lenet] [--cold] [--im2col] [--filter-gradient] [--other-core-input] [--evict KB]
+// --only NAME times that layer alone (conv3, say): for a profiler (perf record, with DOTNET_PerfMapEnabled=1 and
+// DOTNET_EnableWriteXorExecute=0 so that it can name the JIT's code).
+//   ConvBench --batch N --threads N --reps N [--lenet] [--cold] [--im2col] [--filter-gradient] [--other-core-input] [--evict KB] [--only NAME]
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cpu;
@@ -23,6 +25,7 @@ var flush = args.Contains("--cold") ? new byte[64 << 20] : null;
 bool winograd = !args.Contains("--im2col"), filterGradient = args.Contains("--filter-gradient");
 bool lenet = args.Contains("--lenet"), otherCoreInput = args.Contains("--other-core-input");
 int evictFloats = Arg("--evict", 0) * 256;
+string? only = Array.IndexOf(args, "--only") is var at and >= 0 ? args[at + 1] : null;
 var layers = lenet
     ? new (string Name, int C, int Size, int K, bool Pool, int R)[] { ("conv1", 1, 28, 32, true, 5), ("conv2", 32, 14, 64, true, 5) }
     : new (string Name, int C, int Size, int K, bool Pool, int R)[]
@@ -35,7 +38,7 @@ var rng = new Random(1);
 float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
 double total = 0;
 Console.WriteLine($"{(lenet ? "lenet" : "cifar-bn")} convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")}{(otherCoreInput ? ", input written by another thread before each" : "")}{(evictFloats > 0 ? $", {evictFloats / 256} KB read by each thread before each" : "")} (ms: fastest call, median and least CPU time per call)");
-foreach (var (name, c, size, k, pool, r) in layers)
+foreach (var (name, c, size, k, pool, r) in layers.Where(l => only == null || l.Name == only))
 {
     var g = new ConvGeometry(batch, c, size, size, k, r, r, 1, 1, r / 2, r / 2, 1, size, size);
     var x = Rand((long)batch * c * size * size);

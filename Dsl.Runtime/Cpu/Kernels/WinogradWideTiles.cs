@@ -59,7 +59,6 @@ internal static unsafe partial class Winograd
                     masks[2 * u + h] = (Vector512.GreaterThanOrEqual(q, Vector512<int>.Zero) & Vector512.LessThan(q, Vector512.Create(width))).AsSingle();
                 }
             }
-            float* xc = null;
             // First merge: lane t < s from the first run's lane 4t + q, lane s + t from the second's; then joins of the
             // first vector's 2s (4s) lanes and the second's.
             var first = stackalloc Vector512<int>[4];
@@ -68,11 +67,20 @@ internal static unsafe partial class Winograd
                     (lane - Vector512.Create(s)) * 4 + Vector512.Create(16 + q));
             var join4 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(4)), lane, lane + Vector512.Create(12));
             var join8 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(8)), lane, lane + Vector512.Create(8));
-            var d = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
+            // Each run's input row p as an offset from its first image's channel (negative where the row starts in the
+            // padding), or long.MinValue outside the image (zeros).
+            var rowAt = stackalloc long[Lanes / 2 * MaxAlpha];
+            for (int u = 0; u < slots; u++)
+            for (int p = 0; p < alpha; p++)
+                rowAt[u * alpha + p] = (uint)(top[u] + p) < (uint)height ? offset[u] + (long)(top[u] + p) * width : long.MinValue;
+            var d = stackalloc Vector512<float>[MaxAlpha];
             var e = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
-            for (int c = c0; c < c1; c++)
+            int channel = ChannelStride(G, Chunk), sv = alpha * ld / Lanes;
+            float* xc = X + ((long)runs[0].N * G.C + Group * G.GroupC + c0) * height * width;
+            for (int c = c0; c < c1; c++, xc += (long)height * width)
             {
-                xc = X + ((long)runs[0].N * G.C + Group * G.GroupC + c) * height * width;
+                // Input row p of every tile (d), times B (e's row p); then B^T down each column of e, into v. Rows first,
+                // so that each row's gathered inputs are transformed while they are at hand.
                 for (int p = 0; p < alpha; p++)
                 {
                     // Each run's columns x.. (a) and x + 4.. (b) of its tile row's input row p; runs of 4 tiles fill a
@@ -81,45 +89,41 @@ internal static unsafe partial class Winograd
                     Row(1, p, out var a1, out var b1);
                     Row(2, p, out var a2, out var b2);
                     Row(3, p, out var a3, out var b3);
-                    Vector512<float>* dp = d + p * alpha;
                     if (slots == 4)
                     {
-                        for (int q = 0; q < 4; q++) dp[q] = Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join8);
-                        for (int q = 0; q < alpha - 4; q++) dp[4 + q] = Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join8);
-                        continue;
+                        for (int q = 0; q < 4; q++) d[q] = Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join8);
+                        for (int q = 0; q < alpha - 4; q++) d[4 + q] = Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join8);
                     }
-                    Row(4, p, out var a4, out var b4);
-                    Row(5, p, out var a5, out var b5);
-                    Row(6, p, out var a6, out var b6);
-                    Row(7, p, out var a7, out var b7);
-                    for (int q = 0; q < 4; q++)
-                        dp[q] = Join(Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join4),
-                            Join(Pair(a4, a5, first[q]), Pair(a6, a7, first[q]), join4), join8);
-                    for (int q = 0; q < alpha - 4; q++)
-                        dp[4 + q] = Join(Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join4),
-                            Join(Pair(b4, b5, first[q]), Pair(b6, b7, first[q]), join4), join8);
+                    else
+                    {
+                        Row(4, p, out var a4, out var b4);
+                        Row(5, p, out var a5, out var b5);
+                        Row(6, p, out var a6, out var b6);
+                        Row(7, p, out var a7, out var b7);
+                        for (int q = 0; q < 4; q++)
+                            d[q] = Join(Join(Pair(a0, a1, first[q]), Pair(a2, a3, first[q]), join4),
+                                Join(Pair(a4, a5, first[q]), Pair(a6, a7, first[q]), join4), join8);
+                        for (int q = 0; q < alpha - 4; q++)
+                            d[4 + q] = Join(Join(Pair(b0, b1, first[q]), Pair(b2, b3, first[q]), join4),
+                                Join(Pair(b4, b5, first[q]), Pair(b6, b7, first[q]), join4), join8);
+                    }
+                    WinogradTransforms.InputRun4(alpha, d, 1, e + p * alpha, 1);
                 }
-                // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
-                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun4(alpha, d + q, alpha, e + q, alpha);
-                float* o = v + (long)c * ChannelStride(G, Chunk);
-                for (int r = 0; r < alpha; r++)
-                {
-                    WinogradTransforms.InputRun4(alpha, e + r * alpha, 1, d, 1);
-                    for (int q = 0; q < alpha; q++) Vector512.Store(d[q], o + (r * alpha + q) * ld);
-                }
+                float* o = v + (long)c * channel;
+                for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun4(alpha, e + q, alpha, (Vector512<float>*)(o + q * ld), sv);
             }
 
             // Run u's columns x.. and x + 4.. of input row p of its tile row, in channel xc (zeros outside the image).
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             void Row(int u, int p, out Vector512<float> a, out Vector512<float> b)
             {
-                int ih = top[u] + p;
-                if ((uint)ih >= (uint)height)
+                long at = rowAt[u * alpha + p];
+                if (at == long.MinValue)
                 {
                     a = b = Vector512<float>.Zero;
                     return;
                 }
-                float* row = xc + offset[u] + (long)ih * width;
+                float* row = xc + at;
                 if (inside[u]) { a = Vector512.Load(row); b = Vector512.Load(row + 4); }
                 else { a = Avx512F.MaskLoad(row, masks[2 * u], Vector512<float>.Zero); b = Avx512F.MaskLoad(row + 4, masks[2 * u + 1], Vector512<float>.Zero); }
             }
@@ -133,29 +137,41 @@ internal static unsafe partial class Winograd
 
         /// <summary>A^T m A plus scale, bias and activation for the runs' tiles, output channels [k0, k1): each tile's
         /// 4x4 outputs, or with pooling the maximum of each 2x2 of them; rows and columns past the outputs are not written.</summary>
+        /// <remarks>Where each run's outputs start, and how many of its rows and columns lie inside, is worked out once
+        /// for all the channels, and the products are read in place: per channel, that bookkeeping and a copy of the
+        /// products had cost more than the transform (a third of cifar-bn's conv3 at batch 1 on one thread, 32 µs; 28 now).</remarks>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void WideOutputs(TileRun* runs, int count, int s, float* m, int k0, int k1)
         {
-            int alpha = Alpha(G), kg = G.GroupK, ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
+            int alpha = Alpha(G), kg = G.GroupK, ho = G.Ho, wo = G.Wo, ld = Stride(Chunk), channel = ChannelStride(G, Chunk);
             var pairLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
             var pairHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
             var quadLow = Vector512.Create(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
             var quadHigh = Vector512.Create(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
             var act = Act;
-            bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
+            bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu, pooled = Pooled != null;
             var slope = Vector512.Create(ActParam);
-            var column = stackalloc Vector512<float>[MaxAlpha];
             var rows = stackalloc Vector512<float>[4 * MaxAlpha]; // A^T m: 4 rows of alpha
             var y = stackalloc Vector512<float>[16];           // the 4x4 outputs, row-major
             var out4 = stackalloc Vector512<float>[4];
+            // Per run: its first output's offset from channel k's plane of the first run's image, and its rows and
+            // columns inside the outputs (pooled: of the pooled plane).
+            int side = pooled ? 2 : 4, outH = ho / (4 / side), outW = wo / (4 / side);
+            var at = stackalloc long[Lanes / 2];
+            var height = stackalloc int[Lanes / 2];
+            var width = stackalloc int[Lanes / 2];
+            for (int u = 0; u < count; u++)
+            {
+                at[u] = ((long)(runs[u].N - runs[0].N) * G.K * outH + side * runs[u].I) * outW + side * runs[u].J;
+                height[u] = Math.Min(side, outH - side * runs[u].I);
+                width[u] = Math.Min(side * s, outW - side * runs[u].J);
+            }
+            float* planes = (pooled ? Pooled : Y) + ((long)runs[0].N * G.K + Group * kg) * outH * outW;
+            int sx = alpha * ld / Lanes; // vectors between a column's products
             for (int k = k0; k < k1; k++)
             {
-                float* p = m + (long)k * ChannelStride(G, Chunk);
-                for (int q = 0; q < alpha; q++)
-                {
-                    for (int r = 0; r < alpha; r++) column[r] = Vector512.Load(p + (r * alpha + q) * ld);
-                    WinogradTransforms.OutputRun4(alpha, column, 1, rows + q, alpha);
-                }
+                float* p = m + (long)k * channel;
+                for (int q = 0; q < alpha; q++) WinogradTransforms.OutputRun4(alpha, (Vector512<float>*)(p + q * ld), sx, rows + q, alpha);
                 var bias = Vector512.Create(Bias == null ? 0f : Bias[Group * kg + k]);
                 var scale = Vector512.Create(Scale == null ? 1f : Scale[Group * kg + k]); // times 1 plus b rounds as plus b
                 for (int o = 0; o < 4; o++)
@@ -163,8 +179,8 @@ internal static unsafe partial class Winograd
                     WinogradTransforms.OutputRun4(alpha, rows + o * alpha, 1, y + 4 * o, 1);
                     for (int q = 0; q < 4; q++) y[4 * o + q] = Rectify(Vector512.FusedMultiplyAdd(y[4 * o + q], scale, bias));
                 }
-                long plane = (long)runs[0].N * G.K + Group * kg + k; // image n's channel: plane + (n - runs[0].N) * K
-                if (Pooled != null)
+                float* plane = planes + (long)k * outH * outW;
+                if (pooled)
                 {
                     for (int pr = 0; pr < 2; pr++)
                     {
@@ -174,12 +190,7 @@ internal static unsafe partial class Winograd
                         out4[0] = Avx512F.PermuteVar16x32x2(left, pairLow, right);
                         out4[1] = Avx512F.PermuteVar16x32x2(left, pairHigh, right);
                         for (int u = 0; u < count; u++)
-                        {
-                            ref readonly var run = ref runs[u];
-                            if (2 * run.I + pr >= ho / 2) continue;
-                            float* dst = Pooled + ((plane + (long)(run.N - runs[0].N) * G.K) * (ho / 2) + 2 * run.I + pr) * (wo / 2) + 2 * run.J;
-                            StoreRun(out4, u * 2 * s, 2 * s, Math.Min(2 * s, wo / 2 - 2 * run.J), dst);
-                        }
+                            if (pr < height[u]) StoreRun(out4, u * 2 * s, 2 * s, width[u], plane + at[u] + pr * outW);
                     }
                     continue;
                 }
@@ -195,12 +206,10 @@ internal static unsafe partial class Winograd
                     out4[3] = Avx512F.PermuteVar16x32x2(high01, quadHigh, high23);
                     for (int u = 0; u < count; u++)
                     {
-                        ref readonly var run = ref runs[u];
-                        if (4 * run.I + o >= ho) continue;
-                        float* dst = Y + ((plane + (long)(run.N - runs[0].N) * G.K) * ho + 4 * run.I + o) * wo + 4 * run.J;
-                        int width = Math.Min(4 * s, wo - 4 * run.J);
-                        StoreRun(out4, u * 4 * s, 4 * s, width, dst);
-                        if (!fused) Activations.Apply(act, ActParam, dst, dst, width);
+                        if (o >= height[u]) continue;
+                        float* dst = plane + at[u] + o * wo;
+                        StoreRun(out4, u * 4 * s, 4 * s, width[u], dst);
+                        if (!fused) Activations.Apply(act, ActParam, dst, dst, width[u]);
                     }
                 }
             }
