@@ -154,6 +154,10 @@ internal static unsafe class SmallImageConv
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
             var zero = Vector512<float>.Zero;
             float* wt = Packed + (long)b * Channels * G.ColRows;
+            // On the first pixel block, a line of the next block's filters a step into L2 (the same line again where
+            // there is none): in a network they come from L3, other layers having passed through L2 since the last call.
+            // cifar-bn at batch 1: conv5 34.5 to 32.4 µs, conv6 60.5 to 58.
+            long ahead = v == 0 && b + 1 < Blocks(G) ? (long)Channels * G.ColRows : 0;
             for (int t = 0; t < taps; t++)
             {
                 var m0 = Masks[v * taps + t];
@@ -169,6 +173,7 @@ internal static unsafe class SmallImageConv
                     var u2 = Avx512F.MaskLoad(src + hw, m0, zero);
                     var s = Avx512F.MaskLoad(src + Lanes, m1, zero);
                     var s2 = Avx512F.MaskLoad(src + hw + Lanes, m1, zero);
+                    Sse.Prefetch1(wt + ahead);
                     DirectConv.MultiplyAdd(wt, u, s, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
                     DirectConv.MultiplyAdd(wt + Channels, u2, s2, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
                 }
