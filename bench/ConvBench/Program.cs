@@ -7,13 +7,14 @@
 // previous layer leaves it: a batch-1 network's weights where other processes share the L3.
 // --im2col keeps every layer on im2col + GEMM (training's path), whose weights are a quarter of F(4x4)'s.
 // --filter-gradient times each layer's weight gradient (`Conv.BackwardFilter`, training's kernel) instead of its forward pass.
-// --lenet times lenet's two 5x5 convolutions (each with relu and `maxpool 2`) instead of cifar-bn's six.
+// --lenet times lenet's two 5x5 convolutions (each with relu and `maxpool 2`) instead of cifar-bn's six; --alexnet
+// AlexNet's first (11x11, stride 4, 3 -> 96 channels on 227x227): im2col + GEMM, with --filter-gradient too.
 // Two options give a call what it meets inside a network rather than after a call of its own (2 threads or more):
 // --other-core-input has another thread write the input before each call, as the layer before on the other core does;
 // --evict KB has each thread read KB of other memory before each call, as the other layers' weights pass through its L2.
 // --only NAME times that layer alone (conv3, say): for a profiler (perf record, with DOTNET_PerfMapEnabled=1 and
 // DOTNET_EnableWriteXorExecute=0 so that it can name the JIT's code).
-//   ConvBench --batch N --threads N --reps N [--lenet] [--cold] [--im2col] [--filter-gradient] [--other-core-input] [--evict KB] [--only NAME]
+//   ConvBench --batch N --threads N --reps N [--lenet | --alexnet] [--cold] [--im2col] [--filter-gradient] [--other-core-input] [--evict KB] [--only NAME]
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cpu;
@@ -23,29 +24,34 @@ int batch = Arg("--batch", 64), reps = Arg("--reps", 20);
 CpuThreads.Count = Arg("--threads", 2);
 var flush = args.Contains("--cold") ? new byte[64 << 20] : null;
 bool winograd = !args.Contains("--im2col"), filterGradient = args.Contains("--filter-gradient");
-bool lenet = args.Contains("--lenet"), otherCoreInput = args.Contains("--other-core-input");
+bool lenet = args.Contains("--lenet"), alexnet = args.Contains("--alexnet"), otherCoreInput = args.Contains("--other-core-input");
 int evictFloats = Arg("--evict", 0) * 256;
 string? only = Array.IndexOf(args, "--only") is var at and >= 0 ? args[at + 1] : null;
-var layers = lenet
-    ? new (string Name, int C, int Size, int K, bool Pool, int R)[] { ("conv1", 1, 28, 32, true, 5), ("conv2", 32, 14, 64, true, 5) }
-    : new (string Name, int C, int Size, int K, bool Pool, int R)[]
+// Name, input channels, input size, output channels, a following `maxpool 2`, kernel size, stride (padding keeps the
+// size at stride 1, none otherwise).
+var layers = alexnet
+    ? new (string Name, int C, int Size, int K, bool Pool, int R, int Stride)[] { ("conv1", 3, 227, 96, false, 11, 4) }
+    : lenet
+    ? new (string Name, int C, int Size, int K, bool Pool, int R, int Stride)[] { ("conv1", 1, 28, 32, true, 5, 1), ("conv2", 32, 14, 64, true, 5, 1) }
+    : new (string Name, int C, int Size, int K, bool Pool, int R, int Stride)[]
     {
-        ("conv1", 3, 32, 32, false, 3), ("conv2", 32, 32, 32, true, 3), ("conv3", 32, 16, 64, false, 3),
-        ("conv4", 64, 16, 64, true, 3), ("conv5", 64, 8, 128, false, 3), ("conv6", 128, 8, 128, true, 3),
+        ("conv1", 3, 32, 32, false, 3, 1), ("conv2", 32, 32, 32, true, 3, 1), ("conv3", 32, 16, 64, false, 3, 1),
+        ("conv4", 64, 16, 64, true, 3, 1), ("conv5", 64, 8, 128, false, 3, 1), ("conv6", 128, 8, 128, true, 3, 1),
     };
 var other = new float[Math.Max(1, (long)evictFloats * CpuThreads.Count)];
 var rng = new Random(1);
 float[] Rand(long n) { var a = new float[n]; for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
 double total = 0;
-Console.WriteLine($"{(lenet ? "lenet" : "cifar-bn")} convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")}{(otherCoreInput ? ", input written by another thread before each" : "")}{(evictFloats > 0 ? $", {evictFloats / 256} KB read by each thread before each" : "")} (ms: fastest call, median and least CPU time per call)");
-foreach (var (name, c, size, k, pool, r) in layers.Where(l => only == null || l.Name == only))
+Console.WriteLine($"{(alexnet ? "AlexNet" : lenet ? "lenet" : "cifar-bn")} convolutions{(filterGradient ? "' filter gradients" : "")}, batch {batch}, {CpuThreads.Count} threads, {reps} calls each{(flush != null ? ", caches flushed before each" : "")}{(otherCoreInput ? ", input written by another thread before each" : "")}{(evictFloats > 0 ? $", {evictFloats / 256} KB read by each thread before each" : "")} (ms: fastest call, median and least CPU time per call)");
+foreach (var (name, c, size, k, pool, r, stride) in layers.Where(l => only == null || l.Name == only))
 {
-    var g = new ConvGeometry(batch, c, size, size, k, r, r, 1, 1, r / 2, r / 2, 1, size, size);
+    int pad = stride == 1 ? r / 2 : 0, outSize = (size + 2 * pad - r) / stride + 1;
+    var g = new ConvGeometry(batch, c, size, size, k, r, r, stride, stride, pad, pad, 1, outSize, outSize);
     var x = Rand((long)batch * c * size * size);
     var w = Rand((long)k * c * r * r);
     var bias = Rand(k);
     var scale = Rand(k);
-    var y = filterGradient ? Rand((long)batch * k * size * size) : new float[(long)batch * k * size * size];
+    var y = filterGradient ? Rand((long)batch * k * outSize * outSize) : new float[(long)batch * k * outSize * outSize];
     var pooled = new float[y.Length / 4];
     var ws = new float[Conv.WorkspaceFloats(g)];
     var prepared = new float[Conv.PreparedFloats(g)];

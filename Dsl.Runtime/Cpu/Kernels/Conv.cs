@@ -143,21 +143,43 @@ public static unsafe class Conv
                     if (!G.IsPointwise) Im2Col.Raise(G, cols, xg);
                     continue;
                 }
+                var epilogue = new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg);
+                int rows = BlockRows(G);
+                if (!G.IsPointwise && rows < G.Ho)
+                {
+                    // A large column matrix a block of output rows at a time, so that it is packed from L2 as it was
+                    // written: AlexNet's conv1 at batch 64 on 2 threads, 55.2-55.9 to 52.1-52.5 ms.
+                    for (int oh = 0; oh < G.Ho; oh += rows)
+                    {
+                        int oh1 = Math.Min(G.Ho, oh + rows), pixels = (oh1 - oh) * G.Wo;
+                        Im2Col.Lower(G, xg, cols, pixels, oh, oh1);
+                        Gemm.Run(Weights, false, kg, pixels, crs, 1f, cols, pixels, 0f, yg + oh * G.Wo, hw, epilogue);
+                    }
+                    continue;
+                }
                 if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
                 // In place only where every row is whole 16-float runs (nothing read past the matrix).
-                Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw,
-                    new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg),
+                Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw, epilogue,
                     crs <= InPlaceColumns && hw % 16 == 0 && Gemm.ReadsBInPlace(crs, cols, hw));
             }
         }
     }
+
+    /// <summary>Output rows whose columns the forward pass lowers at a time: all of them, unless an image's column matrix
+    /// is past 1 MiB (AlexNet's conv1: 4.4 MB), then as many as keep a block near 1 MiB.</summary>
+    static int BlockRows(in ConvGeometry g) =>
+        (long)g.ColRows * g.Ho * g.Wo <= BlockFloats ? g.Ho : (int)Math.Clamp(BlockFloats / ((long)g.ColRows * g.Wo), 1, g.Ho);
+
+    const long BlockFloats = 1 << 18;
 
     /// <summary>Images whose columns and output gradients the filter gradient multiplies at once: one GEMM whose inner
     /// dimension runs over all their pixels, instead of one small GEMM per image.</summary>
     static int FilterChunk(in ConvGeometry g) =>
         (int)Math.Clamp((1L << 21) / Math.Max(1L, (long)g.Ho * g.Wo * (g.ColRows + g.GroupK)), 1, Math.Max(1, g.N));
 
-    static long FilterChunkFloats(in ConvGeometry g) => (long)FilterChunk(g) * g.Ho * g.Wo * (g.ColRows + g.GroupK);
+    /// <summary>A chunk's columns and output gradients, and dw^T where <see cref="SwapsFilterProduct"/>.</summary>
+    static long FilterChunkFloats(in ConvGeometry g) =>
+        (long)FilterChunk(g) * g.Ho * g.Wo * (g.ColRows + g.GroupK) + (SwapsFilterProduct(g) ? (long)g.ColRows * g.GroupK : 0);
 
     /// <summary>dw = sum over images of dy * im2col(x)^T, dbias = sum of dy per output channel (both overwritten; dbias
     /// may be null); dw directly (<see cref="DirectConv"/>) or through the Winograd algorithm where either takes g, unless
@@ -177,27 +199,63 @@ public static unsafe class Conv
     }
 
     /// <summary>dw = sum over images of dy * im2col(x)^T, by im2col + GEMM.</summary>
+    /// <remarks>Where the filters have more taps than the group has output channels, the GEMM computes dw^T = im2col(x) *
+    /// dy^T instead (into the workspace, then transposed into dw): the operand its packing transposes is then dy, not the
+    /// larger column matrix, and the narrow dimension is the channels (AlexNet's conv1: 96 against 363 taps, two whole
+    /// 48-column panels instead of seven and a 27-column edge).</remarks>
     static void FilterByColumns(ConvGeometry g, float* x, float* dy, float* dw, float* workspace, long workspaceFloats)
     {
         int cg = g.GroupC, kg = g.GroupK, crs = g.ColRows, hw = g.Ho * g.Wo, chunk = FilterChunk(g);
         if (workspaceFloats < FilterChunkFloats(g))
             throw new ArgumentException($"the filter gradient needs {FilterChunkFloats(g)} floats of workspace, {workspaceFloats} given");
         if (g.N == 0) new Span<float>(dw, g.K * crs).Clear();
+        bool swap = SwapsFilterProduct(g);
+        float* dwT = workspace + (long)chunk * hw * (crs + kg);
         for (int grp = 0; grp < g.Groups; grp++)
-        for (int n0 = 0; n0 < g.N; n0 += chunk)
         {
-            int images = Math.Min(chunk, g.N - n0), ld = images * hw;
-            float* col = workspace, dyc = workspace + (long)crs * ld;
-            for (int i = 0; i < images; i++)
+            float* dwg = dw + (long)grp * kg * crs;
+            for (int n0 = 0; n0 < g.N; n0 += chunk)
             {
-                float* xg = x + ((long)(n0 + i) * g.C + grp * cg) * g.H * g.W;
-                if (g.IsPointwise) Copy2D(xg, hw, col + i * hw, ld, crs, hw);
-                else Im2Col.Lower(g, xg, col + i * hw, ld);
-                Copy2D(dy + ((long)(n0 + i) * g.K + grp * kg) * hw, hw, dyc + i * hw, ld, kg, hw);
+                int images = Math.Min(chunk, g.N - n0), ld = images * hw;
+                float* col = workspace, dyc = workspace + (long)crs * ld;
+                if (images == 1 && !g.IsPointwise && BlockRows(g) < g.Ho)
+                {
+                    // One large image a block of output rows at a time, as the forward pass lowers it; its output
+                    // gradients read where they are.
+                    float* xg = x + ((long)n0 * g.C + grp * cg) * g.H * g.W, dyg = dy + ((long)n0 * g.K + grp * kg) * hw;
+                    for (int oh = 0, rows = BlockRows(g); oh < g.Ho; oh += rows)
+                    {
+                        int oh1 = Math.Min(g.Ho, oh + rows), pixels = (oh1 - oh) * g.Wo;
+                        Im2Col.Lower(g, xg, col, pixels, oh, oh1);
+                        float first = n0 == 0 && oh == 0 ? 0f : 1f;
+                        if (swap) Gemm.Sgemm(false, true, crs, kg, pixels, 1f, col, pixels, dyg + oh * g.Wo, hw, first, dwT, kg);
+                        else Gemm.Sgemm(false, true, kg, crs, pixels, 1f, dyg + oh * g.Wo, hw, col, pixels, first, dwg, crs);
+                    }
+                    continue;
+                }
+                for (int i = 0; i < images; i++)
+                {
+                    float* xg = x + ((long)(n0 + i) * g.C + grp * cg) * g.H * g.W;
+                    if (g.IsPointwise) Copy2D(xg, hw, col + i * hw, ld, crs, hw);
+                    else Im2Col.Lower(g, xg, col + i * hw, ld);
+                    if (images > 1) Copy2D(dy + ((long)(n0 + i) * g.K + grp * kg) * hw, hw, dyc + i * hw, ld, kg, hw);
+                }
+                // One image's output gradients are read where they are: the serial copy had cost AlexNet's conv1
+                // filter gradient (batch 64, 2 threads) 74 ms against 64.
+                float* dyChunk = images == 1 ? dy + ((long)n0 * g.K + grp * kg) * hw : dyc;
+                float beta = n0 == 0 ? 0f : 1f;
+                if (swap) Gemm.Sgemm(false, true, crs, kg, ld, 1f, col, ld, dyChunk, ld, beta, dwT, kg);
+                else Gemm.Sgemm(false, true, kg, crs, ld, 1f, dyChunk, ld, col, ld, beta, dwg, crs);
             }
-            Gemm.Sgemm(false, true, kg, crs, ld, 1f, dyc, ld, col, ld, n0 == 0 ? 0f : 1f, dw + (long)grp * kg * crs, crs);
+            if (swap && g.N > 0)
+                for (int k = 0; k < kg; k++)
+                for (int j = 0; j < crs; j++)
+                    dwg[(long)k * crs + j] = dwT[(long)j * kg + k];
         }
     }
+
+    /// <summary>Whether <see cref="FilterByColumns"/> multiplies for dw^T: more taps than output channels a group.</summary>
+    static bool SwapsFilterProduct(in ConvGeometry g) => g.GroupK < g.ColRows;
 
     static void Copy2D(float* src, int lds, float* dst, int ldd, int rows, int cols)
     {

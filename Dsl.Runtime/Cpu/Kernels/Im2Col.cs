@@ -10,10 +10,15 @@ internal static unsafe class Im2Col
 {
     /// <summary>col[(c*R + r)*S + s, oh*Wo + ow] = x[c, oh*sh - ph + r, ow*sw - pw + s] (0 outside the image); rows of
     /// col are <paramref name="ld"/> floats apart (Ho * Wo when 0), so several images can lie side by side.</summary>
-    public static void Lower(in ConvGeometry g, float* x, float* col, int ld = 0)
+    public static void Lower(in ConvGeometry g, float* x, float* col, int ld = 0) => Lower(g, x, col, ld, 0, g.Ho);
+
+    /// <summary>Output rows [oh0, oh1) of the column matrix: col[(c*R + r)*S + s, (oh - oh0)*Wo + ow] as in
+    /// <see cref="Lower(in ConvGeometry, float*, float*, int)"/>, rows of col <paramref name="ld"/> floats apart (the
+    /// block's pixels when 0).</summary>
+    public static void Lower(in ConvGeometry g, float* x, float* col, int ld, int oh0, int oh1)
     {
-        var job = new LowerJob { G = g, X = x, Col = col, Ld = ld > 0 ? ld : g.Ho * g.Wo };
-        int rowFloats = g.Ho * g.Wo;
+        var job = new LowerJob { G = g, X = x, Col = col, Ld = ld > 0 ? ld : (oh1 - oh0) * g.Wo, Oh0 = oh0, Oh1 = oh1 };
+        int rowFloats = (oh1 - oh0) * g.Wo;
         CpuThreads.For(g.ColRows, Math.Max(1, (1 << 12) / Math.Max(1, rowFloats)), ref job);
     }
 
@@ -68,7 +73,7 @@ internal static unsafe class Im2Col
 
     /// <summary>Column-matrix row (c, r, s) into dst (Ho * Wo floats).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LowerRow(in ConvGeometry g, float* x, int row, float* dst)
+    private static void LowerRow(in ConvGeometry g, float* x, int row, float* dst, int oh0, int oh1)
     {
         int s = row % g.S, r = row / g.S % g.R, c = row / (g.R * g.S);
         int sw = g.StrideW, wo = g.Wo;
@@ -76,10 +81,10 @@ internal static unsafe class Im2Col
         var (lo, hi) = ValidRange(wo, sw, g.PadW, s, g.W);
         if (sw == 1 && Avx512F.IsSupported)
         {
-            UnitStrideRow(g, plane, r, s, lo, hi, dst);
+            UnitStrideRow(g, plane, r, s, lo, hi, dst, oh0, oh1);
             return;
         }
-        for (int oh = 0; oh < g.Ho; oh++, dst += wo)
+        for (int oh = oh0; oh < oh1; oh++, dst += wo)
         {
             int ih = oh * g.StrideH - g.PadH + r;
             if ((uint)ih >= (uint)g.H)
@@ -100,11 +105,11 @@ internal static unsafe class Im2Col
     /// <summary>A stride-1 row with masked 16-lane loads and stores: the padding comes out of the masked-off lanes as
     /// zeros (which never touch memory), so a 14-wide output row is one load and one store instead of a loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UnitStrideRow(in ConvGeometry g, float* plane, int r, int s, int lo, int hi, float* dst)
+    private static void UnitStrideRow(in ConvGeometry g, float* plane, int r, int s, int lo, int hi, float* dst, int oh0, int oh1)
     {
         int wo = g.Wo;
         var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (int oh = 0; oh < g.Ho; oh++, dst += wo)
+        for (int oh = oh0; oh < oh1; oh++, dst += wo)
         {
             int ih = oh * g.StrideH - g.PadH + r;
             bool inside = (uint)ih < (uint)g.H;
@@ -124,12 +129,12 @@ internal static unsafe class Im2Col
     {
         public ConvGeometry G;
         public float* X, Col;
-        public int Ld;
+        public int Ld, Oh0, Oh1;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int begin, int end)
         {
-            for (int row = begin; row < end; row++) LowerRow(G, X, row, Col + (long)row * Ld);
+            for (int row = begin; row < end; row++) LowerRow(G, X, row, Col + (long)row * Ld, Oh0, Oh1);
         }
     }
 

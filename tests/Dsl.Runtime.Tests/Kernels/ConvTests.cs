@@ -29,6 +29,7 @@ public unsafe class ConvTests
         yield return new ConvGeometry(1, 8, 13, 13, 12, 3, 3, 1, 1, 1, 1, 2, 13, 13);   // grouped 3x3, same padding
         yield return new ConvGeometry(1, 64, 9, 9, 100, 3, 3, 1, 1, 1, 1, 1, 9, 9);     // several GEMM tiles
         yield return new ConvGeometry(2, 6, 100, 97, 8, 11, 11, 4, 4, 2, 3, 2, 24, 24); // many pixels, few channels, strided lowering
+        yield return new ConvGeometry(1, 3, 227, 227, 16, 11, 11, 4, 4, 2, 2, 1, 56, 56); // AlexNet's conv1 size: lowered a block of rows at a time
         yield return new ConvGeometry(3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 28, 28);   // lenet's conv1: columns read in place
         yield return new ConvGeometry(1, 3, 32, 32, 20, 3, 3, 1, 1, 1, 1, 1, 32, 32);   // a colour first layer, 20 filters: in place, edge panels
     }
@@ -379,6 +380,22 @@ public unsafe class ConvTests
     [Fact]
     public void DirectBackwardFilterMatchesFloat64Gradient() =>
         FilterGradientMatchesFloat64(DirectGeometries(), new Random(23), (g, threads) => DirectConv.FilterWorkspaceFloats(g, threads) > 0, "direct");
+
+    /// <summary>The im2col + GEMM filter gradient against the float64 one, at 1 and 2 threads: one image a chunk, lowered
+    /// a block of output rows at a time (AlexNet's conv1 on two images, grouped too; a large one-channel image) and
+    /// several images a chunk, the product taken as dw^T (more taps than output channels, strided and pointwise) and as
+    /// dw.</summary>
+    [Fact]
+    public void ColumnsBackwardFilterMatchesFloat64Gradient() =>
+        FilterGradientMatchesFloat64(new ConvGeometry[]
+            {
+                new(2, 3, 227, 227, 16, 11, 11, 4, 4, 0, 0, 1, 55, 55),
+                new(2, 6, 227, 227, 8, 11, 11, 4, 4, 2, 2, 2, 56, 56),
+                new(3, 2, 20, 20, 40, 3, 3, 2, 2, 1, 1, 1, 10, 10),
+                new(2, 80, 8, 8, 8, 1, 1, 1, 1, 0, 0, 1, 8, 8),
+                new(1, 1, 451, 451, 128, 11, 11, 4, 4, 0, 0, 1, 111, 111),
+            }, new Random(29),
+            (g, threads) => DirectConv.FilterWorkspaceFloats(g, threads) == 0 && Winograd.BackwardFilterWorkspaceFloats(g) == 0, "im2col");
 
     /// <summary>The filter gradient on each geometry, which the named path must take, against the float64 one (see
     /// <see cref="MatchesAtOneAndTwoThreads"/>). The workspace starts as NaN: nothing left in it by earlier work (the
