@@ -171,6 +171,9 @@ sealed unsafe class CpuStepRunner : IStepRunner
         new ReadOnlySpan<float>(pointers[Plan.Probs], destination.Length).CopyTo(destination);
 
     float* P(int id) => pointers[id];
+
+    /// <summary>A max pool's winner indices, for the gradient: none in inference, which only costs their writes.</summary>
+    int* Argmax(int id) => Plan.Mode.IsTraining ? (int*)pointers[id] : null;
     float* P(Microsoft.FSharp.Core.FSharpOption<int>? id) => id is null ? null : pointers[id.Value];
 
     public double Run(long step)
@@ -211,7 +214,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 bool pooled = Conv.Forward(fg, P(k.X), P(k.W), shift, P(fusion.Unpooled), fa, fp, ws, workspaceFloats, scale, Prepared(index - 1, kernel), pooledAt);
                 if (pooled && fusion.Staged) Ops.Copy(pooledAt, P(pool!.Y), Plan.Buffers[pool.Y].Floats);
                 // Where the convolution did not take the Winograd path, the pooling runs after it as usual.
-                if (pool is not null && !pooled) Pool.MaxForward(Geometry(pool.P), P(fusion.Unpooled), P(pool.Y), (int*)P(pool.Argmax));
+                if (pool is not null && !pooled) Pool.MaxForward(Geometry(pool.P), P(fusion.Unpooled), P(pool.Y), Argmax(pool.Argmax));
                 covered = fusion.Covers - 1;
                 continue;
             }
@@ -246,7 +249,7 @@ sealed unsafe class CpuStepRunner : IStepRunner
                     var (ba, bp) = Map(k.Act);
                     Activations.Backward(ba, bp, P(k.Y), P(k.Dy), P(k.Dx), k.Count);
                     break;
-                case Kernel.MaxPoolForward k: Pool.MaxForward(Geometry(k.P), P(k.X), P(k.Y), (int*)P(k.Argmax)); break;
+                case Kernel.MaxPoolForward k: Pool.MaxForward(Geometry(k.P), P(k.X), P(k.Y), Argmax(k.Argmax)); break;
                 case Kernel.MaxPoolBackward k: Pool.MaxBackward(Geometry(k.P), P(k.Dy), (int*)P(k.Argmax), P(k.Dx)); break;
                 case Kernel.AvgPoolForward k: Pool.AvgForward(Geometry(k.P), P(k.X), P(k.Y)); break;
                 case Kernel.AvgPoolBackward k: Pool.AvgBackward(Geometry(k.P), P(k.Dy), P(k.Dx)); break;

@@ -31,14 +31,22 @@ public unsafe class PoolTests
         yield return new PoolGeometry(1, 1, 9, 30, 2, 4, 1, 3, 0, 2, 8, 11);
         yield return new PoolGeometry(2, 3, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14);  // `maxpool 2`: the 16-lane path
         yield return new PoolGeometry(1, 2, 7, 37, 2, 2, 2, 2, 0, 0, 3, 18);    // odd sizes, a row longer than 16 outputs
+        yield return new PoolGeometry(1, 2, 55, 55, 3, 3, 2, 2, 0, 0, 27, 27);  // AlexNet's pool1 size: two 16-lane steps a row
+        yield return new PoolGeometry(2, 2, 40, 45, 4, 5, 2, 2, 0, 0, 19, 21);  // stride 2, even and odd window widths
     }
 
+    /// <summary>Values from {0, 1, 2}: most windows hold ties, and the first cell in row-major order must win, on the
+    /// vector paths (2x2 and stride-2 windows) as on the others.</summary>
     [Fact]
-    public void TwoByTwoMaxKeepsTheFirstMaximumAndItsIndex()
+    public void MaxKeepsTheFirstMaximumAndItsIndex()
     {
-        // Values from {0, 1, 2}: most windows hold ties, and the first cell in row-major order must win.
         var r = new Random(5);
-        foreach (var g in new[] { new PoolGeometry(2, 3, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14), new PoolGeometry(1, 2, 7, 37, 2, 2, 2, 2, 0, 0, 3, 18) })
+        foreach (var g in new[]
+                 {
+                     new PoolGeometry(2, 3, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14), new PoolGeometry(1, 2, 7, 37, 2, 2, 2, 2, 0, 0, 3, 18),
+                     new PoolGeometry(1, 2, 55, 55, 3, 3, 2, 2, 0, 0, 27, 27), new PoolGeometry(2, 2, 13, 13, 3, 3, 2, 2, 0, 0, 6, 6),
+                     new PoolGeometry(1, 2, 40, 45, 4, 5, 2, 2, 0, 0, 19, 21),
+                 })
         {
             var x = new float[g.N * g.C * g.H * g.W];
             for (int i = 0; i < x.Length; i++) x[i] = r.Next(3);
@@ -48,12 +56,30 @@ public unsafe class PoolTests
             for (int oh = 0; oh < g.Ho; oh++)
             for (int ow = 0; ow < g.Wo; ow++, o++)
             {
-                int best = 2 * oh * g.W + 2 * ow;
-                foreach (int cell in new[] { best + 1, best + g.W, best + g.W + 1 })
+                int best = oh * g.StrideH * g.W + ow * g.StrideW;
+                for (int ih = 0; ih < g.KernelH; ih++)
+                for (int iw = 0; iw < g.KernelW; iw++)
+                {
+                    int cell = (oh * g.StrideH + ih) * g.W + ow * g.StrideW + iw;
                     if (x[p * g.H * g.W + cell] > x[p * g.H * g.W + best]) best = cell;
+                }
                 Assert.Equal(best, arg[o]);
                 Assert.Equal(x[p * g.H * g.W + best], y[o]);
             }
+        }
+    }
+
+    /// <summary>Without an argmax buffer (inference), the same maxima.</summary>
+    [Fact]
+    public void MaxWithoutIndicesGivesTheSameMaxima()
+    {
+        var r = new Random(7);
+        foreach (var g in Geometries(11, 20))
+        {
+            var x = Rand(r, g.N * g.C * g.H * g.W);
+            var y = new float[g.N * g.C * g.Ho * g.Wo];
+            fixed (float* px = x, py = y) Pool.MaxForward(g, px, py, null);
+            Assert.Equal(Forward(g, x, true), y);
         }
     }
 
