@@ -5,8 +5,9 @@ using Microsoft.FSharp.Core;
 namespace Dsl.Runtime.Checks;
 
 /// <summary>How the harness fills a buffer before a check: values in [-1, 1], values in [0.5, 1.5] (variances),
-/// or class labels stored as ints.</summary>
-public enum Fill { Signed, Positive, Labels }
+/// or class labels stored as ints; <see cref="Scratch"/> is filled as <see cref="Signed"/> and not compared: an
+/// intermediate a device may keep or not (LRN's saved scale, which the CPU recomputes instead).</summary>
+public enum Fill { Signed, Positive, Labels, Scratch }
 
 /// <summary>One kernel check: a small plan whose buffers all live outside the arena, as parameters do, so the
 /// harness can write every input and read every output on any device. Outputs start filled with random values

@@ -130,7 +130,7 @@ public static class KernelCases
     {
         var b = new CaseBuilder($"lrn {n}x{c}x{h}x{w} size {spec.Size} beta {spec.Beta}");
         long count = (long)n * c * h * w;
-        int x = b.Tensor("x", count), y = b.Tensor("y", count), scale = b.Tensor("scale", count), dy = b.Tensor("dy", count), dx = b.Tensor("dx", count);
+        int x = b.Tensor("x", count), y = b.Tensor("y", count), scale = b.Tensor("scale", count, Fill.Scratch), dy = b.Tensor("dy", count), dx = b.Tensor("dx", count);
         return b.Build(Float32, [Kernel.NewLrnForward(n, c, h, w, spec, x, y, scale), Kernel.NewLrnBackward(n, c, h, w, spec, x, y, scale, dy, dx)]);
     }
 

@@ -254,11 +254,11 @@ sealed unsafe class CpuStepRunner : IStepRunner
                 case Kernel.AvgPoolForward k: Pool.AvgForward(Geometry(k.P), P(k.X), P(k.Y)); break;
                 case Kernel.AvgPoolBackward k: Pool.AvgBackward(Geometry(k.P), P(k.Dy), P(k.Dx)); break;
                 case Kernel.LrnForward k:
-                    Lrn.Forward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K, P(k.X), P(k.Y), P(k.Scale));
+                    // The plan's scale buffer is left alone: the gradient recomputes the scale (see Lrn).
+                    Lrn.Forward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K, P(k.X), P(k.Y));
                     break;
                 case Kernel.LrnBackward k:
-                    Lrn.Backward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K,
-                        P(k.X), P(k.Y), P(k.Scale), P(k.Dy), P(k.Dx));
+                    Lrn.Backward(k.N, k.C, k.H, k.W, k.Spec.Size, (float)k.Spec.Alpha, (float)k.Spec.Beta, (float)k.Spec.K, P(k.X), P(k.Dy), P(k.Dx));
                     break;
                 case Kernel.DropoutForward k:
                     Dropout.Forward(k.Count, (float)k.Rate, seed * 1000003UL + (ulong)k.Layer, step, P(k.X), P(k.Y), P(k.Mask), FirstSample * (k.Count / Plan.Batch));
