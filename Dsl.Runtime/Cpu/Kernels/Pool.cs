@@ -155,7 +155,9 @@ public static unsafe class Pool
 
         /// <summary>2x2 windows, stride 2, no padding (the usual `maxpool 2`): 16 outputs per step from two 32-float loads
         /// of each input row, split into even and odd columns; masked lanes cover the row's end without touching memory.
-        /// The four cells are taken in row-major order with a strict '>', like the other paths.</summary>
+        /// The four cells are taken in row-major order with a strict '>', like the other paths. Kept beside
+        /// <see cref="MaxPlaneStride2"/>, which takes these windows too but with per-cell loops: cifar-bn's pools in
+        /// training at batch 64 took 0.35-0.38, 0.22-0.23 and 0.21 ms there against 0.30-0.31, 0.16-0.19 and 0.15-0.16.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void MaxPlane2x2(float* x, float* y, int* arg)
         {
