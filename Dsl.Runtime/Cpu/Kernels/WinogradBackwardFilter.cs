@@ -158,7 +158,7 @@ internal static unsafe partial class Winograd
                     for (int i = 0; i < 4 && k0 + i < kg; i++)
                     {
                         float* row = du + (long)(k0 + i) * cg + c0;
-                        var sums = Avx512F.ExtractVector128(z, (byte)i);
+                        var sums = i switch { 0 => z.GetLower().GetLower(), 1 => z.GetLower().GetUpper(), 2 => z.GetUpper().GetLower(), _ => z.GetUpper().GetUpper() };
                         if (c0 + 4 <= cg) (add ? Vector128.Load(row) + sums : sums).Store(row);
                         else
                             for (int j = 0; c0 + j < cg; j++) row[j] = add ? row[j] + sums.GetElement(j) : sums.GetElement(j);
