@@ -171,10 +171,10 @@ sealed unsafe class CpuStepRunner : IStepRunner
         new ReadOnlySpan<float>(pointers[Plan.Probs], destination.Length).CopyTo(destination);
 
     float* P(int id) => pointers[id];
+    float* P(Microsoft.FSharp.Core.FSharpOption<int>? id) => id is null ? null : pointers[id.Value];
 
     /// <summary>A max pool's winner indices, for the gradient: none in inference, which only costs their writes.</summary>
     int* Argmax(int id) => Plan.Mode.IsTraining ? (int*)pointers[id] : null;
-    float* P(Microsoft.FSharp.Core.FSharpOption<int>? id) => id is null ? null : pointers[id.Value];
 
     public double Run(long step)
     {

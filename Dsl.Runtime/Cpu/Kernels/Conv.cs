@@ -144,23 +144,17 @@ public static unsafe class Conv
                     continue;
                 }
                 var epilogue = new GemmEpilogue(Bias == null ? null : Bias + Group * kg, null, Act, ActParam, Scale == null ? null : Scale + Group * kg);
-                int rows = BlockRows(G);
-                if (!G.IsPointwise && rows < G.Ho)
+                // A large column matrix a block of output rows at a time, so that it is packed from L2 as it was written
+                // (AlexNet's conv1 at batch 64 on 2 threads: 55.2-55.9 to 52.1-52.5 ms); else the whole image at once.
+                int rows = G.IsPointwise ? G.Ho : BlockRows(G);
+                for (int oh = 0; oh < G.Ho; oh += rows)
                 {
-                    // A large column matrix a block of output rows at a time, so that it is packed from L2 as it was
-                    // written: AlexNet's conv1 at batch 64 on 2 threads, 55.2-55.9 to 52.1-52.5 ms.
-                    for (int oh = 0; oh < G.Ho; oh += rows)
-                    {
-                        int oh1 = Math.Min(G.Ho, oh + rows), pixels = (oh1 - oh) * G.Wo;
-                        Im2Col.Lower(G, xg, cols, pixels, oh, oh1);
-                        Gemm.Run(Weights, false, kg, pixels, crs, 1f, cols, pixels, 0f, yg + oh * G.Wo, hw, epilogue);
-                    }
-                    continue;
+                    int oh1 = Math.Min(G.Ho, oh + rows), pixels = (oh1 - oh) * G.Wo;
+                    if (!G.IsPointwise) Im2Col.Lower(G, xg, cols, pixels, oh, oh1);
+                    // In place only where every row is whole 16-float runs (nothing read past the matrix).
+                    Gemm.Run(Weights, false, kg, pixels, crs, 1f, cols, pixels, 0f, yg + oh * G.Wo, hw, epilogue,
+                        rows == G.Ho && crs <= InPlaceColumns && hw % 16 == 0 && Gemm.ReadsBInPlace(crs, cols, hw));
                 }
-                if (!G.IsPointwise) Im2Col.Lower(G, xg, cols);
-                // In place only where every row is whole 16-float runs (nothing read past the matrix).
-                Gemm.Run(Weights, false, kg, hw, crs, 1f, cols, hw, 0f, yg, hw, epilogue,
-                    crs <= InPlaceColumns && hw % 16 == 0 && Gemm.ReadsBInPlace(crs, cols, hw));
             }
         }
     }
@@ -213,23 +207,22 @@ public static unsafe class Conv
         float* dwT = workspace + (long)chunk * hw * (crs + kg);
         for (int grp = 0; grp < g.Groups; grp++)
         {
-            float* dwg = dw + (long)grp * kg * crs;
+            float* dwg = dw + (long)grp * kg * crs, into = swap ? dwT : dwg;
             for (int n0 = 0; n0 < g.N; n0 += chunk)
             {
                 int images = Math.Min(chunk, g.N - n0), ld = images * hw;
                 float* col = workspace, dyc = workspace + (long)crs * ld;
-                if (images == 1 && !g.IsPointwise && BlockRows(g) < g.Ho)
+                if (images == 1 && !g.IsPointwise)
                 {
-                    // One large image a block of output rows at a time, as the forward pass lowers it; its output
-                    // gradients read where they are.
+                    // One image, a block of output rows at a time where it is large (as the forward pass lowers it), its
+                    // output gradients read where they are: the serial copy had cost AlexNet's conv1 filter gradient
+                    // (batch 64, 2 threads) 74 ms against 64.
                     float* xg = x + ((long)n0 * g.C + grp * cg) * g.H * g.W, dyg = dy + ((long)n0 * g.K + grp * kg) * hw;
                     for (int oh = 0, rows = BlockRows(g); oh < g.Ho; oh += rows)
                     {
                         int oh1 = Math.Min(g.Ho, oh + rows), pixels = (oh1 - oh) * g.Wo;
                         Im2Col.Lower(g, xg, col, pixels, oh, oh1);
-                        float first = n0 == 0 && oh == 0 ? 0f : 1f;
-                        if (swap) Gemm.Sgemm(false, true, crs, kg, pixels, 1f, col, pixels, dyg + oh * g.Wo, hw, first, dwT, kg);
-                        else Gemm.Sgemm(false, true, kg, crs, pixels, 1f, dyg + oh * g.Wo, hw, col, pixels, first, dwg, crs);
+                        FilterProduct(swap, kg, crs, pixels, col, pixels, dyg + oh * g.Wo, hw, n0 == 0 && oh == 0 ? 0f : 1f, into);
                     }
                     continue;
                 }
@@ -240,18 +233,22 @@ public static unsafe class Conv
                     else Im2Col.Lower(g, xg, col + i * hw, ld);
                     if (images > 1) Copy2D(dy + ((long)(n0 + i) * g.K + grp * kg) * hw, hw, dyc + i * hw, ld, kg, hw);
                 }
-                // One image's output gradients are read where they are: the serial copy had cost AlexNet's conv1
-                // filter gradient (batch 64, 2 threads) 74 ms against 64.
                 float* dyChunk = images == 1 ? dy + ((long)n0 * g.K + grp * kg) * hw : dyc;
-                float beta = n0 == 0 ? 0f : 1f;
-                if (swap) Gemm.Sgemm(false, true, crs, kg, ld, 1f, col, ld, dyChunk, ld, beta, dwT, kg);
-                else Gemm.Sgemm(false, true, kg, crs, ld, 1f, dyChunk, ld, col, ld, beta, dwg, crs);
+                FilterProduct(swap, kg, crs, ld, col, ld, dyChunk, ld, n0 == 0 ? 0f : 1f, into);
             }
             if (swap && g.N > 0)
                 for (int k = 0; k < kg; k++)
                 for (int j = 0; j < crs; j++)
                     dwg[(long)k * crs + j] = dwT[(long)j * kg + k];
         }
+    }
+
+    /// <summary>into = beta * into + the product over `pixels` of columns (crs rows, ldCol apart) and output gradients
+    /// (kg rows, ldDy apart): dw (kg x crs), or dw^T (crs x kg) where <paramref name="swap"/>.</summary>
+    static void FilterProduct(bool swap, int kg, int crs, int pixels, float* col, int ldCol, float* dy, int ldDy, float beta, float* into)
+    {
+        if (swap) Gemm.Sgemm(false, true, crs, kg, pixels, 1f, col, ldCol, dy, ldDy, beta, into, kg);
+        else Gemm.Sgemm(false, true, kg, crs, pixels, 1f, dy, ldDy, col, ldCol, beta, into, crs);
     }
 
     /// <summary>Whether <see cref="FilterByColumns"/> multiplies for dw^T: more taps than output channels a group.</summary>

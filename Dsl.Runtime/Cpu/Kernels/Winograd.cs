@@ -386,7 +386,7 @@ internal static unsafe partial class Winograd
             var zero = Vector512<float>.Zero;
             // lanes below count from the first row's vector, the rest from the second's lane 0 on
             var join = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(count)), lane, lane + Vector512.Create(16 - count));
-            int ld = Stride(Chunk);
+            int ld = Stride(Chunk), channel = ChannelStride(G, Chunk);
             for (int c = c0; c < c1; c++)
             {
                 float* xc = X + ((long)n * G.C + Group * cg + c) * height * width;
@@ -409,7 +409,7 @@ internal static unsafe partial class Winograd
                 }
                 // e = B^T d (down each column), then each row of e times B; rows of v go to their product matrices.
                 for (int q = 0; q < alpha; q++) WinogradTransforms.InputRun23(d + q, alpha, e + q, alpha);
-                float* o = v + (long)c * ChannelStride(G, Chunk);
+                float* o = v + (long)c * channel;
                 for (int a = 0; a < alpha; a++)
                 {
                     WinogradTransforms.InputRun23(e + a * alpha, 1, d, 1);
@@ -453,14 +453,14 @@ internal static unsafe partial class Winograd
             float actParam = ActParam;
             bool fused = act is Activation.None or Activation.Relu or Activation.LeakyRelu;
             var slope = Vector512.Create(actParam);
-            int ld = Stride(Chunk);
+            int ld = Stride(Chunk), channel = ChannelStride(G, Chunk);
             var s = stackalloc Vector512<float>[2 * MaxAlpha];
             var column = stackalloc Vector512<float>[MaxAlpha];
             var block = stackalloc Vector512<float>[4]; // a tile's outputs (0,0), (0,1), (1,0), (1,1), for pooling
             var tiles = Vector512.LessThan(lane, Vector512.Create(pair ? 2 * count : count)).AsSingle();
             for (int k = k0; k < k1; k++)
             {
-                float* p = m + (long)k * ChannelStride(G, Chunk);
+                float* p = m + (long)k * channel;
                 // s = A^T m: for each column, its alpha products in, two rows out
                 for (int q = 0; q < alpha; q++)
                 {

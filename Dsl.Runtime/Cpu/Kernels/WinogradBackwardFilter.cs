@@ -195,7 +195,7 @@ internal static unsafe partial class Winograd
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void GradientTiles(long t0, int tiles, float* m, int k0, int k1)
         {
-            int mm = M(G), alpha = Alpha(G), th = TilesH(G), tw = TilesW(G), ho = G.Ho, wo = G.Wo, ld = Stride(Chunk);
+            int mm = M(G), alpha = Alpha(G), th = TilesH(G), tw = TilesW(G), ho = G.Ho, wo = G.Wo, ld = Stride(Chunk), channel = ChannelStride(G, Chunk);
             bool whole = mm == 4 && WholeTiles(G);
             var lanes = stackalloc float[MaxAlpha * MaxAlpha * Lanes];
             var d = stackalloc Vector512<float>[4 * 4];
@@ -284,7 +284,7 @@ internal static unsafe partial class Winograd
                     // e = A dY (down each column), then each row of e times A^T
                     for (int q = 0; q < mm; q++) WinogradTransforms.OutputAdjoint(mm, alpha, d + q, mm, e + q, mm);
                     for (int a = 0; a < alpha; a++) WinogradTransforms.OutputAdjoint(mm, alpha, e + a * mm, 1, o + a * alpha, 1);
-                    float* dst = m + (long)k * ChannelStride(G, Chunk) + done;
+                    float* dst = m + (long)k * channel + done;
                     for (int xi = 0; xi < alpha * alpha; xi++) Vector512.Store(o[xi], dst + xi * ld);
                 }
             }

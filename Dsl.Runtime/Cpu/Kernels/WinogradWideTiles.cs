@@ -41,17 +41,19 @@ internal static unsafe partial class Winograd
         {
             int alpha = Alpha(G), height = G.H, width = G.W, slots = Lanes / s, ld = Stride(Chunk);
             var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            // Per run: where its input rows start (image and column; slots past the runs there are read as zeros), and masks for its two loads (columns x.. and x + 4..) where the run reaches past the row's ends.
-            var top = stackalloc int[Lanes / 2];
-            var offset = stackalloc long[Lanes / 2];
+            // Per run: each of its input rows as an offset from its first image's channel (negative where the row
+            // starts in the padding), or long.MinValue outside the image (zeros; slots past the runs are all outside),
+            // and masks for its two loads (columns x.. and x + 4..) where the run reaches past the row's ends.
+            var rowAt = stackalloc long[Lanes / 2 * MaxAlpha];
             var inside = stackalloc bool[Lanes / 2];
             var masks = stackalloc Vector512<float>[Lanes];
             long image = (long)G.C * height * width;
             for (int u = 0; u < slots; u++)
             {
-                int x = u < count ? 4 * runs[u].J - G.PadW : 0;
-                top[u] = u < count ? 4 * runs[u].I - G.PadH : -alpha - height;
-                offset[u] = u < count ? (runs[u].N - runs[0].N) * image + x : 0;
+                int x = u < count ? 4 * runs[u].J - G.PadW : 0, top = u < count ? 4 * runs[u].I - G.PadH : -alpha - height;
+                long offset = u < count ? (runs[u].N - runs[0].N) * image + x : 0;
+                for (int p = 0; p < alpha; p++)
+                    rowAt[u * alpha + p] = (uint)(top + p) < (uint)height ? offset + (long)(top + p) * width : long.MinValue;
                 inside[u] = x >= 0 && x + 20 <= width;
                 for (int h = 0; h < 2; h++)
                 {
@@ -67,12 +69,6 @@ internal static unsafe partial class Winograd
                     (lane - Vector512.Create(s)) * 4 + Vector512.Create(16 + q));
             var join4 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(4)), lane, lane + Vector512.Create(12));
             var join8 = Vector512.ConditionalSelect(Vector512.LessThan(lane, Vector512.Create(8)), lane, lane + Vector512.Create(8));
-            // Each run's input row p as an offset from its first image's channel (negative where the row starts in the
-            // padding), or long.MinValue outside the image (zeros).
-            var rowAt = stackalloc long[Lanes / 2 * MaxAlpha];
-            for (int u = 0; u < slots; u++)
-            for (int p = 0; p < alpha; p++)
-                rowAt[u * alpha + p] = (uint)(top[u] + p) < (uint)height ? offset[u] + (long)(top[u] + p) * width : long.MinValue;
             var d = stackalloc Vector512<float>[MaxAlpha];
             var e = stackalloc Vector512<float>[MaxAlpha * MaxAlpha];
             int channel = ChannelStride(G, Chunk), sv = alpha * ld / Lanes;
@@ -156,7 +152,7 @@ internal static unsafe partial class Winograd
             var out4 = stackalloc Vector512<float>[4];
             // Per run: its first output's offset from channel k's plane of the first run's image, and its rows and
             // columns inside the outputs (pooled: of the pooled plane).
-            int side = pooled ? 2 : 4, outH = ho / (4 / side), outW = wo / (4 / side);
+            int side = pooled ? 2 : 4, outH = pooled ? ho / 2 : ho, outW = pooled ? wo / 2 : wo;
             var at = stackalloc long[Lanes / 2];
             var height = stackalloc int[Lanes / 2];
             var width = stackalloc int[Lanes / 2];
